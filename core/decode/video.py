@@ -1,0 +1,146 @@
+"""Video decoding with PyAV. Run these only through `core.isolate`: a malformed stream
+can crash the decoder process (SIGSEGV), which no try/except catches."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+from PIL import Image
+
+from core.decode import DecodeFailure
+from core.decode.audio import CANONICAL_RATE, decode_audio_stream, encode_wav
+from core.decode.image import encode_jpeg, fit_within
+from core.decode.text import ass_dialogue_text
+from core.records import Reason, Segment
+
+
+@dataclass(frozen=True, slots=True)
+class VideoLimits:
+    max_seconds: float
+    max_pixels: int
+    max_frames: int
+
+
+@dataclass(slots=True)
+class VideoParts:
+    """What `unified` keeps of a video: keyframes at a fixed rate, a 16 kHz mono track, cues."""
+
+    keyframes: list[bytes] = field(default_factory=list)
+    keyframe_times: list[float] = field(default_factory=list)
+    audio_wav: bytes | None = None
+    segments: list[Segment] = field(default_factory=list)
+
+
+def _open(data: bytes) -> av.container.InputContainer:
+    try:
+        return av.open(io.BytesIO(data), mode="r")
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise DecodeFailure(Reason.CORRUPT, f"not a readable video container: {exc}") from None
+
+
+def probe_video(data: bytes, limits: VideoLimits) -> dict[str, float]:
+    """Decode every frame under `limits`; return stream metrics."""
+    with _open(data) as c:
+        if not c.streams.video:
+            raise DecodeFailure(Reason.NO_STREAM, "container has no video stream")
+        v = c.streams.video[0]
+        v.thread_type = "AUTO"
+        w, h = int(v.codec_context.width or 0), int(v.codec_context.height or 0)
+        if w * h > limits.max_pixels:
+            raise DecodeFailure(Reason.TOO_LARGE, f"{w}x{h} frames > {limits.max_pixels} pixels")
+        frames, last_t = 0, 0.0
+        try:
+            for frame in c.decode(v):
+                frames += 1
+                last_t = float(frame.time or 0.0)
+                if last_t > limits.max_seconds or frames > limits.max_frames:
+                    raise DecodeFailure(Reason.TOO_LONG, f"video exceeds {limits.max_seconds:g} s or {limits.max_frames} frames")
+        except DecodeFailure:
+            raise
+        except (av.error.FFmpegError, ValueError, EOFError) as exc:
+            reason = Reason.TRUNCATED if frames else Reason.CORRUPT
+            raise DecodeFailure(reason, f"video stops decoding after {frames} frames: {exc}") from None
+        if frames == 0:
+            raise DecodeFailure(Reason.EMPTY, "video stream decodes to no frames")
+        rate = float(v.average_rate) if v.average_rate else 0.0
+        duration = float(c.duration / av.time_base) if c.duration else last_t + (1 / rate if rate else 0.0)
+        return {
+            "width": float(w),
+            "height": float(h),
+            "frames": float(frames),
+            "fps": rate,
+            "duration_s": duration,
+            "audio_streams": float(len(c.streams.audio)),
+            "subtitle_streams": float(len(c.streams.subtitles)),
+        }
+
+
+def extract_video(data: bytes, *, keyframe_fps: float, max_side: int, max_seconds: float) -> VideoParts:
+    """Keyframes (JPEG, longer side ≤ max_side) every 1/keyframe_fps s, audio track, subtitle cues."""
+    parts = VideoParts()
+    with _open(data) as c:
+        if not c.streams.video:
+            raise DecodeFailure(Reason.NO_STREAM, "container has no video stream")
+        v = c.streams.video[0]
+        v.thread_type = "AUTO"
+        step, next_t = 1.0 / keyframe_fps, 0.0
+        try:
+            for frame in c.decode(v):
+                t = float(frame.time or 0.0)
+                if t > max_seconds:
+                    break
+                if t + 1e-6 >= next_t:
+                    im = fit_within(frame.to_image(), max_side)
+                    parts.keyframes.append(encode_jpeg(im))
+                    parts.keyframe_times.append(round(t, 3))
+                    next_t = (int(t / step + 1e-6) + 1) * step
+        except (av.error.FFmpegError, ValueError, EOFError) as exc:
+            if not parts.keyframes:
+                raise DecodeFailure(Reason.CORRUPT, f"no frame decodes: {exc}") from None
+    if not parts.keyframes:
+        raise DecodeFailure(Reason.EMPTY, "video stream decodes to no frames")
+    parts.segments = subtitle_cues(data)
+    with _open(data) as c:
+        if c.streams.audio:
+            try:
+                clip = decode_audio_stream(c, max_seconds=max_seconds, rate=CANONICAL_RATE)
+                parts.audio_wav = encode_wav(clip.samples, CANONICAL_RATE)
+            except DecodeFailure as exc:
+                if exc.reason is not Reason.EMPTY:
+                    raise
+    return parts
+
+
+def subtitle_cues(data: bytes) -> list[Segment]:
+    """Cues of every embedded subtitle stream, in time order."""
+    cues: list[Segment] = []
+    with _open(data) as c:
+        for stream in c.streams.subtitles:
+            source = f"subtitle:{stream.codec_context.name}:{stream.index}"
+            try:
+                for packet in c.demux(stream):
+                    if packet.pts is None:
+                        continue
+                    start = float(packet.pts * packet.time_base)
+                    dur = float(packet.duration * packet.time_base) if packet.duration else 0.0
+                    for item in packet.decode():
+                        rects = [item] if hasattr(item, "ass") else list(item)  # PyAV ≥ 14 yields rects directly
+                        for rect in rects:
+                            text = _rect_text(rect)
+                            if text:
+                                cues.append(Segment(round(start, 3), round(start + dur, 3), text, source))
+            except (av.error.FFmpegError, ValueError, EOFError):
+                continue  # a broken subtitle track loses its cues, not the video
+    return sorted(cues, key=lambda s: (s.start, s.end, s.text))
+
+
+def _rect_text(rect: object) -> str:
+    raw = getattr(rect, "ass", None) or getattr(rect, "text", None) or b""
+    return ass_dialogue_text(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+
+
+def frame_array(jpeg: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))

@@ -1,0 +1,245 @@
+"""Turn a landing drop (files + optional manifest) into raw samples.
+
+Invariant (I1 at raw): every discovered file, and every manifest row, ends in exactly
+one place: the `source` list of one landed sample, or one quarantine row.
+Names and paths are data: they are kept in `source`, never used to build ids or paths.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.records import MODALITY_ORDER, Quarantined, Reason, Sample, compute_sample_id, sha256_hex
+from core.sniff import claimed_modality, sniff
+
+MANIFEST_PART_COLUMNS = ("image", "audio", "video", "subtitles", "text_path")
+
+
+class LandingError(Exception):
+    """A file that cannot be read as data (escapes the root, vanished, unreadable)."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class Landing(Protocol):
+    """A landing drop: local directory or object-store prefix (see resources/landing.py)."""
+
+    def list(self) -> list[str]: ...  # relative names, "/"-separated, printable
+
+    def read(self, name: str) -> bytes: ...  # raises LandingError for bad paths
+
+
+@dataclass(slots=True)
+class Discovery:
+    samples: list[Sample] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Entry:
+    key: str  # the group's display key (stem or manifest sample id)
+    sources: list[str] = field(default_factory=list)
+    parts: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # modality → (source, bytes, format)
+
+
+def source_key(names: list[str]) -> str:
+    """The `source` column: a JSON list of the input names a row came from."""
+    return json.dumps(sorted(names), ensure_ascii=False)
+
+
+def split_source(source: str) -> list[str]:
+    try:
+        names = json.loads(source)
+    except (json.JSONDecodeError, TypeError):
+        return [source]
+    return [str(n) for n in names] if isinstance(names, list) else [source]
+
+
+def discover(landing: Landing, batch: str, manifest: bytes | None = None, manifest_name: str = "") -> Discovery:
+    out = Discovery()
+    names = sorted(n for n in landing.list() if n != manifest_name)
+    out.inputs.extend(names)
+    claimed: set[str] = set()
+    entries: list[_Entry] = []
+
+    if manifest is not None:
+        rows, bad_rows = parse_manifest(manifest, manifest_name)
+        for key, detail in bad_rows:
+            out.inputs.append(key)
+            out.quarantined.append(_bad(batch, key, Reason.CORRUPT, detail, "manifest.parse"))
+        for key, row in rows:
+            out.inputs.append(key)
+            entries.append(_manifest_entry(landing, batch, key, row, set(names), claimed, out))
+
+    by_stem: dict[str, list[str]] = defaultdict(list)
+    for name in names:
+        if name not in claimed:
+            by_stem[_stem(name)].append(name)
+    for stem, group in sorted(by_stem.items()):
+        sniffed: list[tuple[str, bytes, str, str]] = []
+        for name in group:
+            part = _read_part(landing, batch, name, out)
+            if part is not None:
+                sniffed.append((name, *part))
+        modalities = [m for _, _, m, _ in sniffed]
+        if len(set(modalities)) == len(modalities):  # one file per modality: one sample
+            entry = _Entry(key=stem)
+            for name, data, modality, fmt in sniffed:
+                entry.sources.append(name)
+                entry.parts[modality] = (name, data, fmt)
+            entries.append(entry)
+        else:  # same stem, same modality twice: nothing to pair reliably, keep each alone
+            for name, data, modality, fmt in sniffed:
+                entries.append(_Entry(key=name, sources=[name], parts={modality: (name, data, fmt)}))
+
+    seen: dict[str, str] = {}
+    for entry in sorted((e for e in entries if e.parts), key=lambda e: source_key(e.sources)):
+        sample = _to_sample(entry, batch)
+        if sample.sample_id in seen:
+            out.quarantined.append(sample.quarantine(Reason.DUPLICATE, f"same content as {seen[sample.sample_id]}", "raw.dedup"))
+        else:
+            seen[sample.sample_id] = sample.source
+            out.samples.append(sample)
+    for entry in entries:  # a manifest row whose every part failed is quarantined by its parts
+        if not entry.parts and entry.sources:
+            out.quarantined.append(_bad(batch, entry.key, Reason.EMPTY, "manifest row names no usable file or text", "raw.pair"))
+    return out
+
+
+def parse_manifest(data: bytes, name: str) -> tuple[list[tuple[str, dict[str, str]]], list[tuple[str, str]]]:
+    """Rows of a CSV or JSONL manifest as (row key, columns); unparsable rows come back separately."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [(f"{name}#manifest", f"manifest is not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8")]
+    rows: list[tuple[str, dict[str, str]]] = []
+    bad: list[tuple[str, str]] = []
+    if name.lower().endswith((".jsonl", ".ndjson")) or text.lstrip().startswith("{"):
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ValueError("not an object")
+                rows.append((f"{name}#{i}", {str(k): "" if v is None else str(v) for k, v in obj.items()}))
+            except ValueError as exc:
+                bad.append((f"{name}#{i}", f"manifest line {i} is not a JSON object: {exc}"))
+    else:
+        for i, rec in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            rows.append((f"{name}#{i}", {str(k): (v or "") for k, v in rec.items() if k is not None}))
+    return rows, bad
+
+
+def _manifest_entry(
+    landing: Landing, batch: str, key: str, row: dict[str, str], names: set[str], claimed: set[str], out: Discovery
+) -> _Entry:
+    entry = _Entry(key=row.get("sample") or row.get("id") or key, sources=[key])
+    paths = [(col, row[col]) for col in ("path", *MANIFEST_PART_COLUMNS) if row.get(col)]
+    for col, raw_path in paths:
+        name = _normalise(raw_path)
+        if name is None:
+            out.quarantined.append(_bad(batch, f"{key}:{raw_path}", Reason.BAD_PATH, f"manifest path {raw_path!r} leaves the landing root", "raw.manifest"))
+            out.inputs.append(f"{key}:{raw_path}")
+            continue
+        if name not in names:
+            out.quarantined.append(_bad(batch, f"{key}:{raw_path}", Reason.BAD_PATH, f"manifest path {raw_path!r} is not in the landing drop", "raw.manifest"))
+            out.inputs.append(f"{key}:{raw_path}")
+            continue
+        if name in claimed:  # a second row naming the same file: the file is accounted for once
+            continue
+        claimed.add(name)
+        part = _read_part(landing, batch, name, out)
+        if part is None:
+            continue
+        data, modality, fmt = part
+        if col == "text_path":
+            modality = "text"
+        elif col != "path" and modality != col:
+            out.quarantined.append(_bad(batch, name, Reason.CORRUPT, f"manifest says {col} but the bytes are {fmt}", "raw.sniff", data))
+            continue
+        if modality in entry.parts:
+            out.quarantined.append(_bad(batch, name, Reason.UNPAIRED, f"row {key} already has {modality} from {entry.parts[modality][0]}", "raw.pair", data))
+            continue
+        entry.parts[modality] = (name, data, fmt)
+        entry.sources.append(name)
+    if row.get("text", "").strip() and "text" not in entry.parts:
+        entry.parts["text"] = (key, row["text"].encode("utf-8"), "txt")
+    return entry
+
+
+def _read_part(landing: Landing, batch: str, name: str, out: Discovery) -> tuple[bytes, str, str] | None:
+    """(bytes, modality, format) of one file, or None after quarantining it."""
+    try:
+        data = landing.read(name)
+    except LandingError as exc:
+        out.quarantined.append(_bad(batch, name, exc.reason, exc.detail, "raw.read"))
+        return None
+    if not data:
+        out.quarantined.append(_bad(batch, name, Reason.EMPTY, "file is zero bytes", "raw.sniff", data))
+        return None
+    sniffed = sniff(data, name)
+    if sniffed.modality is None:
+        claimed_as = claimed_modality(name)
+        if claimed_as:
+            detail = f"name says {claimed_as} but the bytes match no known {claimed_as} format"
+            out.quarantined.append(_bad(batch, name, Reason.CORRUPT, detail, "raw.sniff", data))
+        else:
+            out.quarantined.append(_bad(batch, name, Reason.UNSUPPORTED, "unknown file type (no known magic bytes or text suffix)", "raw.sniff", data))
+        return None
+    return data, sniffed.modality, sniffed.format
+
+
+def _to_sample(entry: _Entry, batch: str) -> Sample:
+    parts = {m: data for m, (_, data, _) in entry.parts.items()}
+    text_bytes = parts.pop("text", None)
+    media = {m: parts[m] for m in MODALITY_ORDER if m in parts}
+    id_parts = dict(media)
+    if text_bytes is not None:
+        id_parts["text"] = text_bytes
+    return Sample(
+        sample_id=compute_sample_id(id_parts),
+        batch=batch,
+        source=source_key(entry.sources),
+        modalities=[m for m in MODALITY_ORDER if m in id_parts],
+        raw_sha256={m: sha256_hex(b) for m, b in id_parts.items()},
+        media={**media, **({"text": text_bytes} if text_bytes is not None else {})},
+        formats={m: fmt for m, (_, _, fmt) in entry.parts.items()},
+    )
+
+
+def _bad(batch: str, name: str, reason: Reason, detail: str, op: str, data: bytes | None = None) -> Quarantined:
+    """A quarantine row for an input that never became a sample; its id hashes the bytes or the name."""
+    sid = sha256_hex(data) if data else sha256_hex(f"name:{name}".encode())
+    sample = Sample(sample_id=sid, batch=batch, source=source_key([name]), modalities=[])
+    return Quarantined(sample, reason, detail, op)
+
+
+def _stem(name: str) -> str:
+    """`dir/cat.jpg`, `dir/cat.txt` and `dir/cat.jpg.txt` all pair under `dir/cat`."""
+    stem, _, _ = name.rpartition(".")
+    if not stem or stem.endswith("/"):
+        return name
+    inner, _, suffix = stem.rpartition(".")
+    return inner if inner and not inner.endswith("/") and claimed_modality(f"x.{suffix}") else stem
+
+
+def _normalise(path: str) -> str | None:
+    """A manifest path as a landing name, or None when it escapes the root."""
+    p = path.replace("\\", "/")
+    if p.startswith("/") or (len(p) > 1 and p[1] == ":"):
+        return None
+    norm = posixpath.normpath(p)
+    if norm == ".." or norm.startswith("../"):
+        return None
+    return norm

@@ -1,0 +1,44 @@
+"""The one way vectors are attached to samples, whatever the modality."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.encoders import Models, vector_column
+from core.records import Result, Sample
+
+UNAVAILABLE = "encoder_unavailable"
+
+
+def embed_modality(
+    samples: list[Sample], models: Models | None, modality: str, pick: Callable[[Sample], Any | None], batch_size: int
+) -> list[Result]:
+    """Encode `pick(s)` for every sample that has an input; rows note the model used, or why none ran."""
+    wanted = [(s, x) for s in samples if (x := pick(s)) is not None]
+    if not wanted:
+        return list(samples)
+    encoder = models.encoders.get(modality) if models else None
+    if encoder is None:
+        why = (models.unavailable.get(modality) if models else None) or "no encoder configured"
+        noted = {s.sample_id: s.evolve(encoders={**s.encoders, modality: f"{UNAVAILABLE}: {why}"}) for s, _ in wanted}
+        return [noted.get(s.sample_id, s) for s in samples]
+    column = vector_column(modality, encoder.model_id)
+    tag = f"{encoder.model_id}@{encoder.revision}"
+    done: dict[str, Sample] = {}
+    for i in range(0, len(wanted), batch_size):
+        chunk = wanted[i : i + batch_size]
+        vecs = encoder.encode([x for _, x in chunk])
+        for (s, _), v in zip(chunk, vecs, strict=True):
+            done[s.sample_id] = s.evolve(vectors={**s.vectors, column: v.tolist()}, encoders={**s.encoders, modality: tag})
+    return [done.get(s.sample_id, s) for s in samples]
+
+
+def text_for(s: Sample) -> str | None:
+    """Caption first, then the transcript, then subtitle cues joined."""
+    if s.text:
+        return s.text
+    if s.transcript:
+        return s.transcript
+    joined = " ".join(g.text for g in s.segments).strip()
+    return joined or None

