@@ -27,11 +27,13 @@ def _revision(model: Any, source: str) -> str:
 class ClipImageEncoder:
     modality = "image"
 
-    def __init__(self, source: str, *, device: str = "cpu", allow_download: bool = False, dtype: str = "float32") -> None:
+    def __init__(
+        self, source: str, *, model_id: str = "", device: str = "cpu", allow_download: bool = False, dtype: str = "float32"
+    ) -> None:
         import torch
         from transformers import AutoImageProcessor, CLIPModel
 
-        self.model_id = source
+        self.model_id = model_id or source
         self._device = device
         self._dtype = getattr(torch, dtype)
         self._processor = AutoImageProcessor.from_pretrained(source, local_files_only=not allow_download)
@@ -54,11 +56,13 @@ class ClipImageEncoder:
 class ClapAudioEncoder:
     modality = "audio"
 
-    def __init__(self, source: str, *, device: str = "cpu", allow_download: bool = False, dtype: str = "float32") -> None:
+    def __init__(
+        self, source: str, *, model_id: str = "", device: str = "cpu", allow_download: bool = False, dtype: str = "float32"
+    ) -> None:
         import torch
         from transformers import ClapFeatureExtractor, ClapModel
 
-        self.model_id = source
+        self.model_id = model_id or source
         self._device = device
         self._dtype = getattr(torch, dtype)
         self._extractor = ClapFeatureExtractor.from_pretrained(source, local_files_only=not allow_download)

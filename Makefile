@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each builds what it needs,
+# idempotently: the project venv (.venv) and a separate venv for the DVC CLI (.venv-dvc;
+# dvc's antlr4 pin breaks dagster in a shared venv).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+DVC_VENV := .venv-dvc
+BIN := $(VENV)/bin
+export TESSERA_HOME ?= $(CURDIR)/.tessera
+
+.PHONY: setup demo test ui bench clean validate
+
+setup: $(VENV)/.installed $(DVC_VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.11.0" "torchaudio==2.11.0"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(DVC_VENV)/.installed:
+	$(PYTHON) -m venv $(DVC_VENV)
+	$(DVC_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DVC_VENV)/bin/python -m pip install --quiet "dvc[s3]>=3.60,<4"
+	touch $@
+
+demo: setup
+	PATH="$(CURDIR)/$(DVC_VENV)/bin:$$PATH" $(BIN)/tessera demo
+
+test: setup
+	PATH="$(CURDIR)/$(DVC_VENV)/bin:$$PATH" $(BIN)/python -m pytest
+
+validate: setup
+	DAGSTER_HOME=$(TESSERA_HOME)/dagster $(BIN)/dagster definitions validate -w workspace.yaml
+
+ui: setup
+	$(BIN)/tessera ui
+
+bench: setup
+	$(BIN)/python bench/stages.py --n 24
+
+clean:
+	rm -rf $(TESSERA_HOME)

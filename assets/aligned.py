@@ -1,0 +1,11 @@
+"""aligned: pair modalities, map cues to the media timeline, transcribe untranscribed speech."""
+
+from assets.factory import stage_asset, upstream_reader
+
+aligned = stage_asset(
+    name="aligned",
+    upstream="unified",
+    read=upstream_reader("unified"),
+    needs_models=True,
+    description="Pairing checks, cue ↔ media time alignment, Whisper transcripts where speech has no text.",
+)

@@ -1,0 +1,1 @@
+"""The one Definitions, the executor and pools, and the `tessera` command."""

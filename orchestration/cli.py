@@ -1,0 +1,297 @@
+"""`tessera`: the user's handle on the pipeline (ARCHITECTURE.md §10).
+
+Every command that prints results takes --json; failures exit non-zero with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit code 1."""
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _defs():
+    from orchestration.definitions import build_definitions
+
+    return build_definitions()
+
+
+def _lake():
+    from resources.lake import LakeResource
+
+    return LakeResource()
+
+
+def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
+    print(json.dumps(payload, indent=2, default=str) if args.json else text)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(c) for c in headers], *[[str(c) for c in r] for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([fmt(cells[0]), fmt(["-" * w for w in widths]), *(fmt(r) for r in cells[1:])])
+
+
+# -- commands ----------------------------------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace) -> int:
+    payload = ingest(args.path, args.batch, args.manifest)
+    _emit(args, payload, f"registered batch {payload['batch']} ← {payload['uri']} ({payload['files']} files)")
+    return 0
+
+
+def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> dict[str, Any]:
+    from orchestration.instance import get_instance
+    from resources.lake import check_batch_name
+
+    root = Path(path).expanduser()
+    if path.startswith("s3://"):
+        raise CliError(f"ingest {path}: S3 landing prefixes are not supported yet; copy the drop to a local directory")
+    if not root.is_dir():
+        raise CliError(f"ingest {path}: not a directory; point at the folder that holds the drop")
+    if manifest and not Path(manifest).is_file():
+        raise CliError(f"ingest {path}: manifest {manifest} not found")
+    name = batch or f"{re.sub(r'[^A-Za-z0-9._-]+', '-', root.resolve().name).strip('-.') or 'batch'}-{datetime.now(UTC):%Y%m%d%H%M%S}"
+    try:
+        check_batch_name(name)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    _lake().register_batch(name, str(root.resolve()), str(Path(manifest).resolve()) if manifest else None)
+    get_instance().add_dynamic_partitions("batch", [name])
+    files = sum(1 for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    return {"batch": name, "uri": str(root.resolve()), "manifest": manifest, "files": files}
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    lake = _lake()
+    batches = [b["batch"] for b in lake.batches()] if args.all else [args.batch]
+    if not batches or batches == [None]:
+        raise CliError("materialize: name a batch with --batch NAME or pass --all (see `tessera status`)")
+    stages = [args.stage] if args.stage else list(STAGES[: STAGES.index(args.through) + 1])
+    results = [materialize(b, stages, quiet=args.json) for b in batches]
+    _emit(args, results, "\n\n".join(_summary_text(r) for r in results))
+    return 0 if all(r["success"] for r in results) else 1
+
+
+def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet: bool = False) -> dict[str, Any]:
+    """Run `stages` for `batch` through Dagster on the instance (visible in the UI)."""
+    from dagster import AssetKey
+
+    from orchestration.instance import get_instance
+
+    instance = get_instance()
+    try:
+        _lake().batch_info(batch)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    if batch not in instance.get_dynamic_partitions("batch"):
+        instance.add_dynamic_partitions("batch", [batch])
+    job = _defs().resolve_job_def("pipeline")
+    started = time.perf_counter()
+    if not quiet:
+        print(f"materializing {', '.join(stages)} for batch {batch} …", file=sys.stderr)
+    result = job.execute_in_process(
+        partition_key=batch, instance=instance, asset_selection=[AssetKey(s) for s in stages], raise_on_error=False
+    )
+    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    checks = {
+        e.event_specific_data.asset_key.path[-1]: e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    return {
+        "batch": batch,
+        "run_id": result.run_id,
+        "success": bool(result.success),
+        "failed_steps": failed,
+        "checks_passed": checks,
+        "seconds": round(time.perf_counter() - started, 2),
+        "stages": stage_status(batch)["stages"],
+    }
+
+
+def stage_status(batch: str) -> dict[str, Any]:
+    from core.discover import split_source
+    from resources.lake import STAGE_TABLES
+
+    lake = _lake()
+    q_rows = lake.quarantine_rows(batch)
+    rows, prev_landed = [], None
+    for stage in STAGES:
+        table = lake.open(STAGE_TABLES[stage])
+        landed = table.count_rows(f"batch = '{batch}'") if table is not None else 0
+        originals = table.count_rows(f"batch = '{batch}' AND parent_id IS NULL") if table is not None else 0
+        reasons = Counter(r["reason"] for r in q_rows if r["stage"] == stage)
+        quarantined = sum(reasons.values())
+        if stage == "raw":
+            tbl = table.to_lance().to_table(columns=["source"], filter=f"batch = '{batch}'").to_pylist() if table is not None else []
+            landed_inputs = sum(len(split_source(r["source"])) for r in tbl)
+            q_inputs = sum(len(split_source(r["source"])) for r in q_rows if r["stage"] == "raw")
+            n_in = landed_inputs + q_inputs
+        else:
+            n_in = prev_landed or 0
+        rows.append(
+            {
+                "stage": stage, "in": n_in, "landed": originals, "variants": landed - originals,
+                "quarantined": quarantined, "by_reason": dict(sorted(reasons.items())),
+            }
+        )  # fmt: skip
+        prev_landed = landed
+    return {"batch": batch, "stages": rows}
+
+
+def _summary_text(r: dict[str, Any]) -> str:
+    rows = [
+        [s["stage"], s["in"], s["landed"], s["variants"] or "", s["quarantined"], ", ".join(f"{k}×{v}" for k, v in s["by_reason"].items())]
+        for s in r["stages"]
+    ]
+    head = f"batch {r['batch']}" + (f"  run {r['run_id'][:8]}  {'ok' if r['success'] else 'FAILED ' + ','.join(r['failed_steps'])}" if "run_id" in r else "")
+    return head + "\n" + _table(["stage", "in", "landed", "variants", "quarantined", "reasons"], rows)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    lake = _lake()
+    batches = [args.batch] if args.batch else [b["batch"] for b in lake.batches()]
+    if not batches:
+        raise CliError("status: no batch is registered yet; run `tessera ingest PATH` or `tessera demo`")
+    payload = [stage_status(b) for b in batches]
+    _emit(args, payload, "\n\n".join(_summary_text(p) for p in payload))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from orchestration.definitions import models_resource
+    from resources.params import load_params
+    from resources.search import search
+
+    params = load_params()
+    hits = search(_lake(), models_resource(params), args.query, k=args.k, modality=args.modality, like=args.like)
+    text = _table(
+        ["score", "sample_id", "modalities", "text"],
+        [[f"{h['score']:.3f}", h["sample_id"][:16], "+".join(h["modalities"]), (h["text"] or "")[:60]] for h in hits],
+    )
+    _emit(args, hits, text if hits else "no match")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration.demo import EXPECTED_QUARANTINE, build_demo_corpus
+    from resources.home import tessera_home
+
+    landing = build_demo_corpus(tessera_home() / "demo" / "landing")
+    ingest(str(landing), "demo")
+    result = materialize("demo", STAGES, quiet=args.json)
+    from resources.lake import LakeResource
+
+    q = {json.loads(r["source"])[0]: r["reason"] for r in LakeResource().quarantine_rows("demo")}
+    broken = {name: q.get(name, "—") for name in EXPECTED_QUARANTINE}
+    hits = []
+    if result["success"]:
+        from orchestration.definitions import models_resource
+        from resources.params import load_params
+        from resources.search import search
+
+        hits = search(_lake(), models_resource(load_params()), "a cup of coffee", k=3)
+    payload = {**result, "broken_files": broken, "search": {"query": "a cup of coffee", "hits": hits}}
+    lines = [
+        _summary_text(result),
+        "",
+        "broken on purpose → quarantine reason:",
+        *(f"  {name:<24} {reason}" for name, reason in broken.items()),
+        "",
+        'tessera search "a cup of coffee":',
+        *(f"  {h['score']:.3f}  {h['sample_id'][:16]}  {'+'.join(h['modalities']):<12} {(h['text'] or h['source'])[:60]}" for h in hits),
+        "",
+        "next: `tessera ui` opens the Dagster UI on this instance; `tessera status --batch demo` shows the books.",
+    ]
+    _emit(args, payload, "\n".join(lines))
+    return 0 if result["success"] else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import signal
+    import subprocess
+
+    from orchestration.instance import dagster_home
+
+    dagster_home()
+    repo = Path(__file__).resolve().parent.parent
+    cmd = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(repo / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']}); Ctrl-C stops it", file=sys.stderr)
+    proc = subprocess.Popen(cmd, cwd=repo, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        return proc.wait()
+
+
+# -- parser ------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tessera", description="Multimodal drops → curated, versioned, searchable LanceDB table.")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Dagster and library logs")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    add("demo", cmd_demo, "build the demo corpus, run every stage, print a per-stage summary and a search")
+    sp = add("ingest", cmd_ingest, "register a landing drop (a directory) as a new batch partition")
+    sp.add_argument("path")
+    sp.add_argument("--batch", help="batch name (default: folder name + UTC time)")
+    sp.add_argument("--manifest", help="CSV or JSONL mapping files to samples (columns: sample, path|image|audio|video|subtitles|text_path, text)")
+    sp = add("materialize", cmd_materialize, "run the stages through Dagster for a batch")
+    g = sp.add_mutually_exclusive_group(required=True)
+    g.add_argument("--batch")
+    g.add_argument("--all", action="store_true", help="every registered batch")
+    sp.add_argument("--through", choices=STAGES, default="embedded", help="last stage to run (default: embedded)")
+    sp.add_argument("--stage", choices=STAGES, help="run only this stage (used by dvc.yaml)")
+    sp = add("status", cmd_status, "per stage: in / landed / quarantined by reason")
+    sp.add_argument("--batch")
+    sp = add("search", cmd_search, "text → samples (hybrid vector + full text), or --like SAMPLE_ID")
+    sp.add_argument("query", nargs="?", default="")
+    sp.add_argument("--k", type=int, default=10)
+    sp.add_argument("--modality", choices=("text", "image", "audio", "video"), help="only samples that have this modality")
+    sp.add_argument("--like", metavar="SAMPLE_ID", help="samples nearest to this one")
+    sp = add("ui", cmd_ui, "the Dagster web UI over the same instance (127.0.0.1 by default)")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=3000)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        os.environ.setdefault("DAGSTER_CLI_LOG_LEVEL", "ERROR")
+        logging.getLogger("dagster").setLevel(logging.ERROR)
+    try:
+        return args.fn(args)
+    except CliError as exc:
+        print(f"tessera {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        print(f"tessera {args.command}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

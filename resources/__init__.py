@@ -1,0 +1,1 @@
+"""Dagster resources: the seams to the outside world (lake, landing, models, params)."""

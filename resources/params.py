@@ -1,0 +1,49 @@
+"""params.yaml: every tunable, read through one resource so a run can point at another file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dagster import ConfigurableResource
+
+DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "params.yaml"
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"params file {p} not found; pass --params or restore params.yaml")
+    return _load(str(p), p.stat().st_mtime)
+
+
+def stage_params_hash(params: dict[str, Any], stage: str) -> str:
+    return hashlib.sha256(json.dumps(params.get(stage, {}), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+class ParamsResource(ConfigurableResource):
+    """Where stage parameters come from (`path` empty → the repository's params.yaml)."""
+
+    path: str = ""
+
+    def all(self) -> dict[str, Any]:
+        return load_params(self.path or DEFAULT_PARAMS)
+
+    def stage(self, stage: str) -> dict[str, Any]:
+        section = self.all().get(stage)
+        if not isinstance(section, dict):
+            raise KeyError(f"params.yaml has no section {stage!r}")
+        return section
