@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
+DEMO_QUERY = "a rocket on the launch pad"
 
 
 class CliError(Exception):
@@ -105,8 +106,13 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
     started = time.perf_counter()
     if not quiet:
         print(f"materializing {', '.join(stages)} for batch {batch} …", file=sys.stderr)
+    level = "DEBUG" if logging.getLogger().level <= logging.INFO else "WARNING"
     result = job.execute_in_process(
-        partition_key=batch, instance=instance, asset_selection=[AssetKey(s) for s in stages], raise_on_error=False
+        partition_key=batch,
+        instance=instance,
+        asset_selection=[AssetKey(s) for s in stages],
+        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        raise_on_error=False,
     )
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     checks = {
@@ -180,7 +186,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from resources.search import search
 
     params = load_params()
-    hits = search(_lake(), models_resource(params), args.query, k=args.k, modality=args.modality, like=args.like)
+    hits = search(_lake(), models_resource(params), args.query, k=args.k, modality=args.modality, like=args.like, variants=args.variants)
     text = _table(
         ["score", "sample_id", "modalities", "text"],
         [[f"{h['score']:.3f}", h["sample_id"][:16], "+".join(h["modalities"]), (h["text"] or "")[:60]] for h in hits],
@@ -206,15 +212,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from resources.params import load_params
         from resources.search import search
 
-        hits = search(_lake(), models_resource(load_params()), "a cup of coffee", k=3)
-    payload = {**result, "broken_files": broken, "search": {"query": "a cup of coffee", "hits": hits}}
+        hits = search(_lake(), models_resource(load_params()), DEMO_QUERY, k=3)
+    payload = {**result, "broken_files": broken, "search": {"query": DEMO_QUERY, "hits": hits}}
     lines = [
         _summary_text(result),
         "",
         "broken on purpose → quarantine reason:",
         *(f"  {name:<24} {reason}" for name, reason in broken.items()),
         "",
-        'tessera search "a cup of coffee":',
+        f'tessera search "{DEMO_QUERY}":',
         *(f"  {h['score']:.3f}  {h['sample_id'][:16]}  {'+'.join(h['modalities']):<12} {(h['text'] or h['source'])[:60]}" for h in hits),
         "",
         "next: `tessera ui` opens the Dagster UI on this instance; `tessera status --batch demo` shows the books.",
@@ -271,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--k", type=int, default=10)
     sp.add_argument("--modality", choices=("text", "image", "audio", "video"), help="only samples that have this modality")
     sp.add_argument("--like", metavar="SAMPLE_ID", help="samples nearest to this one")
+    sp.add_argument("--variants", action="store_true", help="include augmentation variants in the hits")
     sp = add("ui", cmd_ui, "the Dagster web UI over the same instance (127.0.0.1 by default)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=3000)
@@ -280,8 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    if not args.verbose:
-        os.environ.setdefault("DAGSTER_CLI_LOG_LEVEL", "ERROR")
+    if not args.verbose:  # libraries talk on stderr; the user asked for results
+        os.environ.setdefault("LANCE_LOG", "error")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TQDM_DISABLE", "1")
         logging.getLogger("dagster").setLevel(logging.ERROR)
     try:
         return args.fn(args)

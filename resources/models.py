@@ -90,6 +90,8 @@ class ModelsResource(ConfigurableResource):
         from core.encoders.text import SentenceEncoder
         from core.encoders.whisper import WhisperTranscriber
 
+        if not self.allow_download:  # nothing may reach a hub: missing weights fail fast, per modality
+            os.environ["HF_HUB_OFFLINE"] = "1"
         device = self.resolved_device()
         models = Models()
         loaders = {

@@ -1,4 +1,5 @@
-"""Search over `samples`: hybrid (text vector + full text), or nearest to a given sample.
+"""Search over `samples`: hybrid (text vector + full text, fused by reciprocal rank), or the
+nearest neighbours of a given sample.
 
 Every hit carries `sample_id` and `score` (higher is better)."""
 
@@ -14,8 +15,16 @@ HIT_COLUMNS = ["sample_id", "batch", "modalities", "text", "transcript", "source
 
 
 def search(
-    lake: LakeResource, models: ModelsResource, query: str, *, k: int = 10, modality: str | None = None, like: str | None = None
+    lake: LakeResource,
+    models: ModelsResource,
+    query: str,
+    *,
+    k: int = 10,
+    modality: str | None = None,
+    like: str | None = None,
+    variants: bool = False,
 ) -> list[dict[str, Any]]:
+    """Top `k` samples; augmentation variants only when `variants` (they repeat their parents)."""
     table = lake.open("samples")
     if table is None or table.count_rows() == 0:
         raise ValueError("the samples table is empty; run `tessera demo` or `tessera materialize --batch NAME` first")
@@ -23,28 +32,42 @@ def search(
     column = vector_column("text", encoder.model_id)
     if column not in table.schema.names:
         raise ValueError(f"samples has no {column} column; re-run the embedded stage with this text model")
-    where = f"array_has(modalities, {_quote(modality)})" if modality else None
+    conds = [f"array_has(modalities, {_quote(modality)})"] if modality else []
+    conds += [] if variants else ["parent_id IS NULL"]
+    where = " AND ".join(conds) or None
     if like:
         rows = table.search().where(f"sample_id = {_quote(like)}").select([column]).limit(1).to_list()
         if not rows or rows[0][column] is None:
             raise ValueError(f"sample {like} is not in samples or has no text vector")
-        q = table.search(rows[0][column], vector_column_name=column).where(f"sample_id != {_quote(like)}" + (f" AND {where}" if where else ""), prefilter=True)
-        found = q.select(HIT_COLUMNS).limit(k).to_list()
+        not_itself = f"sample_id != {_quote(like)}" + (f" AND {where}" if where else "")
+        q = table.search(rows[0][column], vector_column_name=column).where(not_itself, prefilter=True)
+        found = q.select([*HIT_COLUMNS, "_distance"]).limit(k).to_list()
         return [_hit(r, 1.0 - float(r["_distance"])) for r in found]
     if not query.strip():
         raise ValueError("give a query text, or --like SAMPLE_ID")
     vec = encoder.encode([query])[0]
+    by_vector = _filtered(table.search(vec, vector_column_name=column), where).select([*HIT_COLUMNS, "_distance"]).limit(2 * k).to_list()
     try:
-        q = table.search(query_type="hybrid", vector_column_name=column).vector(vec).text(query)
-        if where:
-            q = q.where(where, prefilter=True)
-        found = q.select(HIT_COLUMNS).limit(k).to_list()
-        return [_hit(r, float(r["_relevance_score"])) for r in found]
-    except ValueError:  # no full-text index yet (embedded not run since): vector only
-        q = table.search(vec, vector_column_name=column)
-        if where:
-            q = q.where(where, prefilter=True)
-        return [_hit(r, 1.0 - float(r["_distance"])) for r in q.select(HIT_COLUMNS).limit(k).to_list()]
+        by_text = _filtered(table.search(query, query_type="fts"), where).select([*HIT_COLUMNS, "_score"]).limit(2 * k).to_list()
+    except (ValueError, RuntimeError):  # no full-text index yet: vector ranking alone
+        by_text = []
+    return fuse([by_vector, by_text], k)
+
+
+def fuse(rankings: list[list[dict[str, Any]]], k: int, c: int = 60) -> list[dict[str, Any]]:
+    """Reciprocal-rank fusion: score = Σ 1/(c + rank) over the rankings a sample appears in."""
+    scores: dict[str, float] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for ranking in rankings:
+        for rank, row in enumerate(ranking, start=1):
+            scores[row["sample_id"]] = scores.get(row["sample_id"], 0.0) + 1.0 / (c + rank)
+            rows.setdefault(row["sample_id"], row)
+    best = sorted(scores, key=lambda sid: (-scores[sid], sid))[:k]
+    return [_hit(rows[sid], scores[sid]) for sid in best]
+
+
+def _filtered(query: Any, where: str | None) -> Any:
+    return query.where(where, prefilter=True) if where else query
 
 
 def _hit(row: dict[str, Any], score: float) -> dict[str, Any]:

@@ -19,7 +19,8 @@ class SentenceEncoder:
         self.model_id = model_id
         self.revision = weights_revision(path)
         self._model = SentenceTransformer(path, device=device, local_files_only=True)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
         self._batch_size = batch_size
 
     def encode(self, items: list[Any]) -> np.ndarray:

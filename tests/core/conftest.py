@@ -151,8 +151,17 @@ def build_sample(batch: str = "b1", *, formats: dict[str, str] | None = None, **
         modalities=[m for m in MODALITY_ORDER if m in parts],
         raw_sha256={m: sha256_hex(b) for m, b in parts.items()},
         media=dict(parts),
-        formats=formats if formats is not None else {m: ("txt" if m == "text" else sniff(b, f"x.{m}").format) for m, b in parts.items()},
+        formats=formats if formats is not None else {m: _format_of(m, b) for m, b in parts.items()},
     )
+
+
+def _format_of(modality: str, data: bytes) -> str:
+    """The format discovery would record (sniffed from the bytes, as if the file had a usual suffix)."""
+    if modality == "text":
+        return "txt"
+    if modality == "subtitles":
+        return "vtt" if data.lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT") else "srt"
+    return sniff(data).format
 
 
 # ---------------------------------------------------------------------------

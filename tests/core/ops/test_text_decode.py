@@ -1,0 +1,72 @@
+"""text.decode: UTF-8 under an explicit error policy and a size cap."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.ops.base import build_ops
+from core.ops.cleaned.text_decode import TextDecode
+from core.records import Quarantined, Reason, Sample
+
+
+def _decode(s: Sample, **params: object):
+    (out,) = TextDecode(**params).apply([s], None)
+    return out
+
+
+def test_utf8_caption_becomes_text_and_leaves_media(make_sample, astronaut_png) -> None:
+    raw = "Ein Hund läuft — 犬".encode()
+    out = _decode(make_sample(text=raw, image=astronaut_png))
+    assert isinstance(out, Sample)
+    assert out.text == "Ein Hund läuft — 犬"
+    assert "text" not in out.media and out.media["image"] == astronaut_png
+    assert out.metrics["text_chars"] == 18.0 and out.metrics["text_bytes"] == float(len(raw))
+    assert out.raw_sha256["text"]  # provenance survives
+
+
+def test_latin1_is_bad_encoding_and_says_where(make_sample, latin1_text) -> None:
+    out = _decode(make_sample(text=latin1_text))
+    assert isinstance(out, Quarantined) and out.reason is Reason.BAD_ENCODING
+    assert "0xe9" in out.detail and "offset 3" in out.detail
+
+
+def test_replace_policy_keeps_the_row_with_replacement_characters(make_sample, latin1_text) -> None:
+    out = _decode(make_sample(text=latin1_text), policy="replace")
+    assert isinstance(out, Sample) and out.text == "caf\ufffd au lait"
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \n\t  ", b"\xef\xbb\xbf"])
+def test_empty_or_blank_text_is_empty(make_sample, raw: bytes) -> None:
+    out = _decode(make_sample(text=raw))
+    assert isinstance(out, Quarantined) and out.reason is Reason.EMPTY
+
+
+def test_nul_bytes_are_bad_encoding(make_sample) -> None:
+    out = _decode(make_sample(text="hello".encode("utf-16-le")))
+    assert isinstance(out, Quarantined) and out.reason is Reason.BAD_ENCODING
+
+
+def test_byte_order_mark_is_dropped(make_sample) -> None:
+    out = _decode(make_sample(text=b"\xef\xbb\xbfhello"))
+    assert out.text == "hello"
+
+
+def test_size_cap(make_sample) -> None:
+    assert isinstance(_decode(make_sample(text=b"x" * 10), max_bytes=10), Sample)
+    over = _decode(make_sample(text=b"x" * 11), max_bytes=10)
+    assert isinstance(over, Quarantined) and over.reason is Reason.TOO_LARGE
+
+
+def test_already_decoded_row_is_left_alone(make_sample) -> None:
+    once = _decode(make_sample(text=b"hello"))
+    assert _decode(once) == once
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core/ops/cleaned/text_decode.py:17,25: `policy` is only checked per row (decode_text raises ValueError), "
+    "so a typo in params.yaml turns every text row into OP_ERROR instead of failing build_ops",
+)
+def test_unknown_policy_is_refused_when_the_operator_is_built() -> None:
+    with pytest.raises(ValueError):
+        build_ops([{"text.decode": {"policy": "ignore"}}])

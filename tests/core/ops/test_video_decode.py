@@ -1,0 +1,49 @@
+"""video.decode: every frame decoded under limits in a child process; stream metrics on the row."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.ops.base import OpContext
+from core.ops.cleaned.video_decode import VideoDecode
+from core.records import Quarantined, Reason, Sample
+
+
+def _decode(rows: list[Sample], workers: int = 1, **params: object):
+    return VideoDecode(**params).apply(rows, OpContext(batch="b1", workers=workers))
+
+
+def test_stream_metrics(make_sample, mp4_with_subs) -> None:
+    (out,) = _decode([make_sample(video=mp4_with_subs)])
+    assert isinstance(out, Sample)
+    m = out.metrics
+    assert (m["video_width"], m["video_height"]) == (64.0, 48.0)
+    assert m["video_frames"] == 20.0 and m["video_fps"] == 10.0
+    assert m["video_duration_s"] == pytest.approx(2.0, abs=0.1)
+    assert m["video_audio_streams"] == 1.0 and m["video_subtitle_streams"] == 1.0
+
+
+def test_bad_inputs_get_their_reasons_and_good_ones_land_in_order(make_sample, mp4_with_subs, audio_only_mp4, random_bytes, astronaut_png) -> None:
+    rows = [
+        make_sample(video=audio_only_mp4),
+        make_sample(video=random_bytes),
+        make_sample(video=mp4_with_subs),
+        make_sample(image=astronaut_png),
+        make_sample(video=mp4_with_subs[: len(mp4_with_subs) // 2]),
+    ]
+    out = _decode(rows, workers=2)
+    assert [r.sample_id for r in out] == [r.sample_id for r in rows]
+    assert isinstance(out[0], Quarantined) and out[0].reason is Reason.NO_STREAM
+    assert isinstance(out[1], Quarantined) and out[1].reason is Reason.CORRUPT
+    assert isinstance(out[2], Sample) and out[2].metrics["video_frames"] == 20.0
+    assert out[3] == rows[3]  # not a video: untouched
+    assert isinstance(out[4], Quarantined) and out[4].reason in (Reason.CORRUPT, Reason.TRUNCATED)
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [({"max_pixels": 64 * 48 - 1}, Reason.TOO_LARGE), ({"max_frames": 5}, Reason.TOO_LONG), ({"max_seconds": 0.5}, Reason.TOO_LONG)],
+)
+def test_limits(make_sample, mp4_with_subs, params: dict, reason: Reason) -> None:
+    (out,) = _decode([make_sample(video=mp4_with_subs)], **params)
+    assert isinstance(out, Quarantined) and out.reason is reason
