@@ -85,6 +85,10 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         raise CliError("materialize: name a batch with --batch NAME or pass --all (see `tessera status`)")
     stages = [args.stage] if args.stage else list(STAGES[: STAGES.index(args.through) + 1])
     results = [materialize(b, stages, quiet=args.json) for b in batches]
+    if args.report:  # what dvc.yaml tracks per stage: counts only, no run ids or timings
+        stable = [{"batch": r["batch"], "success": r["success"], "stages": [s for s in r["stages"] if s["stage"] in stages]} for r in results]
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(json.dumps(stable, indent=2, sort_keys=True) + "\n")
     _emit(args, results, "\n\n".join(_summary_text(r) for r in results))
     return 0 if all(r["success"] for r in results) else 1
 
@@ -270,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--all", action="store_true", help="every registered batch")
     sp.add_argument("--through", choices=STAGES, default="embedded", help="last stage to run (default: embedded)")
     sp.add_argument("--stage", choices=STAGES, help="run only this stage (used by dvc.yaml)")
+    sp.add_argument("--report", metavar="FILE", help="also write the per-stage counts as JSON (a DVC output)")
     sp = add("status", cmd_status, "per stage: in / landed / quarantined by reason")
     sp.add_argument("--batch")
     sp = add("search", cmd_search, "text → samples (hybrid vector + full text), or --like SAMPLE_ID")
