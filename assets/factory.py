@@ -31,6 +31,8 @@ from core.accounting import Account, account, keys_by_id
 from core.ops.base import REGISTRY, OpContext, build_ops
 from core.records import Quarantined, Sample
 from core.runner import run_ops
+from expectations.bridge import CHECK as QUALITY
+from expectations.bridge import quality_check
 from resources.lake import STAGE_TABLES, LakeResource
 from resources.models import ModelsResource
 from resources.params import DEFAULT_PARAMS, ParamsResource, load_params, stage_params_hash
@@ -103,7 +105,10 @@ def stage_asset(
         pool=pool,
         tags={"tessera/stage": name, **({"tessera/gpu": "true"} if pool == "gpu" else {})},
         retry_policy=RetryPolicy(max_retries=1),
-        check_specs=[AssetCheckSpec(CHECK, asset=name, blocking=True, description="Every input is landed or quarantined, never both (I1).")],
+        check_specs=[
+            AssetCheckSpec(CHECK, asset=name, blocking=True, description="Every input is landed or quarantined, never both (I1)."),
+            AssetCheckSpec(QUALITY, asset=name, blocking=True, description=f"Great Expectations suite for {name}: ERROR blocks, WARN reports drift."),
+        ],
     )
     def _stage(context: AssetExecutionContext, lake: LakeResource, params: ParamsResource, models: ModelsResource) -> MaterializeResult:
         batch = context.partition_key
@@ -133,7 +138,7 @@ def stage_asset(
         return MaterializeResult(
             metadata=_metadata(acct, quarantined, result.landed, elapsed, version, extra),
             data_version=DataVersion(_content_hash(result.landed, quarantined)),
-            check_results=[_check(acct)],
+            check_results=[_check(acct), quality_check(name, all_params, batch, result.landed, quarantined)],
         )
 
     return _stage

@@ -120,7 +120,7 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
     )
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     checks = {
-        e.event_specific_data.asset_key.path[-1]: e.event_specific_data.passed
+        f"{e.event_specific_data.asset_key.path[-1]}:{e.event_specific_data.check_name}": e.event_specific_data.passed
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }

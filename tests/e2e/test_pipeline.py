@@ -43,7 +43,7 @@ def _run(home: Path, batch: str, models: ModelsResource) -> tuple[bool, dict[str
     instance.add_dynamic_partitions("batch", [batch])
     result = defs.resolve_job_def("pipeline").execute_in_process(partition_key=batch, instance=instance, raise_on_error=False)
     checks = {
-        e.event_specific_data.asset_key.path[-1]: e.event_specific_data.passed
+        f"{e.event_specific_data.asset_key.path[-1]}:{e.event_specific_data.check_name}": e.event_specific_data.passed
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
@@ -86,7 +86,7 @@ def _rows(lake: LakeResource, table: str, batch: str = "b1") -> list[dict]:
 def test_every_stage_succeeds_and_its_blocking_check_passes(pipeline):
     success, checks = pipeline["first"]
     assert success
-    assert checks == dict.fromkeys(STAGES, True)
+    assert checks == {f"{s}:{c}": True for s in STAGES for c in ("accounted_for", "quality")}
 
 
 def test_every_input_is_landed_or_quarantined_never_both_at_every_stage(pipeline):

@@ -46,7 +46,7 @@ def test_six_stages_in_a_chain_with_embedded_in_the_gpu_pool():
     for upstream, stage in zip(STAGES, STAGES[1:], strict=False):
         assert g[stage]["deps"] == [upstream]
     assert g["raw"]["deps"] == []
-    assert all(g[s]["checks"] == ["accounted_for:blocking"] for s in STAGES)
+    assert all(g[s]["checks"] == ["accounted_for:blocking", "quality:blocking"] for s in STAGES)
     assert g["embedded"]["pool"] == ["gpu"] and all(g[s]["pool"] is None for s in STAGES[:-1])
 
 

@@ -1,0 +1,70 @@
+"""One suite per stage, as data: which expectation, on which column, and how bad a failure is.
+
+`error` failures block downstream stages; `warn` failures report drift and let the run go on.
+Limits come from params.yaml so that a gate and the operator it guards never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.records import MODALITY_ORDER
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    expectation: str  # a class name in great_expectations.expectations
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    severity: str = "error"  # "error" blocks downstream; "warn" reports drift
+
+
+def _op_param(params: dict[str, Any], stage: str, op: str, key: str, default: Any) -> Any:
+    for spec in params.get(stage, {}).get("ops", []):
+        if isinstance(spec, dict) and op in spec:
+            return (spec[op] or {}).get(key, default)
+    return default
+
+
+def stage_rules(stage: str, params: dict[str, Any], batch: str, vector_columns: list[str]) -> list[Rule]:
+    gates = params.get("gates", {})
+    rules = [
+        Rule("ExpectColumnValuesToNotBeNull", {"column": "sample_id"}),
+        # a raw DUPLICATE shares its id with the row that landed: uniqueness is of landed rows
+        Rule("ExpectColumnValuesToBeUnique", {"column": "sample_id", "row_condition": 'status=="landed"', "condition_parser": "pandas"}),
+        Rule("ExpectColumnValuesToBeInSet", {"column": "batch", "value_set": [batch]}),
+        Rule("ExpectColumnValuesToBeInSet", {"column": "modality", "value_set": list(MODALITY_ORDER)}),
+        # quarantine-rate ceiling: the share of rows still 'landed' must stay above 1 - ceiling
+        Rule(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "status", "value_set": ["landed"], "mostly": round(1.0 - float(gates.get("max_quarantine_rate", 0.5)), 4)},
+            "warn",
+        ),
+    ]
+    between = lambda col, lo, hi, sev="error": Rule("ExpectColumnValuesToBeBetween", {"column": col, "min_value": lo, "max_value": hi}, sev)  # noqa: E731
+    if stage == "cleaned":
+        rules += [
+            between("width", 1, None),
+            between("height", 1, None),
+            between("silence_ratio", 0.0, 1.0),
+            between("clipping_ratio", 0.0, float(gates.get("max_clipping_ratio", 0.05)), "warn"),
+            between("duration_s", 0.0, float(_op_param(params, "cleaned", "audio.decode", "max_seconds", 600))),
+            between("text_chars", 1, None),
+            between("brightness", 0.02, 0.98, "warn"),
+        ]
+    elif stage == "unified":
+        side = int(_op_param(params, "unified", "image.canonical", "max_side", 512))
+        rules += [
+            between("width", 1, side),
+            between("height", 1, side),
+            Rule("ExpectColumnValuesToBeInSet", {"column": "audio_rate", "value_set": [16000.0]}),
+            between("keyframes", 1, None),
+        ]
+    elif stage == "aligned":
+        rules += [between("cues", 1, None), between("cues_dropped", 0, None, "warn")]
+    elif stage == "augmented":
+        rules += [Rule("ExpectColumnValuesToBeInSet", {"column": "variant_has_parent", "value_set": [True]})]
+    elif stage == "embedded":
+        rules += [between(f"norm__{c}", 0.99, 1.01) for c in vector_columns]
+        rules += [Rule("ExpectColumnValuesToBeInSet", {"column": "text_embedded", "value_set": [True]}, "warn")]
+    return rules
