@@ -77,13 +77,13 @@ def flac_bytes(x: np.ndarray, rate: int) -> bytes:
 
 
 _ASS_HEADER = (
-    "[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n[V4+ Styles]\n"
-    "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
-    "Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
-    "MarginR, MarginV, Encoding\n"
-    "Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\n\n"
-    "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
-).encode()
+    b"[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n[V4+ Styles]\n"
+    b"Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
+    b"Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
+    b"MarginR, MarginV, Encoding\n"
+    b"Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\n\n"
+    b"[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+)
 
 
 def mp4_bytes(
@@ -110,7 +110,7 @@ def mp4_bytes(
             ss.time_base = ss.codec_context.time_base = fractions.Fraction(1, 1000)
         if vs is not None:
             base = np.asarray(photo("astronaut", (size[0] * 2, size[1])))
-            n = int(round(seconds * fps))
+            n = round(seconds * fps)
             for i in range(n):
                 x0 = int(i * size[0] / max(1, n - 1))
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, x0 : x0 + size[0]]), format="rgb24")
@@ -168,12 +168,9 @@ def _format_of(modality: str, data: bytes) -> str:
 # Fixtures
 # ---------------------------------------------------------------------------
 
-SRT = (
-    "1\n00:00:00,500 --> 00:00:01,200\n<i>Hello</i> there\n\n"
-    "2\n00:00:01,500 --> 00:00:01,900\nSecond line\nwraps here\n"
-).encode()
+SRT = b"1\n00:00:00,500 --> 00:00:01,200\n<i>Hello</i> there\n\n2\n00:00:01,500 --> 00:00:01,900\nSecond line\nwraps here\n"
 
-VTT = "WEBVTT\n\n00:00.250 --> 00:01.000 align:start\nFirst {\\an8}cue\n\n01:00:02.000 --> 01:00:03.500\nLate cue\n".encode()
+VTT = b"WEBVTT\n\n00:00.250 --> 00:01.000 align:start\nFirst {\\an8}cue\n\n01:00:02.000 --> 01:00:03.500\nLate cue\n"
 
 MP4_CUES = [(0.2, 0.9, "Hello there"), (1.1, 1.8, "Second cue")]
 
@@ -263,7 +260,7 @@ def nfd_text() -> bytes:
     return "  Cafe\u0301 on the left\r\nside.  ".encode()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_sample() -> Callable[..., Sample]:
     """`make_sample(image=..., text=..., formats=..., batch=...)` → a raw Sample."""
     return build_sample
@@ -274,17 +271,17 @@ def ctx() -> OpContext:
     return OpContext(batch="b1", seed=7)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mk_wav() -> Callable[[np.ndarray, int], bytes]:
     return wav_bytes
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mk_tone() -> Callable[..., np.ndarray]:
     return tone
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mk_image() -> Callable[..., bytes]:
     """`mk_image(photo_name, (w, h), fmt="PNG", **save_kw)` → bytes."""
 
@@ -294,6 +291,6 @@ def mk_image() -> Callable[..., bytes]:
     return make
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mk_mp4() -> Callable[..., bytes]:
     return mp4_bytes

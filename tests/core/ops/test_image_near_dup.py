@@ -11,7 +11,9 @@ def _decoded(make_sample, *images: bytes, **extra: bytes) -> list[Sample]:
     return ImageDecode().apply([make_sample(image=b, **extra) for b in images], None)
 
 
-def test_reencoded_copy_is_quarantined_and_a_different_photo_kept(make_sample, ctx, astronaut_png, astronaut_jpeg, camera_png, chelsea_png) -> None:
+def test_reencoded_copy_is_quarantined_and_a_different_photo_kept(
+    make_sample, ctx, astronaut_png, astronaut_jpeg, camera_png, chelsea_png
+) -> None:
     rows = _decoded(make_sample, astronaut_png, astronaut_jpeg, camera_png, chelsea_png)
     out = ImageNearDup().apply(rows, ctx)
     assert [r.sample_id for r in out] == [r.sample_id for r in rows]

@@ -23,7 +23,9 @@ def test_stream_metrics(make_sample, mp4_with_subs) -> None:
     assert m["video_audio_streams"] == 1.0 and m["video_subtitle_streams"] == 1.0
 
 
-def test_bad_inputs_get_their_reasons_and_good_ones_land_in_order(make_sample, mp4_with_subs, audio_only_mp4, random_bytes, astronaut_png) -> None:
+def test_bad_inputs_get_their_reasons_and_good_ones_land_in_order(
+    make_sample, mp4_with_subs, audio_only_mp4, random_bytes, astronaut_png
+) -> None:
     rows = [
         make_sample(video=audio_only_mp4),
         make_sample(video=random_bytes),
@@ -42,7 +44,11 @@ def test_bad_inputs_get_their_reasons_and_good_ones_land_in_order(make_sample, m
 
 @pytest.mark.parametrize(
     ("params", "reason"),
-    [({"max_pixels": 64 * 48 - 1}, Reason.TOO_LARGE), ({"max_frames": 5}, Reason.TOO_LONG), ({"max_seconds": 0.5}, Reason.TOO_LONG)],
+    [
+        ({"max_pixels": 64 * 48 - 1}, Reason.TOO_LARGE),
+        ({"max_frames": 5}, Reason.TOO_LONG),
+        ({"max_seconds": 0.5}, Reason.TOO_LONG),
+    ],
 )
 def test_limits(make_sample, mp4_with_subs, params: dict, reason: Reason) -> None:
     (out,) = _decode([make_sample(video=mp4_with_subs)], **params)

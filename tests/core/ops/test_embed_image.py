@@ -1,0 +1,56 @@
+"""embed.image: CLIP vectors of the picture (or a video's middle keyframe), or a note why none."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.encoders import Models, vector_column
+from core.ops.base import OpContext
+from core.ops.embedded.embed_image import EmbedImage
+
+
+def test_no_encoder_notes_why_and_adds_no_vector(make_sample, astronaut_png, tone_wav) -> None:
+    image, audio = make_sample(image=astronaut_png), make_sample(audio=tone_wav)
+    out = EmbedImage().apply(
+        [image, audio], OpContext(batch="b1", models=Models(unavailable={"image": "CLIP weights not found"}))
+    )
+    assert out[0].vectors == {} and out[0].encoders == {"image": "encoder_unavailable: CLIP weights not found"}
+    assert out[1] == audio
+    (plain,) = EmbedImage().apply([image], OpContext(batch="b1"))
+    assert plain.encoders == {"image": "encoder_unavailable: no encoder configured"}
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tiny_clip_dir):
+    """The randomly initialised 16-d CLIP of tests/conftest.py, loaded like a real checkpoint."""
+    from core.encoders.hf import ClipImageEncoder
+
+    return ClipImageEncoder(str(tiny_clip_dir))
+
+
+def test_tiny_clip_gives_16d_unit_vectors_that_tell_pictures_apart(
+    make_sample, tiny_clip, astronaut_png, camera_png, chelsea_png
+) -> None:
+    ctx = OpContext(batch="b1", models=Models(encoders={"image": tiny_clip}))
+    rows = [make_sample(image=b) for b in (astronaut_png, camera_png, chelsea_png)]
+    out = EmbedImage().apply(rows, ctx)
+    column = vector_column("image", tiny_clip.model_id)
+    vecs = np.array([r.vectors[column] for r in out])
+    assert tiny_clip.dim == 16 and vecs.shape == (3, 16)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(vecs[0], vecs[1]) and not np.allclose(vecs[0], vecs[2])
+    assert all(r.encoders["image"] == f"{tiny_clip.model_id}@{tiny_clip.revision}" for r in out)
+    again = EmbedImage(batch_size=1).apply(rows, ctx)
+    assert np.allclose(vecs, [r.vectors[column] for r in again], atol=1e-5)
+
+
+def test_video_is_embedded_by_its_middle_keyframe(
+    make_sample, tiny_clip, mp4_with_subs, astronaut_jpeg, camera_png, chelsea_png
+) -> None:
+    ctx = OpContext(batch="b1", models=Models(encoders={"image": tiny_clip}))
+    video = make_sample(video=mp4_with_subs).evolve(keyframes=[astronaut_jpeg, camera_png, chelsea_png])
+    still = make_sample(image=camera_png)
+    v, s = EmbedImage().apply([video, still], ctx)
+    column = vector_column("image", tiny_clip.model_id)
+    assert np.allclose(v.vectors[column], s.vectors[column], atol=1e-5)

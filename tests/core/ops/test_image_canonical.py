@@ -1,0 +1,92 @@
+"""image.canonical: an RGB PNG whose longer side is at most `max_side`, with deterministic bytes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image, ImageOps
+
+from core.ops.unified.image_canonical import ImageCanonical
+from core.records import Sample
+
+
+def _canon(s: Sample, **params: object) -> Sample:
+    (out,) = ImageCanonical(**params).apply([s], None)
+    assert isinstance(out, Sample)
+    return out
+
+
+def _open(b: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(b))
+
+
+def test_downscaled_to_max_side_as_rgb_png(make_sample, astronaut_jpeg) -> None:
+    out = _canon(make_sample(image=astronaut_jpeg), max_side=48)
+    im = _open(out.media["image"])
+    assert im.format == "PNG" and im.mode == "RGB"
+    assert im.size == (48, 32)  # aspect ratio kept
+    assert out.formats["image"] == "png"
+    assert (out.metrics["width"], out.metrics["height"]) == (48.0, 32.0)
+
+
+def test_small_images_are_never_upscaled(make_sample, astronaut_png) -> None:
+    out = _canon(make_sample(image=astronaut_png), max_side=512)
+    assert _open(out.media["image"]).size == (96, 64)
+    assert np.array_equal(np.asarray(_open(out.media["image"])), np.asarray(_open(astronaut_png)))
+
+
+def test_greyscale_becomes_rgb(make_sample, camera_png) -> None:
+    im = _open(_canon(make_sample(image=camera_png)).media["image"])
+    arr = np.asarray(im)
+    assert im.mode == "RGB" and np.array_equal(arr[..., 0], arr[..., 2])
+
+
+def test_transparent_pixels_become_white(make_sample) -> None:
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[:, :15] = (200, 10, 10, 255)  # opaque red on the left, fully transparent black on the right
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    arr = np.asarray(_open(_canon(make_sample(image=buf.getvalue())).media["image"]))
+    assert tuple(arr[5, 5]) == (200, 10, 10)
+    assert tuple(arr[5, 25]) == (255, 255, 255)
+
+
+def test_bytes_are_deterministic(make_sample, astronaut_jpeg) -> None:
+    a = _canon(make_sample(image=astronaut_jpeg), max_side=40).media["image"]
+    b = _canon(make_sample(image=astronaut_jpeg), max_side=40).media["image"]
+    assert a == b
+
+
+def test_rows_without_an_image_pass_through(make_sample, tone_wav) -> None:
+    s = make_sample(audio=tone_wav)
+    assert _canon(s) == s
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core/ops/unified/image_canonical.py:22: EXIF orientation is ignored (no ImageOps.exif_transpose) and the PNG "
+    "drops the tag, so phone photos land sideways",
+)
+def test_exif_orientation_is_applied(make_sample) -> None:
+    sideways = Image.fromarray(skimage.data.astronaut()).resize((64, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    buf = io.BytesIO()
+    sideways.save(buf, format="JPEG", exif=exif.tobytes())
+    shown = ImageOps.exif_transpose(_open(buf.getvalue())).size  # what every viewer displays: 32x64
+    assert _open(_canon(make_sample(image=buf.getvalue())).media["image"]).size == shown
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core/decode/image.py:52 to_rgb: im.convert('RGB') clips 16-bit greyscale (I;16), so a 16-bit PNG becomes white",
+)
+def test_sixteen_bit_png_keeps_its_picture(make_sample) -> None:
+    cam8 = np.asarray(Image.fromarray(skimage.data.camera()).resize((64, 64)))
+    buf = io.BytesIO()
+    Image.fromarray(cam8.astype(np.uint16) * 257).save(buf, format="PNG")
+    out = np.asarray(_open(_canon(make_sample(image=buf.getvalue())).media["image"]), dtype=np.float64)
+    assert abs(out[..., 0].mean() - cam8.mean()) < 5
