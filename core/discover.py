@@ -110,9 +110,9 @@ def discover(landing: Landing, batch: str, manifest: bytes | None = None, manife
         else:
             seen[sample.sample_id] = sample.source
             out.samples.append(sample)
-    for entry in entries:  # a manifest row whose every part failed is quarantined by its parts
+    for entry in entries:  # a manifest row whose every part failed: its parts are quarantined, and so is the row
         if not entry.parts and entry.sources:
-            out.quarantined.append(_bad(batch, entry.key, Reason.EMPTY, "manifest row names no usable file or text", "raw.pair"))
+            out.quarantined.append(_bad(batch, entry.sources[0], Reason.EMPTY, "manifest row names no usable file or text", "raw.pair"))
     return out
 
 
@@ -226,12 +226,13 @@ def _bad(batch: str, name: str, reason: Reason, detail: str, op: str, data: byte
 
 
 def _stem(name: str) -> str:
-    """`dir/cat.jpg`, `dir/cat.txt` and `dir/cat.jpg.txt` all pair under `dir/cat`."""
-    stem, _, _ = name.rpartition(".")
-    if not stem or stem.endswith("/"):
+    """`dir/cat.jpg`, `dir/cat.txt` and `dir/cat.jpg.txt` all pair under `dir/cat`; folders never split."""
+    head, base = posixpath.split(name)
+    stem, _, _ = base.rpartition(".")
+    if not stem:
         return name
     inner, _, suffix = stem.rpartition(".")
-    return inner if inner and not inner.endswith("/") and claimed_modality(f"x.{suffix}") else stem
+    return posixpath.join(head, inner if inner and claimed_modality(f"x.{suffix}") else stem)
 
 
 def _normalise(path: str) -> str | None:

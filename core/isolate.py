@@ -57,10 +57,11 @@ def run_isolated(
             running.append((i, proc, parent, time.monotonic()))
         still: list[tuple[int, Any, Connection, float]] = []
         for i, proc, conn, started in running:
+            left = max(0.1, timeout_s - (time.monotonic() - started))
             if conn.poll(0.01):
-                results[i] = _receive(conn, proc)
+                results[i] = _receive(conn, proc, left)
             elif not proc.is_alive():
-                results[i] = _receive(conn, proc) if conn.poll(0) else _crashed(proc)
+                results[i] = _receive(conn, proc, left) if conn.poll(0) else _crashed(proc)
             elif time.monotonic() - started > timeout_s:
                 proc.kill()
                 proc.join()
@@ -73,21 +74,28 @@ def run_isolated(
     return [r if r is not None else Outcome(failure=DecodeFailure(Reason.DECODER_CRASH, "no result")) for r in results]
 
 
-def _receive(conn: Connection, proc: Any) -> Outcome:
+def _receive(conn: Connection, proc: Any, grace_s: float) -> Outcome:
     try:
         kind, payload = conn.recv()
     except (EOFError, OSError):
-        proc.join()
         return _crashed(proc)
-    proc.join()
+    _reap(proc, grace_s)  # the answer counts; a child that then will not exit is killed within its time
     if kind == "ok":
         return Outcome(value=payload)
     reason, detail = payload
     return Outcome(failure=DecodeFailure(Reason(reason), detail))
 
 
+def _reap(proc: Any, grace_s: float = 5.0) -> None:
+    """A child that answered but will not exit is killed after `grace_s`."""
+    proc.join(grace_s)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+
+
 def _crashed(proc: Any) -> Outcome:
-    proc.join()
+    _reap(proc)
     code = proc.exitcode
     how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
     return Outcome(failure=DecodeFailure(Reason.DECODER_CRASH, f"decoder process died ({how})"))

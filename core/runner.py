@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from core.ops.base import Op, OpContext, Result
 from core.records import Quarantined, Reason, Sample
 
 log = logging.getLogger(__name__)
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 @dataclass(slots=True)
@@ -55,6 +57,7 @@ def _apply_guarded(op: Op, samples: list[Sample], ctx: OpContext) -> list[Result
             outputs.extend(op.apply([s], ctx))
         except Exception as exc:
             last = traceback.extract_tb(exc.__traceback__)[-1]
-            detail = f"{type(exc).__name__}: {exc} at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+            message = _ADDRESS.sub(" at 0x…", str(exc))  # reproducible text: no memory addresses
+            detail = f"{type(exc).__name__}: {message} at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
             outputs.append(Quarantined(s, Reason.OP_ERROR, detail[:500], op.op_name))
     return outputs

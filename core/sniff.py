@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".caption"})
@@ -11,6 +12,11 @@ MEDIA_SUFFIXES: dict[str, str] = {
     **dict.fromkeys([".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a"], "audio"),
     **dict.fromkeys([".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"], "video"),
 }
+
+
+# an ISO-BMFF 'hdlr' box: size, 'hdlr', version+flags, pre_defined, then the handler type
+_VIDEO_HANDLER = re.compile(rb"hdlr.{8}vide", re.DOTALL)
+_AUDIO_HANDLER = re.compile(rb"hdlr.{8}soun", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +29,8 @@ def sniff(data: bytes, name: str = "") -> Sniffed:
     """Classify `data` by its leading bytes; `name` is consulted only for text formats."""
     head = data[:64]
     fmt = _magic(head)
+    if fmt == ("video", "mp4") and not _VIDEO_HANDLER.search(data) and _AUDIO_HANDLER.search(data):
+        return Sniffed("audio", "m4a")  # ISO-BMFF with sound tracks only, whatever its brand
     if fmt is not None:
         return Sniffed(*fmt)
     suffix = _suffix(name)
@@ -62,7 +70,8 @@ def _magic(head: bytes) -> tuple[str, str] | None:
         return "audio", "flac"
     if head.startswith(b"OggS"):
         return "audio", "ogg"
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06):
+    id3 = head.startswith(b"ID3") and len(head) >= 10 and head[3] in (2, 3, 4) and head[5] & 0x0F == 0 and all(b < 0x80 for b in head[6:10])
+    if id3 or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06):
         return "audio", "mp3"
     if head[4:8] == b"ftyp":
         brand = head[8:12]

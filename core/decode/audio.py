@@ -23,6 +23,7 @@ class AudioClip:
     rate: int
     source_rate: int
     source_channels: int
+    clipped_share: float = 0.0  # share of instants where any source channel is at full scale
 
     @property
     def duration(self) -> float:
@@ -40,26 +41,35 @@ def decode_audio(data: bytes, *, max_seconds: float, rate: int | None = None) ->
 
 
 def decode_audio_stream(container: av.container.InputContainer, *, max_seconds: float, rate: int | None) -> AudioClip:
+    """Mono is the mean of the channels (never their sum, which clips correlated stereo)."""
     if not container.streams.audio:
         raise DecodeFailure(Reason.NO_STREAM, "container has no audio stream")
     stream = container.streams.audio[0]
     src_rate = int(stream.codec_context.sample_rate or 0)
     src_channels = int(stream.codec_context.channels or 0)
     out_rate = rate or src_rate or CANONICAL_RATE
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=out_rate)
+    resampler: av.AudioResampler | None = None
     chunks: list[np.ndarray] = []
-    total = 0
+    clipped = total = 0
     limit = int(max_seconds * out_rate)
+
+    def take(frames: list[av.AudioFrame]) -> None:
+        nonlocal clipped, total
+        for out in frames:
+            planes = out.to_ndarray().reshape(out.layout.nb_channels, -1)  # fltp: one row per channel
+            clipped += int(np.count_nonzero(np.abs(planes).max(axis=0) >= 0.999))
+            chunks.append(planes.mean(axis=0))
+            total += planes.shape[1]
+
     try:
         for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                arr = out.to_ndarray().reshape(-1)
-                chunks.append(arr)
-                total += arr.size
+            if resampler is None:  # the first frame tells the real layout (headers can lie)
+                resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=out_rate)
+            take(resampler.resample(frame))
             if total > limit:
                 raise DecodeFailure(Reason.TOO_LONG, f"audio longer than the {max_seconds:g} s limit")
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+        if resampler is not None:
+            take(resampler.resample(None))
     except DecodeFailure:
         raise
     except (av.error.FFmpegError, ValueError, EOFError) as exc:
@@ -68,7 +78,7 @@ def decode_audio_stream(container: av.container.InputContainer, *, max_seconds: 
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     if samples.size == 0:
         raise DecodeFailure(Reason.EMPTY, "audio stream decodes to no samples")
-    return AudioClip(np.clip(samples, -1.0, 1.0), out_rate, src_rate, src_channels)
+    return AudioClip(np.clip(samples, -1.0, 1.0), out_rate, src_rate, src_channels, clipped / samples.size)
 
 
 def audio_metrics(clip: AudioClip, silence_dbfs: float = -50.0) -> dict[str, float]:
@@ -87,7 +97,7 @@ def audio_metrics(clip: AudioClip, silence_dbfs: float = -50.0) -> dict[str, flo
         "sample_rate": float(clip.source_rate),
         "channels": float(clip.source_channels),
         "silence_ratio": silence,
-        "clipping_ratio": float(np.mean(np.abs(x) >= 0.999)) if len(x) else 0.0,
+        "clipping_ratio": clip.clipped_share,
         "loudness_dbfs": max(loud, -240.0),
     }
 
@@ -109,5 +119,6 @@ def read_wav(data: bytes) -> AudioClip:
     with wave.open(io.BytesIO(data), "rb") as w:
         rate, channels = w.getframerate(), w.getnchannels()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    samples = pcm.reshape(-1, channels).mean(axis=1) / 32767.0
-    return AudioClip(samples.astype(np.float32), rate, rate, channels)
+    frames = pcm.reshape(-1, channels)
+    clipped = float(np.mean(np.abs(frames).max(axis=1) >= 32_735)) if len(frames) else 0.0
+    return AudioClip((frames.mean(axis=1) / 32767.0).astype(np.float32), rate, rate, channels, clipped)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -14,16 +16,19 @@ from core.records import Reason
 ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"})
 
 
-def open_image(data: bytes, *, max_pixels: int, allowed: frozenset[str] = ALLOWED_FORMATS) -> Image.Image:
-    """Fully decode `data` (header checks first, so a huge image is refused before its pixels load)."""
+def open_image(
+    data: bytes, *, max_pixels: int, allowed: frozenset[str] = ALLOWED_FORMATS, draft: tuple[int, int] | None = None
+) -> Image.Image:
+    """Fully decode `data` (header checks first, so a huge image is refused before its pixels load).
+
+    `draft` lets a JPEG decode at the smallest DCT scale still covering that size (much faster)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with _own_pixel_limit():
             im = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise DecodeFailure(Reason.CORRUPT, f"not a readable image: {exc}") from None
+    except UnidentifiedImageError:
+        raise DecodeFailure(Reason.CORRUPT, "not a readable image: no image format recognises these bytes") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise DecodeFailure(Reason.CORRUPT, f"image header unreadable: {exc}") from None
+        raise DecodeFailure(Reason.CORRUPT, f"image header unreadable: {type(exc).__name__}: {exc}") from None
     if im.format not in allowed:
         raise DecodeFailure(Reason.UNSUPPORTED, f"format {im.format} is not in the allow-list {sorted(allowed)}")
     w, h = im.size
@@ -31,20 +36,49 @@ def open_image(data: bytes, *, max_pixels: int, allowed: frozenset[str] = ALLOWE
         raise DecodeFailure(Reason.EMPTY, f"image has no pixels ({w}x{h})")
     if w * h > max_pixels:
         raise DecodeFailure(Reason.TOO_LARGE, f"{w}x{h} = {w * h} pixels > limit {max_pixels}")
+    if draft is not None and im.format == "JPEG":
+        # keep the scale at least 2x the target so the final Lanczos resize still anti-aliases
+        im.draft("RGB" if im.mode == "RGB" else im.mode, (draft[0] * 2, draft[1] * 2))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _own_pixel_limit():
             im.load()
     except OSError as exc:
         reason = Reason.TRUNCATED if "truncated" in str(exc).lower() else Reason.CORRUPT
         raise DecodeFailure(reason, f"pixel data unreadable: {exc}") from None
-    except (SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+    except (SyntaxError, ValueError, EOFError) as exc:
         raise DecodeFailure(Reason.CORRUPT, f"pixel data unreadable: {type(exc).__name__}: {exc}") from None
+    return im
+
+
+@contextlib.contextmanager
+def _own_pixel_limit() -> Iterator[None]:
+    """Pillow's global decompression-bomb guard off: `max_pixels` (checked on the header) is the limit."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def to_8bit(im: Image.Image) -> Image.Image:
+    """16-bit and float greyscale scaled (not clipped) to 8-bit 'L'; other modes unchanged."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        arr = np.asarray(im, dtype=np.float64)
+        scale = 257.0 if (im.mode.startswith("I;16") or arr.max(initial=0) > 255) else 1.0
+        return Image.fromarray(np.clip(arr / scale, 0, 255).round().astype(np.uint8), "L")
+    if im.mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        top = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
+        return Image.fromarray(np.clip(arr / top * 255, 0, 255).round().astype(np.uint8), "L")
     return im
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
     """RGB with any alpha composited on white (transparent pixels have no defined colour)."""
+    im = to_8bit(im)
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -63,7 +97,7 @@ def fit_within(im: Image.Image, max_side: int) -> Image.Image:
 
 def image_metrics(im: Image.Image) -> dict[str, float]:
     """Resolution, sharpness (variance of the Laplacian) and exposure (mean, clipped share)."""
-    gray = np.asarray(fit_within(im.convert("L"), 512), dtype=np.float32) / 255.0
+    gray = np.asarray(fit_within(to_8bit(im).convert("L"), 512), dtype=np.float32) / 255.0
     lap = np.zeros_like(gray)
     if gray.shape[0] > 2 and gray.shape[1] > 2:
         lap[1:-1, 1:-1] = (
@@ -81,7 +115,7 @@ def image_metrics(im: Image.Image) -> dict[str, float]:
 
 def dhash(im: Image.Image, size: int = 8) -> int:
     """64-bit difference hash: near-identical pictures differ in few bits."""
-    small = np.asarray(im.convert("L").resize((size + 1, size), Image.Resampling.LANCZOS), dtype=np.int16)
+    small = np.asarray(to_8bit(im).convert("L").resize((size + 1, size), Image.Resampling.LANCZOS), dtype=np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     return int("".join("1" if b else "0" for b in bits), 2)
 

@@ -85,6 +85,6 @@ def build_ops(specs: Iterable[str | Mapping[str, Any]]) -> list[Op]:
             raise ValueError(f"unknown operator {name!r} in params.yaml; known: {', '.join(sorted(REGISTRY))}")
         try:
             ops.append(REGISTRY[name](**params))
-        except TypeError as exc:
-            raise ValueError(f"bad parameters for operator {name!r}: {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"bad parameters for operator {name!r} in params.yaml: {exc}") from exc
     return ops

@@ -96,11 +96,6 @@ def test_hanging_child_is_killed_at_the_timeout() -> None:
 
 
 @pytest.mark.fault
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/isolate.py:82 _receive: proc.join() has no timeout, so a child that answers but cannot exit "
-    "blocks the run past timeout_s",
-)
 def test_child_that_answers_but_never_exits_does_not_block_past_the_timeout() -> None:
     started = time.monotonic()
     run_isolated(answer_then_linger, [call(4.5)], workers=1, timeout_s=2.0)

@@ -105,19 +105,10 @@ def test_claimed_modality_from_suffix() -> None:
     assert claimed_modality("v1.2/README") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/sniff.py:65: 'ID3' alone is taken as MP3 magic, so a caption file that starts with the word ID3 is audio",
-)
 def test_text_file_starting_with_id3_is_text() -> None:
     assert sniff(b"ID3 tags store the artist and title of a song.", "notes.txt") == Sniffed("text", "txt")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/sniff.py:67-69: every ISO-BMFF file whose brand is not 'M4A ' is video, so an audio-only .m4a with an "
-    "'isom' brand (what ffmpeg's mp4 muxer writes) is sent to the video ops and quarantined NO_STREAM",
-)
 def test_audio_only_m4a_with_a_generic_brand_is_audio(audio_only_mp4) -> None:
     assert audio_only_mp4[8:12] == b"isom"
     assert sniff(audio_only_mp4, "memo.m4a").modality == "audio"

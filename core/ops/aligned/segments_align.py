@@ -31,7 +31,8 @@ class SegmentsAlign(RowOp):
         for g in sorted(s.segments, key=lambda g: (g.start, g.end, g.source)):
             if g.end < g.start or g.start > duration + self.tolerance_s or g.end < 0:
                 continue
-            kept.append(Segment(max(0.0, g.start), min(duration, max(g.end, g.start)), g.text, g.source))
+            start = min(max(0.0, g.start), duration)
+            kept.append(Segment(start, max(start, min(duration, g.end)), g.text, g.source))
         dropped = len(s.segments) - len(kept)
         if not kept:
             return s.quarantine(Reason.MISALIGNED, f"all {len(s.segments)} cues fall outside the {duration:.2f} s of media")

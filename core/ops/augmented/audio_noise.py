@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.augment import make_variant, variant_seed
-from core.decode.audio import encode_wav, read_wav
+from core.decode import DecodeFailure
+from core.decode.audio import CANONICAL_RATE, AudioClip, audio_metrics, decode_audio, encode_wav
 from core.ops.base import OpContext, register_op
 from core.records import Result, Sample
+
+log = logging.getLogger(__name__)
 
 
 def add_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
@@ -23,15 +27,22 @@ class AudioNoise:
     """Add a variant of each audio-only or captioned audio sample with white noise at `snr_db`."""
 
     snr_db: float = 20.0
+    max_seconds: float = 600.0
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         out: list[Result] = list(samples)
         for s in samples:
             if "audio" not in s.media or "video" in s.modalities or s.parent_id is not None:
                 continue
-            clip = read_wav(s.media["audio"])
+            try:
+                clip = decode_audio(s.media["audio"], max_seconds=self.max_seconds, rate=CANONICAL_RATE)
+            except DecodeFailure as exc:  # the parent still lands; it just gets no variant
+                log.warning("audio.noise: no variant for %s: %s", s.sample_id[:12], exc.detail)
+                continue
             seed = variant_seed(ctx.seed, s.sample_id, self.op_name)
             noisy = add_noise(clip.samples, self.snr_db, np.random.default_rng(seed))
             params = {"snr_db": self.snr_db, "seed": seed}
-            out.append(make_variant(s, self.op_name, params, media={**s.media, "audio": encode_wav(noisy, clip.rate)}))
+            metrics = audio_metrics(AudioClip(noisy, CANONICAL_RATE, clip.source_rate, clip.source_channels))
+            variant = make_variant(s, self.op_name, params, media={**s.media, "audio": encode_wav(noisy, CANONICAL_RATE)})
+            out.append(variant.with_metrics(**metrics, audio_rate=float(CANONICAL_RATE)))
         return out

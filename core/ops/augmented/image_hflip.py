@@ -1,16 +1,18 @@
 from __future__ import annotations
 
-import io
+import logging
 import re
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 from core.augment import make_variant
-from core.decode.image import encode_png
+from core.decode import DecodeFailure
+from core.decode.image import dhash, encode_png, open_image, to_rgb
 from core.ops.base import OpContext, register_op
 from core.records import Result, Sample
 
+log = logging.getLogger(__name__)
 _SIDES = re.compile(r"\b(left|right)(?=\b|[-_])", re.IGNORECASE)
 
 
@@ -32,12 +34,21 @@ def swap_sides(text: str) -> str:
 class ImageHFlip:
     """Add a mirrored variant of each image; its caption says right where the parent says left."""
 
+    max_pixels: int = 40_000_000
+
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         out: list[Result] = list(samples)
         for s in samples:
             if "image" not in s.media or s.parent_id is not None:
                 continue
-            flipped = ImageOps.mirror(Image.open(io.BytesIO(s.media["image"])).convert("RGB"))
-            text = swap_sides(s.text) if s.text is not None else None
-            out.append(make_variant(s, self.op_name, {"axis": "horizontal"}, media={**s.media, "image": encode_png(flipped)}, text=text))
+            try:
+                flipped = ImageOps.mirror(to_rgb(open_image(s.media["image"], max_pixels=self.max_pixels)))
+            except DecodeFailure as exc:  # the parent still lands; it just gets no variant
+                log.warning("image.hflip: no variant for %s: %s", s.sample_id[:12], exc.detail)
+                continue
+            h = dhash(flipped)
+            variant = make_variant(
+                s, self.op_name, {"axis": "horizontal"}, media={**s.media, "image": encode_png(flipped)}, text=swap_sides(s.text) if s.text else s.text
+            )
+            out.append(variant.with_metrics(dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF)))
         return out

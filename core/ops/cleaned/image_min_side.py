@@ -14,6 +14,9 @@ class ImageMinSide(RowOp):
     px: int = 32
     modality = "image"
 
+    def applies_to(self, s: Sample) -> bool:
+        return "image" in s.modalities and "width" in s.metrics  # measured by image.decode
+
     def __call__(self, s: Sample) -> Result:
         w, h = int(s.metrics["width"]), int(s.metrics["height"])
         if min(w, h) < self.px:

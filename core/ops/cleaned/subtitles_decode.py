@@ -16,6 +16,9 @@ class SubtitlesDecode(RowOp):
     max_bytes: int = 2_000_000
     modality = "subtitles"
 
+    def applies_to(self, s: Sample) -> bool:
+        return "subtitles" in s.media  # already parsed rows carry segments, not bytes
+
     def __call__(self, s: Sample) -> Result:
         try:
             text = decode_text(s.media["subtitles"], max_bytes=self.max_bytes, policy="strict")

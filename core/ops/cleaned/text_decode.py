@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.decode import DecodeFailure
-from core.decode.text import decode_text
+from core.decode.text import POLICIES, decode_text
 from core.ops.base import RowOp, register_op
 from core.records import Result, Sample
 
@@ -16,6 +16,10 @@ class TextDecode(RowOp):
     max_bytes: int = 1_000_000
     policy: str = "strict"
     modality = "text"
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy {self.policy!r} must be one of {POLICIES}")
 
     def __call__(self, s: Sample) -> Result:
         raw = s.media.get("text")

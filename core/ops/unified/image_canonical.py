@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import ImageOps
 
-from core.decode.image import encode_png, fit_within, to_rgb
+from core.decode import DecodeFailure
+from core.decode.image import encode_png, fit_within, open_image, to_rgb
 from core.ops.base import RowOp, register_op
 from core.records import Result, Sample
 
@@ -13,13 +13,19 @@ from core.records import Result, Sample
 @register_op("image.canonical")
 @dataclass(frozen=True, slots=True)
 class ImageCanonical(RowOp):
-    """RGB PNG whose longer side is at most `max_side` (deterministic bytes)."""
+    """Upright (EXIF orientation applied) RGB PNG whose longer side is at most `max_side`;
+    deterministic bytes. JPEGs decode at a reduced DCT scale when that is enough."""
 
     max_side: int = 512
+    max_pixels: int = 40_000_000
     modality = "image"
 
     def __call__(self, s: Sample) -> Result:
-        im = fit_within(to_rgb(Image.open(io.BytesIO(s.media["image"]))), self.max_side)
+        try:
+            im = open_image(s.media["image"], max_pixels=self.max_pixels, draft=(self.max_side, self.max_side))
+        except DecodeFailure as exc:
+            return s.quarantine(exc.reason, exc.detail)
+        im = fit_within(to_rgb(ImageOps.exif_transpose(im)), self.max_side)
         return s.evolve(media={**s.media, "image": encode_png(im)}, formats={**s.formats, "image": "png"}).with_metrics(
             width=float(im.width), height=float(im.height)
         )

@@ -55,11 +55,6 @@ def test_rows_without_audio_pass_through(make_sample, astronaut_png) -> None:
     assert _canon(s) == s
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/decode/audio.py:49,71: stereo→mono downmix adds correlated channels at +3 dB and then clips, "
-    "so the canonical WAV of a clean loud stereo file is distorted",
-)
 def test_loud_stereo_is_not_clipped_by_the_downmix(make_sample, mk_wav, mk_tone) -> None:
     x = mk_tone(1.0, 16000, amp=0.9)
     out = _canon(make_sample(audio=mk_wav(np.stack([x, x], axis=1), 16000)))

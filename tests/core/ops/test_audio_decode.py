@@ -32,11 +32,6 @@ def test_loudness_of_a_mono_tone(make_sample, mk_wav, mk_tone) -> None:
     assert m["channels"] == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/decode/audio.py:49: the mono downmix (swresample layout='mono') sums correlated channels at +3 dB "
-    "and line 71 then clips, so a clean loud stereo file reports clipping it does not have",
-)
 def test_loud_but_clean_stereo_does_not_report_clipping(make_sample, mk_wav, mk_tone) -> None:
     x = mk_tone(1.0, 16000, amp=0.9)
     m = _decode(make_sample(audio=mk_wav(np.stack([x, x], axis=1), 16000))).metrics

@@ -65,11 +65,6 @@ def test_rows_without_an_image_pass_through(make_sample, tone_wav) -> None:
     assert _canon(s) == s
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/ops/unified/image_canonical.py:22: EXIF orientation is ignored (no ImageOps.exif_transpose) and the PNG "
-    "drops the tag, so phone photos land sideways",
-)
 def test_exif_orientation_is_applied(make_sample) -> None:
     sideways = Image.fromarray(skimage.data.astronaut()).resize((64, 32))
     exif = Image.Exif()
@@ -80,10 +75,6 @@ def test_exif_orientation_is_applied(make_sample) -> None:
     assert _open(_canon(make_sample(image=buf.getvalue())).media["image"]).size == shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/decode/image.py:52 to_rgb: im.convert('RGB') clips 16-bit greyscale (I;16), so a 16-bit PNG becomes white",
-)
 def test_sixteen_bit_png_keeps_its_picture(make_sample) -> None:
     cam8 = np.asarray(Image.fromarray(skimage.data.camera()).resize((64, 64)))
     buf = io.BytesIO()

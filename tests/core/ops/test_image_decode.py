@@ -85,11 +85,6 @@ def test_huge_header_is_refused_before_pixels_load(make_sample) -> None:
     assert isinstance(out, Quarantined) and out.reason is Reason.TOO_LARGE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/decode/image.py:23-24: above Pillow's MAX_IMAGE_PIXELS (~89.5 Mpx) the DecompressionBomb "
-    "warning/error is reported as CORRUPT, not TOO_LARGE",
-)
 def test_image_above_pillow_bomb_limit_is_too_large_not_corrupt(make_sample) -> None:
     out = _decode(make_sample(image=_png_header_only(10_000, 10_000)))
     assert isinstance(out, Quarantined) and out.reason is Reason.TOO_LARGE
@@ -113,11 +108,6 @@ def test_input_row_is_not_mutated(make_sample, astronaut_png) -> None:
     assert s == before and s.metrics == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/decode/image.py:66 image_metrics: convert('L') clips 16-bit greyscale (I;16) instead of scaling, "
-    "so a normal 16-bit PNG measures as all white",
-)
 def test_sixteen_bit_png_measures_like_its_eight_bit_version(make_sample) -> None:
     cam8 = np.asarray(Image.fromarray(skimage.data.camera()).resize((64, 64)))
     buf8, buf16 = io.BytesIO(), io.BytesIO()
@@ -128,11 +118,6 @@ def test_sixteen_bit_png_measures_like_its_eight_bit_version(make_sample) -> Non
     assert m16["brightness"] == pytest.approx(m8["brightness"], abs=0.05)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/decode/image.py:24: the detail embeds str(UnidentifiedImageError) with '<_io.BytesIO object at 0x…>', "
-    "so the same bytes give a different quarantine row on every run",
-)
 def test_corrupt_detail_is_the_same_on_every_run(make_sample, random_bytes) -> None:
     out = _decode(make_sample(image=random_bytes))
     assert " at 0x" not in out.detail

@@ -69,11 +69,6 @@ def test_keyframes_with_cue_counts_frames_shown_during_a_cue(make_sample, mp4_wi
     assert out.metrics["keyframes_with_cue"] == 2.0  # 0.5 s and 1.5 s fall inside a cue
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/ops/aligned/segments_align.py:32,34: a cue starting within tolerance_s after the end is kept with "
-    "start unclipped and end clipped to the duration, so it lands with end < start",
-)
 def test_cue_starting_just_after_the_end_is_clipped_into_the_media(make_sample, tone_wav) -> None:
     s = make_sample(audio=tone_wav).with_metrics(duration_s=2.0).evolve(segments=[_cue(0.0, 1.0, "a"), _cue(2.3, 2.8, "b")])
     out = _align(s)

@@ -51,11 +51,6 @@ def test_empty_subtitle_file_is_empty(make_sample) -> None:
     assert isinstance(out, Quarantined) and out.reason is Reason.EMPTY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/ops/cleaned/subtitles_decode.py:21: the op drops media['subtitles'] but keeps the modality, "
-    "so applying it to its own output raises KeyError (text.decode handles this case)",
-)
 def test_decoding_an_already_decoded_row_is_a_no_op(make_sample, srt_bytes) -> None:
     once = _decode(make_sample(subtitles=srt_bytes))
     assert _decode(once) == once

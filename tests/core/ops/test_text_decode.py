@@ -62,11 +62,6 @@ def test_already_decoded_row_is_left_alone(make_sample) -> None:
     assert _decode(once) == once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/ops/cleaned/text_decode.py:17,25: `policy` is only checked per row (decode_text raises ValueError), "
-    "so a typo in params.yaml turns every text row into OP_ERROR instead of failing build_ops",
-)
 def test_unknown_policy_is_refused_when_the_operator_is_built() -> None:
     with pytest.raises(ValueError):
         build_ops([{"text.decode": {"policy": "ignore"}}])
