@@ -35,7 +35,7 @@ from expectations.bridge import CHECK as QUALITY
 from expectations.bridge import quality_check
 from resources.lake import STAGE_TABLES, LakeResource
 from resources.models import ModelsResource
-from resources.params import DEFAULT_PARAMS, ParamsResource, load_params, stage_params_hash
+from resources.params import ParamsResource, load_params, stage_params_hash
 
 batch_partitions = DynamicPartitionsDefinition(name="batch")
 CHECK = "accounted_for"
@@ -69,7 +69,7 @@ def upstream_reader(upstream: str, hydrate: tuple[str, ...] = ()) -> Reader:
 
 def stage_code_version(stage: str) -> str:
     """Changes when the stage's operators' code or its params.yaml section change (Dagster shows staleness)."""
-    params = load_params(DEFAULT_PARAMS)
+    params = load_params()
     h = hashlib.sha256(stage_params_hash(params, stage).encode())
     for spec in params.get(stage, {}).get("ops", []):
         name = spec if isinstance(spec, str) else next(iter(spec))

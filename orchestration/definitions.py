@@ -15,14 +15,9 @@ from assets import STAGE_ASSETS
 from assets.factory import batch_partitions
 from resources.lake import LakeResource
 from resources.models import ModelsResource
-from resources.params import DEFAULT_PARAMS, ParamsResource, load_params
+from resources.params import ParamsResource, load_params, params_path
 
 STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
-
-
-def params_path() -> Path:
-    """`TESSERA_PARAMS` names another params.yaml; default: the repository's."""
-    return Path(os.environ.get("TESSERA_PARAMS") or DEFAULT_PARAMS)
 
 
 def models_resource(params: dict[str, Any]) -> ModelsResource:

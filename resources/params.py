@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,11 @@ import yaml
 from dagster import ConfigurableResource
 
 DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "params.yaml"
+
+
+def params_path() -> Path:
+    """`TESSERA_PARAMS` names another params.yaml (an installed image, a test); default: the repository's."""
+    return Path(os.environ.get("TESSERA_PARAMS") or DEFAULT_PARAMS)
 
 
 @lru_cache(maxsize=8)
@@ -23,8 +29,8 @@ def _load(path: str, mtime: float) -> dict[str, Any]:
     return data
 
 
-def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
-    p = Path(path)
+def load_params(path: str | Path | None = None) -> dict[str, Any]:
+    p = Path(path) if path else params_path()
     if not p.is_file():
         raise FileNotFoundError(f"params file {p} not found; pass --params or restore params.yaml")
     return _load(str(p), p.stat().st_mtime)
@@ -40,7 +46,7 @@ class ParamsResource(ConfigurableResource):
     path: str = ""
 
     def all(self) -> dict[str, Any]:
-        return load_params(self.path or DEFAULT_PARAMS)
+        return load_params(self.path or None)
 
     def stage(self, stage: str) -> dict[str, Any]:
         section = self.all().get(stage)
