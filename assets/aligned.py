@@ -6,6 +6,6 @@ aligned = stage_asset(
     name="aligned",
     upstream="unified",
     read=upstream_reader("unified"),
-    needs_models=True,
+    models_used=("transcriber",),
     description="Pairing checks, cue ↔ media time alignment, Whisper transcripts where speech has no text.",
 )

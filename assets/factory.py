@@ -85,7 +85,7 @@ def stage_asset(
     description: str,
     upstream: str | None = None,
     key: Callable[[Sample], list[str]] = keys_by_id,
-    needs_models: bool = False,
+    models_used: tuple[str, ...] = (),
     pool: str | None = None,
     keep_media: bool = True,
     after_commit: Callable[[LakeResource, AssetExecutionContext], dict] | None = None,
@@ -120,7 +120,7 @@ def stage_asset(
             batch=batch,
             seed=int(all_params.get("seed", 0)),
             workers=int(all_params.get("execution", {}).get("decode_workers", 2)),
-            models=models.load() if needs_models else None,
+            models=models.load(models_used) if models_used else None,
             seen_elsewhere=lambda ids: lake.landed_elsewhere(STAGE_TABLES[name], ids, batch),
         )
         result = run_ops(build_ops(section.get("ops", [])), inputs.samples, ctx)

@@ -193,7 +193,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     hits = search(_lake(), models_resource(params), args.query, k=args.k, modality=args.modality, like=args.like, variants=args.variants)
     text = _table(
         ["score", "sample_id", "modalities", "text"],
-        [[f"{h['score']:.3f}", h["sample_id"][:16], "+".join(h["modalities"]), (h["text"] or "")[:60]] for h in hits],
+        [[f"{h['score']:.3f}", h["sample_id"][:16], "+".join(h["modalities"]), (h["text"] or h["transcript"] or "")[:60]] for h in hits],
     )
     _emit(args, hits, text if hits else "no match")
     return 0
@@ -297,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TQDM_DISABLE", "1")
-        logging.getLogger("dagster").setLevel(logging.ERROR)
+        for noisy in ("dagster", "great_expectations"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         return args.fn(args)
     except CliError as exc:

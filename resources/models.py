@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
-from pydantic import PrivateAttr
 
 from core.encoders import Models
 
@@ -60,18 +59,16 @@ class ModelsResource(ConfigurableResource):
     dtype: str = "float32"
     allow_download: bool = False
 
-    _models: Any = PrivateAttr(default=None)
-
     def resolved_device(self) -> str:
         return pick_device(self.device or os.environ.get("TESSERA_DEVICE", "auto"))
 
-    def load(self) -> Models:
-        if self._models is None:
-            key = (self.text_model, self.image_model, self.audio_model, self.transcriber, self.resolved_device(), self.dtype, self.allow_download)
-            if key not in _CACHE:
-                _CACHE[key] = self._build()
-            self._models = _CACHE[key]
-        return self._models
+    def load(self, wanted: tuple[str, ...] = ("text", "image", "audio", "transcriber")) -> Models:
+        """Only the models a stage uses (aligned needs the transcriber, embedded the encoders);
+        each is loaded once per process."""
+        key = (self.text_model, self.image_model, self.audio_model, self.transcriber, self.resolved_device(), self.dtype, self.allow_download, wanted)
+        if key not in _CACHE:
+            _CACHE[key] = self._build(wanted)
+        return _CACHE[key]
 
     def text_encoder(self) -> Any:
         """Only the text encoder (queries at search time need nothing else)."""
@@ -85,7 +82,7 @@ class ModelsResource(ConfigurableResource):
             _CACHE[key] = SentenceEncoder(model_id, path, device=self.resolved_device())
         return _CACHE[key]
 
-    def _build(self) -> Models:
+    def _build(self, wanted: tuple[str, ...]) -> Models:
         from core.encoders.hf import ClapAudioEncoder, ClipImageEncoder
         from core.encoders.text import SentenceEncoder
         from core.encoders.whisper import WhisperTranscriber
@@ -100,6 +97,8 @@ class ModelsResource(ConfigurableResource):
             "audio": (self.audio_model, lambda mid, src: ClapAudioEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=self.dtype)),
         }
         for modality, (source, make) in loaders.items():
+            if modality not in wanted:
+                continue
             if not source:
                 models.unavailable[modality] = "turned off in the models resource"
                 continue
@@ -109,7 +108,7 @@ class ModelsResource(ConfigurableResource):
                 reason = f"{source} could not be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})"
                 log.warning("encoder for %s unavailable: %s", modality, reason)
                 models.unavailable[modality] = reason
-        if self.transcriber:
+        if self.transcriber and "transcriber" in wanted:
             try:
                 model_id, path = resolve_source(self.transcriber)
                 models.transcriber = WhisperTranscriber(model_id, path, device="cuda" if device.startswith("cuda") else "cpu")

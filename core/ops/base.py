@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from core.pool import pool_map
 from core.records import Result, Sample
 
 
@@ -36,10 +37,12 @@ class Op(Protocol):
 
 
 class RowOp:
-    """Per-row operator: implement `__call__`; rows without `modality` pass through untouched."""
+    """Per-row operator: implement `__call__`; rows without `modality` pass through untouched.
+    `parallel` operators (heavy decoding) run in the process pool when `ctx.workers` > 1."""
 
     op_name: ClassVar[str] = ""
     modality: ClassVar[str | None] = None
+    parallel: ClassVar[bool] = False
 
     def __call__(self, s: Sample) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -48,7 +51,12 @@ class RowOp:
         return self.modality is None or self.modality in s.modalities
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
-        return [self(s) if self.applies_to(s) else s for s in samples]
+        todo = [i for i, s in enumerate(samples) if self.applies_to(s)]
+        done = pool_map(self, [samples[i] for i in todo], getattr(ctx, "workers", 1) if self.parallel else 1)
+        out: list[Result] = list(samples)
+        for i, r in zip(todo, done, strict=True):
+            out[i] = r
+        return out
 
 
 REGISTRY: dict[str, type] = {}

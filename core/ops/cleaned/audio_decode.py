@@ -15,6 +15,7 @@ class AudioDecode(RowOp):
 
     max_seconds: float = 600.0
     modality = "audio"
+    parallel = True
 
     def __call__(self, s: Sample) -> Result:
         try:

@@ -18,7 +18,9 @@ class ImageCanonical(RowOp):
 
     max_side: int = 512
     max_pixels: int = 40_000_000
+    png_level: int = 1
     modality = "image"
+    parallel = True
 
     def __call__(self, s: Sample) -> Result:
         try:
@@ -26,6 +28,6 @@ class ImageCanonical(RowOp):
         except DecodeFailure as exc:
             return s.quarantine(exc.reason, exc.detail)
         im = fit_within(to_rgb(ImageOps.exif_transpose(im)), self.max_side)
-        return s.evolve(media={**s.media, "image": encode_png(im)}, formats={**s.formats, "image": "png"}).with_metrics(
+        return s.evolve(media={**s.media, "image": encode_png(im, self.png_level)}, formats={**s.formats, "image": "png"}).with_metrics(
             width=float(im.width), height=float(im.height)
         )
