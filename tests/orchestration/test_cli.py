@@ -1,0 +1,138 @@
+"""The `tessera` command as a user runs it: subprocesses, --json, one-line errors, and the UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import skimage.data
+
+TESSERA = str(Path(sys.executable).parent / "tessera")
+
+
+def _run(*args: str, home: Path, ok: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TESSERA_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.run([TESSERA, *args], env=env, capture_output=True, text=True, timeout=600)
+    if ok:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["ingest", "/no/such/folder"], "not a directory"),
+        (["materialize", "--batch", "nope"], "is not registered"),
+        (["status"], "no batch is registered"),
+        (["ingest", ".", "--batch", "../evil"], "batch name"),
+    ],
+)
+def test_failures_exit_non_zero_with_one_line(tmp_path: Path, args: list[str], says: str) -> None:
+    proc = _run(*args, home=tmp_path / "home", ok=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"tessera {args[0]}:") and says in lines[0], proc.stderr
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("cli")
+    drop = root / "drop"
+    drop.mkdir()
+    photos = Path(skimage.data.__file__).parent
+    shutil.copyfile(photos / "rocket.jpg", drop / "rocket.jpg")
+    (drop / "rocket.txt").write_text("a rocket standing on a launchpad\n")
+    shutil.copyfile(photos / "chelsea.png", drop / "cat.png")
+    (drop / "cat.txt").write_text("a tabby cat looking at the camera\n")
+    (drop / "broken.jpg").write_bytes(b"definitely not a jpeg")
+    home = root / "home"
+    ingest = json.loads(_run("ingest", str(drop), "--batch", "cli", "--json", home=home).stdout)
+    run = json.loads(_run("materialize", "--batch", "cli", "--json", home=home).stdout)
+    return {"home": home, "ingest": ingest, "run": run}
+
+
+@pytest.mark.slow
+def test_ingest_then_materialize_reports_every_stage(materialized) -> None:
+    assert materialized["ingest"]["batch"] == "cli" and materialized["ingest"]["files"] == 5
+    (run,) = materialized["run"]
+    assert run["success"] and all(run["checks_passed"].values()) and len(run["checks_passed"]) == 12
+    raw = run["stages"][0]
+    assert (raw["stage"], raw["in"], raw["landed"], raw["by_reason"]) == ("raw", 5, 2, {"CORRUPT": 1})
+    assert run["stages"][-1]["landed"] == 2 and run["stages"][-1]["variants"] == 2
+
+
+@pytest.mark.slow
+def test_status_and_search_speak_json(materialized) -> None:
+    home = materialized["home"]
+    (status,) = json.loads(_run("status", "--batch", "cli", "--json", home=home).stdout)
+    assert [s["stage"] for s in status["stages"]] == ["raw", "cleaned", "unified", "aligned", "augmented", "embedded"]
+    hits = json.loads(_run("search", "a cat", "--json", home=home).stdout)
+    assert hits[0]["text"] == "a tabby cat looking at the camera" and hits[0]["score"] > hits[-1]["score"]
+    assert all(h["parent_id"] is None for h in hits)  # variants only on request
+    like = json.loads(_run("search", "--like", hits[0]["sample_id"], "--json", home=home).stdout)
+    assert hits[0]["sample_id"] not in {h["sample_id"] for h in like}
+    with_variants = json.loads(_run("search", "a cat", "--variants", "--k", "4", "--json", home=home).stdout)
+    assert any(h["aug_op"] == "image.hflip" for h in with_variants)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(port: int, query: str) -> dict:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())["data"]
+
+
+@pytest.mark.slow
+def test_ui_shows_the_six_assets_with_checks_and_metadata(materialized) -> None:
+    port = _free_port()
+    env = {**os.environ, "TESSERA_HOME": str(materialized["home"])}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.Popen([TESSERA, "ui", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                nodes = _graphql(port, "{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }")
+                if nodes["assetNodes"]:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the UI did not come up"
+            time.sleep(1)
+        assets = {n["assetKey"]["path"][-1]: n for n in nodes["assetNodes"]}
+        assert set(assets) == {"raw", "cleaned", "unified", "aligned", "augmented", "embedded"}
+        for node in assets.values():
+            assert {(c["name"], c["blocking"]) for c in node["assetChecksOrError"]["checks"]} == {("accounted_for", True), ("quality", True)}
+        mats = _graphql(
+            port,
+            '{ assetOrError(assetKey: {path: ["raw"]}) { ... on Asset { assetMaterializations(limit: 1) '
+            "{ partition metadataEntries { label } } } } }",
+        )["assetOrError"]["assetMaterializations"]
+        labels = {e["label"] for e in mats[0]["metadataEntries"]}
+        assert mats[0]["partition"] == "cli"
+        assert {"in", "landed", "quarantined", "quarantined_by_reason", "samples_per_s", "preview"} <= labels
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
