@@ -29,6 +29,7 @@ from dagster import (
 
 from core.accounting import Account, account, keys_by_id
 from core.ops.base import REGISTRY, OpContext, build_ops
+from core.pool import pool_scope
 from core.records import Quarantined, Sample
 from core.runner import run_ops
 from expectations.bridge import CHECK as QUALITY
@@ -123,7 +124,8 @@ def stage_asset(
             models=models.load(models_used) if models_used else None,
             seen_elsewhere=lambda ids: lake.landed_elsewhere(STAGE_TABLES[name], ids, batch),
         )
-        result = run_ops(build_ops(section.get("ops", [])), inputs.samples, ctx)
+        with pool_scope():  # decode workers end with the stage, before the step process exits
+            result = run_ops(build_ops(section.get("ops", [])), inputs.samples, ctx)
         if not keep_media:  # this stage's media are the raw bytes, already packed in blobs
             result.landed = [s.evolve(media={}) for s in result.landed]
         quarantined = [*inputs.quarantined, *result.quarantined]

@@ -1,15 +1,18 @@
-"""One process pool per process for heavy per-row operators (decoding, canonical encoding).
+"""A process pool for heavy per-row operators (decoding, canonical encoding).
 
-Workers come from a forkserver (safe beside threads, cheap to start) and live as long as the
-process; a broken pool (a worker died) is discarded and the rows are run in-process instead.
+Workers come from a forkserver (safe beside threads, cheap to start). They live for one
+`pool_scope()` — a stage run — and are shut down when it ends: a process that exits with live
+pool workers (a Dagster step subprocess does) would wait for them forever. A broken pool (a
+worker died) is discarded and its rows run in-process instead.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing as mp
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -40,7 +43,17 @@ def pool_map(fn: Callable[[Any], Any], items: list[Any], workers: int) -> list[A
 
 
 @atexit.register
-def _shutdown() -> None:
-    for pool in _POOLS.values():
-        pool.shutdown(wait=False, cancel_futures=True)
-    _POOLS.clear()
+def shutdown_pools() -> None:
+    """Stop every pool's workers (waits for them to exit)."""
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def pool_scope() -> Iterator[None]:
+    """Pools created inside live until the scope ends."""
+    try:
+        yield
+    finally:
+        shutdown_pools()

@@ -239,7 +239,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     from orchestration.instance import dagster_home
 
+    from resources.home import tessera_home
+
     dagster_home()
+    os.environ["TESSERA_HOME"] = str(tessera_home())  # the UI runs from the repo: pin the same lake
     repo = Path(__file__).resolve().parent.parent
     cmd = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(repo / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']}); Ctrl-C stops it", file=sys.stderr)
