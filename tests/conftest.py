@@ -34,3 +34,23 @@ def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     CLIPModel(config).save_pretrained(path)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_clap_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 16-d CLAP (HTS-AT audio tower) saved like a hub checkpoint."""
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
+
+    path = tmp_path_factory.mktemp("tiny-clap")
+    config = ClapConfig(
+        text_config={"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2, "num_hidden_layers": 1, "vocab_size": 128, "max_position_embeddings": 64},
+        # hidden_size must equal patch_embeds_hidden_size * 2**(len(depths)-1); spec_size 256 fits 10 s of 48 kHz mels
+        audio_config={
+            "patch_embeds_hidden_size": 16, "hidden_size": 32, "depths": [1, 1], "num_attention_heads": [2, 2],
+            "window_size": 8, "spec_size": 256, "num_mel_bins": 64, "patch_stride": [4, 4], "patch_size": 4,
+        },
+        projection_dim=16,
+    )  # fmt: skip
+    ClapModel(config).save_pretrained(path)
+    ClapFeatureExtractor(feature_size=64, truncation="rand_trunc").save_pretrained(path)
+    return path

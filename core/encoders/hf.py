@@ -24,22 +24,33 @@ def _revision(model: Any, source: str) -> str:
     return weights_revision(source)
 
 
-class ClipImageEncoder:
-    modality = "image"
+class _HubEncoder:
+    """A transformers model + its preprocessor, by hub id or local directory, on `device`."""
+
+    modality = ""
+    model_class = ""  # names in transformers, imported lazily
+    processor_class = ""
 
     def __init__(
         self, source: str, *, model_id: str = "", device: str = "cpu", allow_download: bool = False, dtype: str = "float32"
     ) -> None:
         import torch
-        from transformers import AutoImageProcessor, CLIPModel
+        import transformers
 
         self.model_id = model_id or source
         self._device = device
         self._dtype = getattr(torch, dtype)
-        self._processor = AutoImageProcessor.from_pretrained(source, local_files_only=not allow_download)
-        self._model = CLIPModel.from_pretrained(source, local_files_only=not allow_download).to(device, self._dtype).eval()
+        load = {"local_files_only": not allow_download}
+        self._processor = getattr(transformers, self.processor_class).from_pretrained(source, **load)
+        self._model = getattr(transformers, self.model_class).from_pretrained(source, **load).to(device, self._dtype).eval()
         self.revision = _revision(self._model, source)
         self.dim = int(self._model.config.projection_dim)
+
+
+class ClipImageEncoder(_HubEncoder):
+    modality = "image"
+    model_class = "CLIPModel"
+    processor_class = "AutoImageProcessor"
 
     def encode(self, items: list[Any]) -> np.ndarray:
         import torch
@@ -53,22 +64,10 @@ class ClipImageEncoder:
         return l2_normalise(feats.float().cpu().numpy())
 
 
-class ClapAudioEncoder:
+class ClapAudioEncoder(_HubEncoder):
     modality = "audio"
-
-    def __init__(
-        self, source: str, *, model_id: str = "", device: str = "cpu", allow_download: bool = False, dtype: str = "float32"
-    ) -> None:
-        import torch
-        from transformers import ClapFeatureExtractor, ClapModel
-
-        self.model_id = model_id or source
-        self._device = device
-        self._dtype = getattr(torch, dtype)
-        self._extractor = ClapFeatureExtractor.from_pretrained(source, local_files_only=not allow_download)
-        self._model = ClapModel.from_pretrained(source, local_files_only=not allow_download).to(device, self._dtype).eval()
-        self.revision = _revision(self._model, source)
-        self.dim = int(self._model.config.projection_dim)
+    model_class = "ClapModel"
+    processor_class = "ClapFeatureExtractor"
 
     def encode(self, items: list[Any]) -> np.ndarray:
         """`items` are canonical 16 kHz mono WAV bytes; resampled to the extractor's rate here."""
@@ -77,10 +76,10 @@ class ClapAudioEncoder:
 
         from core.decode.audio import read_wav
 
-        rate = int(self._extractor.sampling_rate)
+        rate = int(self._processor.sampling_rate)
         resample = torchaudio.transforms.Resample(16_000, rate)
         waves = [resample(torch.from_numpy(read_wav(x).samples)).numpy() for x in items]
-        inputs = self._extractor(waves, sampling_rate=rate, return_tensors="pt")
+        inputs = self._processor(waves, sampling_rate=rate, return_tensors="pt")
         with torch.inference_mode():
             feats = _features(self._model.get_audio_features(input_features=inputs["input_features"].to(self._device, self._dtype)))
         return l2_normalise(feats.float().cpu().numpy())

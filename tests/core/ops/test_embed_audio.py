@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from core.encoders import Models
 from core.ops.base import OpContext
 from core.ops.embedded.embed_audio import EmbedAudio
@@ -31,3 +33,20 @@ def test_a_videos_own_track_is_what_gets_embedded(make_sample, mp4_with_subs) ->
     with_track = video.evolve(media={**video.media, "audio": b"RIFF"})
     (out,) = EmbedAudio().apply([with_track], OpContext(batch="b1"))
     assert out.encoders["audio"].startswith("encoder_unavailable")
+
+
+def test_a_real_clap_gives_deterministic_unit_vectors_per_sound(make_sample, tiny_clap_dir, mk_wav, mk_tone) -> None:
+    from core.encoders import vector_column
+    from core.encoders.hf import ClapAudioEncoder
+
+    encoder = ClapAudioEncoder(str(tiny_clap_dir), model_id="tiny-clap")
+    models = Models(encoders={"audio": encoder})
+    rows = AudioCanonical().apply([make_sample(audio=mk_wav(mk_tone(1.0, 16000, freq=f), 16000)) for f in (220.0, 1760.0)], None)
+    first = EmbedAudio().apply(rows, OpContext(batch="b1", models=models))
+    again = EmbedAudio().apply(rows, OpContext(batch="b1", models=models))
+    column = vector_column("audio", "tiny-clap")
+    vecs = np.array([r.vectors[column] for r in first])
+    assert vecs.shape == (2, 16) and np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(vecs[0], vecs[1])  # different sounds, different vectors
+    assert np.allclose(vecs, [r.vectors[column] for r in again])
+    assert first[0].encoders["audio"].startswith("tiny-clap@")
