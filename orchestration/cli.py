@@ -135,6 +135,24 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
     }
 
 
+def latest_checks(stage: str, batch: str) -> dict[str, str]:
+    """The newest result of each check of `stage` in a run of `batch`: passed / failed / none."""
+    from dagster import AssetCheckKey, AssetKey
+
+    from orchestration.instance import get_instance
+
+    instance = get_instance()
+    out: dict[str, str] = {}
+    for check in ("accounted_for", "quality"):
+        out[check] = "none"
+        for record in instance.event_log_storage.get_asset_check_execution_history(AssetCheckKey(AssetKey(stage), check), limit=50):
+            run = instance.get_run_by_id(record.run_id)
+            if run is not None and run.tags.get("dagster/partition") == batch and record.event is not None:
+                out[check] = "passed" if record.event.dagster_event.event_specific_data.passed else "failed"
+                break
+    return out
+
+
 def stage_status(batch: str) -> dict[str, Any]:
     from core.discover import split_source
     from resources.lake import STAGE_TABLES
@@ -159,6 +177,7 @@ def stage_status(batch: str) -> dict[str, Any]:
             {
                 "stage": stage, "in": n_in, "landed": originals, "variants": landed - originals,
                 "quarantined": quarantined, "by_reason": dict(sorted(reasons.items())),
+                "checks": latest_checks(stage, batch), "lake_version": int(table.version) if table is not None else 0,
             }
         )  # fmt: skip
         prev_landed = landed
@@ -167,11 +186,15 @@ def stage_status(batch: str) -> dict[str, Any]:
 
 def _summary_text(r: dict[str, Any]) -> str:
     rows = [
-        [s["stage"], s["in"], s["landed"], s["variants"] or "", s["quarantined"], ", ".join(f"{k}×{v}" for k, v in s["by_reason"].items())]
+        [
+            s["stage"], s["in"], s["landed"], s["variants"] or "", s["quarantined"],
+            " ".join(f"{k}:{v}" for k, v in s["checks"].items()), s["lake_version"],
+            ", ".join(f"{k}×{v}" for k, v in s["by_reason"].items()),
+        ]
         for s in r["stages"]
-    ]
+    ]  # fmt: skip
     head = f"batch {r['batch']}" + (f"  run {r['run_id'][:8]}  {'ok' if r['success'] else 'FAILED ' + ','.join(r['failed_steps'])}" if "run_id" in r else "")
-    return head + "\n" + _table(["stage", "in", "landed", "variants", "quarantined", "reasons"], rows)
+    return head + "\n" + _table(["stage", "in", "landed", "variants", "quarantined", "checks", "version", "reasons"], rows)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

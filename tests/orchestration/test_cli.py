@@ -76,6 +76,7 @@ def test_status_and_search_speak_json(materialized) -> None:
     home = materialized["home"]
     (status,) = json.loads(_run("status", "--batch", "cli", "--json", home=home).stdout)
     assert [s["stage"] for s in status["stages"]] == ["raw", "cleaned", "unified", "aligned", "augmented", "embedded"]
+    assert all(s["checks"] == {"accounted_for": "passed", "quality": "passed"} and s["lake_version"] > 0 for s in status["stages"])
     hits = json.loads(_run("search", "a cat", "--json", home=home).stdout)
     assert hits[0]["text"] == "a tabby cat looking at the camera" and hits[0]["score"] > hits[-1]["score"]
     assert all(h["parent_id"] is None for h in hits)  # variants only on request
