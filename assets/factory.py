@@ -126,8 +126,11 @@ def stage_asset(
         )
         with pool_scope():  # decode workers end with the stage, before the step process exits
             result = run_ops(build_ops(section.get("ops", [])), inputs.samples, ctx)
-        if not keep_media:  # this stage's media are the raw bytes, already packed in blobs
-            result.landed = [s.evolve(media={}) for s in result.landed]
+        # lineage: every row records the code version of each stage that shaped it; a stage whose
+        # media are the raw bytes (already packed in blobs) stores none
+        result.landed = [
+            s.evolve(code_versions={**s.code_versions, name: code_version}, **({} if keep_media else {"media": {}})) for s in result.landed
+        ]
         quarantined = [*inputs.quarantined, *result.quarantined]
         dims = {c: len(v) for s in result.landed for c, v in s.vectors.items()}
         version = lake.commit_stage(

@@ -17,8 +17,10 @@ from typing import Any
 from core.decode import DecodeFailure
 from core.records import Reason
 
-_CTX = mp.get_context("forkserver")
-_CTX.set_forkserver_preload(["core.decode.video", "core.decode.audio"])
+# One forkserver for every child we start (here and in core.pool): clean, single-threaded,
+# with the decoders already imported, so each fork is cheap.
+FORKSERVER = mp.get_context("forkserver")
+FORKSERVER.set_forkserver_preload(["core.ops"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +52,8 @@ def run_isolated(
     while pending or running:
         while pending and len(running) < max(1, workers):
             i, (args, kwargs) = pending.pop(0)
-            parent, child = _CTX.Pipe(duplex=False)
-            proc = _CTX.Process(target=_child, args=(child, fn, args, kwargs), daemon=True)
+            parent, child = FORKSERVER.Pipe(duplex=False)
+            proc = FORKSERVER.Process(target=_child, args=(child, fn, args, kwargs), daemon=True)
             proc.start()
             child.close()
             running.append((i, proc, parent, time.monotonic()))

@@ -11,11 +11,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import multiprocessing as mp
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+from core.decode import DecodeFailure
+from core.isolate import FORKSERVER, run_isolated
 
 log = logging.getLogger(__name__)
 _POOLS: dict[int, ProcessPoolExecutor] = {}
@@ -23,23 +25,27 @@ _POOLS: dict[int, ProcessPoolExecutor] = {}
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     if workers not in _POOLS:
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["core.ops"])
-        _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=FORKSERVER)
     return _POOLS[workers]
 
 
-def pool_map(fn: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
-    """`[fn(x) for x in items]`, spread over `workers` processes; order kept."""
+def pool_map(
+    fn: Callable[[Any], Any], items: list[Any], workers: int, on_crash: Callable[[Any, DecodeFailure], Any], timeout_s: float = 300.0
+) -> list[Any]:
+    """`[fn(x) for x in items]`, spread over `workers` processes; order kept.
+
+    If a worker dies (a decoder crashed the process), the items are re-run one child each
+    (core.isolate), so only the item that crashes becomes `on_crash(item, failure)`."""
     if workers <= 1 or len(items) < 2:
         return [fn(x) for x in items]
     chunk = max(1, len(items) // (workers * 4))
     try:
         return list(_pool(workers).map(fn, items, chunksize=chunk))
     except BrokenProcessPool:
-        log.warning("a pool worker died; running %d rows in-process", len(items))
+        log.warning("a decode worker died; re-running %d rows one child process each", len(items))
         _POOLS.pop(workers, None)
-        return [fn(x) for x in items]
+    outcomes = run_isolated(fn, [((x,), {}) for x in items], workers=workers, timeout_s=timeout_s)
+    return [o.value if o.failure is None else on_crash(x, o.failure) for x, o in zip(items, outcomes, strict=True)]
 
 
 @atexit.register

@@ -93,6 +93,7 @@ class Sample:
     vectors: dict[str, list[float]] = field(default_factory=dict)
     encoders: dict[str, str] = field(default_factory=dict)
     transcript: str | None = None
+    code_versions: dict[str, str] = field(default_factory=dict)  # stage → code version that shaped this row
 
     def evolve(self, **changes: Any) -> Sample:
         """A copy with `changes`; operators never mutate their input."""

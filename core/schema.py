@@ -50,6 +50,7 @@ SAMPLE_FIELDS: list[pa.Field] = [
     pa.field("encoders", pa.string()),
     pa.field("run_id", pa.string()),
     pa.field("code_version", pa.string()),
+    pa.field("code_versions", pa.string()),
     pa.field("input_version", pa.int64()),
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
 ]
@@ -129,6 +130,7 @@ def samples_to_arrow(
             "encoders": json.dumps(s.encoders, sort_keys=True),
             "run_id": run_id,
             "code_version": code_version,
+            "code_versions": json.dumps(s.code_versions, sort_keys=True),
             "input_version": input_version,
             "created_at": now,
         }
@@ -166,6 +168,7 @@ def arrow_to_samples(table: pa.Table) -> list[Sample]:
                 aug_params=json.loads(r["aug_params"]) if r.get("aug_params") else None,
                 encoders=json.loads(r["encoders"]) if r.get("encoders") else {},
                 vectors={c: r[c] for c in vec_columns if r.get(c) is not None},
+                code_versions=json.loads(r["code_versions"]) if r.get("code_versions") else {},
             )
         )
     return out

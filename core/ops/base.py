@@ -52,7 +52,8 @@ class RowOp:
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         todo = [i for i, s in enumerate(samples) if self.applies_to(s)]
-        done = pool_map(self, [samples[i] for i in todo], getattr(ctx, "workers", 1) if self.parallel else 1)
+        workers = getattr(ctx, "workers", 1) if self.parallel else 1
+        done = pool_map(self, [samples[i] for i in todo], workers, on_crash=lambda s, f: s.quarantine(f.reason, f.detail))
         out: list[Result] = list(samples)
         for i, r in zip(todo, done, strict=True):
             out[i] = r

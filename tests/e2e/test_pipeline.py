@@ -130,6 +130,7 @@ def test_samples_hold_canonical_media_segments_and_lineage(pipeline):
     assert rows["notes.txt"]["text"].startswith("Caf\u00e9")  # NFD on disk → NFC
     for r in rows.values():
         assert r["run_id"] and r["code_version"] and r["input_version"] > 0
+        assert set(json.loads(r["code_versions"])) == set(STAGES)  # every stage that shaped the row
         assert any(r[f"raw_sha256_{m}"] for m in ("text", "image", "audio", "video"))
 
 
