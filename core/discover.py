@@ -49,6 +49,7 @@ class Discovery:
 class _Entry:
     key: str  # the group's display key (stem or manifest sample id)
     sources: list[str] = field(default_factory=list)
+    failure: tuple[Reason, str] | None = None  # why a manifest row lands nothing
     parts: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # modality → (source, bytes, format)
 
 
@@ -110,9 +111,10 @@ def discover(landing: Landing, batch: str, manifest: bytes | None = None, manife
         else:
             seen[sample.sample_id] = sample.source
             out.samples.append(sample)
-    for entry in entries:  # a manifest row whose every part failed: its parts are quarantined, and so is the row
+    for entry in entries:  # a manifest row that lands nothing: its parts are quarantined, and so is the row
         if not entry.parts and entry.sources:
-            out.quarantined.append(_bad(batch, entry.sources[0], Reason.EMPTY, "manifest row names no usable file or text", "raw.pair"))
+            reason, detail = entry.failure or (Reason.EMPTY, "manifest row names no usable file or text")
+            out.quarantined.append(_bad(batch, entry.sources[0], reason, detail, "raw.pair"))
     return out
 
 
@@ -144,37 +146,55 @@ def parse_manifest(data: bytes, name: str) -> tuple[list[tuple[str, dict[str, st
 def _manifest_entry(
     landing: Landing, batch: str, key: str, row: dict[str, str], names: set[str], claimed: set[str], out: Discovery
 ) -> _Entry:
+    """One manifest row as one sample. A row that loses any part it names lands nothing: its
+    other files and its text are quarantined UNPAIRED (a caption without its picture is no sample)."""
     entry = _Entry(key=row.get("sample") or row.get("id") or key, sources=[key])
-    paths = [(col, row[col]) for col in ("path", *MANIFEST_PART_COLUMNS) if row.get(col)]
-    for col, raw_path in paths:
+    lost: list[str] = []
+
+    def fail(input_key: str, reason: Reason, detail: str, op: str, data: bytes | None = None, new_input: bool = False) -> None:
+        lost.append(detail)
+        out.quarantined.append(_bad(batch, input_key, reason, detail, op, data))
+        if new_input:
+            out.inputs.append(input_key)
+
+    for col in ("path", *MANIFEST_PART_COLUMNS):
+        raw_path = row.get(col)
+        if not raw_path:
+            continue
         name = _normalise(raw_path)
         if name is None:
-            out.quarantined.append(_bad(batch, f"{key}:{raw_path}", Reason.BAD_PATH, f"manifest path {raw_path!r} leaves the landing root", "raw.manifest"))
-            out.inputs.append(f"{key}:{raw_path}")
+            fail(f"{key}:{raw_path}", Reason.BAD_PATH, f"manifest path {raw_path!r} leaves the landing root", "raw.manifest", new_input=True)
             continue
         if name not in names:
-            out.quarantined.append(_bad(batch, f"{key}:{raw_path}", Reason.BAD_PATH, f"manifest path {raw_path!r} is not in the landing drop", "raw.manifest"))
-            out.inputs.append(f"{key}:{raw_path}")
+            fail(f"{key}:{raw_path}", Reason.BAD_PATH, f"manifest path {raw_path!r} is not in the landing drop", "raw.manifest", new_input=True)
             continue
         if name in claimed:  # a second row naming the same file: the file is accounted for once
             continue
         claimed.add(name)
+        n_before = len(out.quarantined)
         part = _read_part(landing, batch, name, out)
         if part is None:
+            lost.append(out.quarantined[n_before].detail if len(out.quarantined) > n_before else name)
             continue
         data, modality, fmt = part
         if col == "text_path":
             modality = "text"
         elif col != "path" and modality != col:
-            out.quarantined.append(_bad(batch, name, Reason.CORRUPT, f"manifest says {col} but the bytes are {fmt}", "raw.sniff", data))
+            fail(name, Reason.CORRUPT, f"manifest says {col} but the bytes are {fmt}", "raw.sniff", data)
             continue
         if modality in entry.parts:
-            out.quarantined.append(_bad(batch, name, Reason.UNPAIRED, f"row {key} already has {modality} from {entry.parts[modality][0]}", "raw.pair", data))
+            fail(name, Reason.UNPAIRED, f"row {key} already has {modality} from {entry.parts[modality][0]}", "raw.pair", data)
             continue
         entry.parts[modality] = (name, data, fmt)
         entry.sources.append(name)
     if row.get("text", "").strip() and "text" not in entry.parts:
         entry.parts["text"] = (key, row["text"].encode("utf-8"), "txt")
+    if lost and entry.parts:
+        why = f"row {key} lost a part it names ({lost[0][:120]})"
+        for name, data, _ in entry.parts.values():
+            if name != key:
+                out.quarantined.append(_bad(batch, name, Reason.UNPAIRED, why, "raw.pair", data))
+        entry.parts, entry.sources, entry.failure = {}, [key], (Reason.UNPAIRED, why)
     return entry
 
 

@@ -154,11 +154,19 @@ def test_csv_manifest_rows_become_samples(manifest_drop: MemoryLanding) -> None:
     by_source = {s.source: s for s in d.samples}
     s1 = by_source[json.dumps(["imgs/one.png", "manifest.csv#2"])]
     assert s1.modalities == ["text", "image"] and s1.media["text"] == b"first caption"
-    s4 = by_source[json.dumps(["manifest.csv#5", "sounds/tone.wav"])]
-    assert s4.modalities == ["audio"]
     loose = by_source[json.dumps(["imgs/loose.png"])]  # not in the manifest: paired by stem as usual
     assert loose.modalities == ["image"]
     assert "manifest.csv" not in {n for s in d.samples for n in split_source(s.source)}
+
+
+def test_a_row_that_loses_a_part_lands_nothing(manifest_drop: MemoryLanding) -> None:
+    """Row 5 names sounds/tone.wav and imgs/missing.png: the audio is not landed alone."""
+    d = discover(manifest_drop, "b1", manifest_drop.read("manifest.csv"), "manifest.csv")
+    assert "sounds/tone.wav" not in {n for s in d.samples for n in split_source(s.source)}
+    got = reasons(d)
+    assert got["sounds/tone.wav"] == "UNPAIRED" and got["manifest.csv#5"] == "UNPAIRED"
+    assert "imgs/missing.png" in next(q.detail for q in d.quarantined if q.sample.source == json.dumps(["manifest.csv#5"]))
+    assert_every_input_once(d)
 
 
 def test_manifest_paths_that_leave_the_root_are_bad_paths(manifest_drop: MemoryLanding) -> None:

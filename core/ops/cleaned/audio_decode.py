@@ -5,15 +5,17 @@ from dataclasses import dataclass
 from core.decode import DecodeFailure
 from core.decode.audio import audio_metrics, decode_audio
 from core.ops.base import RowOp, register_op
-from core.records import Result, Sample
+from core.records import Reason, Result, Sample
 
 
 @register_op("audio.decode")
 @dataclass(frozen=True, slots=True)
 class AudioDecode(RowOp):
-    """Fully decode the audio (PyAV) under a duration cap; record duration, silence, clipping, loudness."""
+    """Fully decode the audio (PyAV) between `min_seconds` and `max_seconds`; record duration,
+    silence, clipping, loudness."""
 
     max_seconds: float = 600.0
+    min_seconds: float = 0.1
     modality = "audio"
     parallel = True
 
@@ -22,4 +24,6 @@ class AudioDecode(RowOp):
             clip = decode_audio(s.media["audio"], max_seconds=self.max_seconds)
         except DecodeFailure as exc:
             return s.quarantine(exc.reason, exc.detail)
+        if clip.duration < self.min_seconds:
+            return s.quarantine(Reason.EMPTY, f"audio lasts {clip.duration:.4f} s (< {self.min_seconds:g} s): nothing to hear or align")
         return s.with_metrics(**audio_metrics(clip))

@@ -83,3 +83,8 @@ def test_container_without_audio_is_no_stream(make_sample, mk_mp4) -> None:
 def test_rows_without_audio_pass_through(make_sample, astronaut_png) -> None:
     s = make_sample(image=astronaut_png)
     assert _decode(s) == s
+
+
+def test_a_header_with_a_handful_of_samples_is_empty(make_sample, mk_wav, mk_tone) -> None:
+    out = _decode(make_sample(audio=mk_wav(mk_tone(0.001, 16000), 16000)))
+    assert out.reason is Reason.EMPTY and "nothing to hear" in out.detail
