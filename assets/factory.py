@@ -8,6 +8,7 @@ blocking `accounted_for` check (I1) and metadata in / landed / quarantined by re
 
 import hashlib
 import inspect
+from collections import Counter
 import json
 import time
 from collections.abc import Callable
@@ -142,7 +143,7 @@ def stage_asset(
         elapsed = time.perf_counter() - started
         return MaterializeResult(
             metadata=_metadata(acct, quarantined, result.landed, elapsed, version, extra),
-            data_version=DataVersion(_content_hash(result.landed, quarantined)),
+            data_version=DataVersion(_content_hash(code_version, result.landed, quarantined)),
             check_results=[_check(acct), quality_check(name, all_params, batch, result.landed, quarantined)],
         )
 
@@ -150,9 +151,7 @@ def stage_asset(
 
 
 def _metadata(acct: Account, quarantined: list[Quarantined], landed: list[Sample], elapsed: float, version: int, extra: dict) -> dict:
-    reasons: dict[str, int] = {}
-    for q in quarantined:
-        reasons[q.reason.value] = reasons.get(q.reason.value, 0) + 1
+    reasons = Counter(q.reason.value for q in quarantined)
     return {
         "in": acct.inputs,
         "landed": acct.landed,
@@ -199,8 +198,9 @@ def _check(acct: Account) -> AssetCheckResult:
     )
 
 
-def _content_hash(landed: list[Sample], quarantined: list[Quarantined]) -> str:
-    h = hashlib.sha256()
+def _content_hash(code_version: str, landed: list[Sample], quarantined: list[Quarantined]) -> str:
+    """Ids are content hashes, so ids + verdicts + the code that made them identify the output."""
+    h = hashlib.sha256(code_version.encode())
     for sid in sorted(s.sample_id for s in landed):
         h.update(sid.encode())
     h.update(json.dumps(sorted((q.sample_id, q.reason.value) for q in quarantined)).encode())
