@@ -147,8 +147,9 @@ def latest_checks(stage: str, batch: str) -> dict[str, str]:
         out[check] = "none"
         for record in instance.event_log_storage.get_asset_check_execution_history(AssetCheckKey(AssetKey(stage), check), limit=50):
             run = instance.get_run_by_id(record.run_id)
-            if run is not None and run.tags.get("dagster/partition") == batch and record.event is not None:
-                out[check] = "passed" if record.event.dagster_event.event_specific_data.passed else "failed"
+            if run is not None and run.tags.get("dagster/partition") == batch:
+                status = record.status.value  # PLANNED (its step failed before it ran), SUCCEEDED, FAILED, …
+                out[check] = {"SUCCEEDED": "passed", "FAILED": "failed"}.get(status, status.lower())
                 break
     return out
 
@@ -317,7 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if args.verbose else logging.ERROR
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # libraries that set their own logger levels still stay quiet
+        handler.setLevel(level)
     if not args.verbose:  # libraries talk on stderr; the user asked for results
         os.environ.setdefault("LANCE_LOG", "error")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -74,7 +74,15 @@ class LakeResource(ConfigurableResource):
         return self.db().open_table(name) if name in self.table_names() else None
 
     def _table(self, name: str, schema: pa.Schema) -> Any:
-        return self.db().create_table(name, schema=schema, exist_ok=True)
+        """Open `name`, or create it with `schema`; an older table gains the columns it lacks
+        (schema evolution: new columns are null on old rows)."""
+        table = self.open(name)
+        if table is None:
+            return self.db().create_table(name, schema=schema)
+        missing = [f for f in schema if f.name not in table.schema.names]
+        if missing:
+            table.add_columns(missing)
+        return table
 
     @contextlib.contextmanager
     def _writer(self, name: str) -> Iterator[None]:
@@ -195,9 +203,6 @@ class LakeResource(ConfigurableResource):
         name = STAGE_TABLES[stage]
         with self._writer(name):
             table = self._table(name, rows.schema)
-            missing = [f for f in rows.schema if f.name not in table.schema.names]
-            if missing:
-                table.add_columns(missing)
             rows = _pad(rows, table.schema)
             (
                 table.merge_insert("sample_id")
