@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.decode import DecodeFailure
-from core.decode.image import ALLOWED_FORMATS, dhash, image_metrics, open_image
+from core.decode.image import ALLOWED_FORMATS, dhash, gray_preview, image_metrics, open_image
 from core.ops.base import RowOp, register_op
 from core.records import Result, Sample
 
@@ -23,6 +23,7 @@ class ImageDecode(RowOp):
             im = open_image(s.media["image"], max_pixels=self.max_pixels, allowed=frozenset(f.upper() for f in self.formats))
         except DecodeFailure as exc:
             return s.quarantine(exc.reason, exc.detail)
-        h = dhash(im)
+        preview = gray_preview(im)
+        h = dhash(preview)
         # dHash kept as two exact 32-bit halves so it fits the float metrics columns.
-        return s.with_metrics(**image_metrics(im), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF))
+        return s.with_metrics(**image_metrics(im, preview), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF))
