@@ -22,9 +22,6 @@ from core.records import Quarantined, Reason, Sample, Segment
 
 OPS = sorted(REGISTRY)
 
-# Operators that assume their stage's preconditions and raise on raw bad bytes instead of quarantining.
-RAISES_ON_BAD_INPUT: dict[str, str] = {}  # operator → known bug; empty: every operator honours the contract
-
 
 def test_registry_holds_the_twenty_operators() -> None:
     assert len(OPS) == 20
@@ -161,13 +158,7 @@ def runs(corpus):
     return get
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=RAISES_ON_BAD_INPUT[n])) if n in RAISES_ON_BAD_INPUT else n
-        for n in OPS
-    ],
-)
+@pytest.mark.parametrize("name", OPS)
 def test_never_raises(runs, name: str) -> None:
     first, _ = runs(name)
     assert first.raised == []
@@ -192,9 +183,6 @@ def test_one_result_per_input_keeping_its_id(runs, name: str) -> None:
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
 # Quarantine details that embed a Python object's repr (and so its memory address) differ from run to run.
-ADDRESS_IN_DETAIL: dict[str, str] = {}  # operator → known bug; empty: details are reproducible
-
-
 def _without_addresses(outputs: list) -> list:
     return [
         Quarantined(r.sample, r.reason, _ADDRESS.sub(" at 0x…", r.detail), r.op) if isinstance(r, Quarantined) else r
@@ -210,13 +198,7 @@ def test_deterministic(runs, name: str) -> None:
     assert first.raised == second.raised
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=ADDRESS_IN_DETAIL[n])) if n in ADDRESS_IN_DETAIL else n
-        for n in OPS
-    ],
-)
+@pytest.mark.parametrize("name", OPS)
 def test_quarantine_details_are_reproducible_text(runs, name: str) -> None:
     first, _ = runs(name)
     details = [r.detail for r in first.outputs if isinstance(r, Quarantined)]
