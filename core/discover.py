@@ -75,12 +75,13 @@ def discover(landing: Landing, batch: str, manifest: bytes | None = None, manife
 
     if manifest is not None:
         rows, bad_rows = parse_manifest(manifest, manifest_name)
+        known = set(names)
         for key, detail in bad_rows:
             out.inputs.append(key)
             out.quarantined.append(_bad(batch, key, Reason.CORRUPT, detail, "manifest.parse"))
         for key, row in rows:
             out.inputs.append(key)
-            entries.append(_manifest_entry(landing, batch, key, row, set(names), claimed, out))
+            entries.append(_manifest_entry(landing, batch, key, row, known, claimed, out))
 
     by_stem: dict[str, list[str]] = defaultdict(list)
     for name in names:

@@ -62,11 +62,11 @@ def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> 
 
     root = Path(path).expanduser()
     if path.startswith("s3://"):
-        raise CliError(f"ingest {path}: S3 landing prefixes are not supported yet; copy the drop to a local directory")
+        raise CliError(f"{path}: S3 landing prefixes are not supported yet; copy the drop to a local directory")
     if not root.is_dir():
-        raise CliError(f"ingest {path}: not a directory; point at the folder that holds the drop")
+        raise CliError(f"{path}: not a directory; point at the folder that holds the drop")
     if manifest and not Path(manifest).is_file():
-        raise CliError(f"ingest {path}: manifest {manifest} not found")
+        raise CliError(f"{path}: manifest {manifest} not found")
     name = batch or f"{re.sub(r'[^A-Za-z0-9._-]+', '-', root.resolve().name).strip('-.') or 'batch'}-{datetime.now(UTC):%Y%m%d%H%M%S}"
     try:
         check_batch_name(name)
@@ -82,7 +82,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     lake = _lake()
     batches = [b["batch"] for b in lake.batches()] if args.all else [args.batch]
     if not batches or batches == [None]:
-        raise CliError("materialize: name a batch with --batch NAME or pass --all (see `tessera status`)")
+        raise CliError("name a batch with --batch NAME or pass --all (see `tessera status`)")
     stages = [args.stage] if args.stage else list(STAGES[: STAGES.index(args.through) + 1])
     results = [materialize(b, stages, quiet=args.json) for b in batches]
     if args.report:  # what dvc.yaml tracks per stage: counts only, no run ids or timings
@@ -202,7 +202,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     lake = _lake()
     batches = [args.batch] if args.batch else [b["batch"] for b in lake.batches()]
     if not batches:
-        raise CliError("status: no batch is registered yet; run `tessera ingest PATH` or `tessera demo`")
+        raise CliError("no batch is registered yet; run `tessera ingest PATH` or `tessera demo`")
     payload = [stage_status(b) for b in batches]
     _emit(args, payload, "\n\n".join(_summary_text(p) for p in payload))
     return 0
