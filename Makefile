@@ -29,6 +29,7 @@ demo: setup
 	PATH="$(CURDIR)/$(DVC_VENV)/bin:$$PATH" $(BIN)/tessera demo
 
 test: setup
+	$(BIN)/ruff check .
 	PATH="$(CURDIR)/$(DVC_VENV)/bin:$$PATH" $(BIN)/python -m pytest
 
 validate: setup

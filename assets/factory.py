@@ -8,9 +8,9 @@ blocking `accounted_for` check (I1) and metadata in / landed / quarantined by re
 
 import hashlib
 import inspect
-from collections import Counter
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 

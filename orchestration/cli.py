@@ -262,7 +262,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
 
     from orchestration.instance import dagster_home
-
     from resources.home import tessera_home
 
     dagster_home()

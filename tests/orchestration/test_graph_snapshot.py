@@ -60,3 +60,17 @@ def test_executor_concurrency_comes_from_params_or_environment(monkeypatch):
     assert max_concurrent() == 2  # params.yaml execution.max_concurrent
     monkeypatch.setenv("TESSERA_MAX_CONCURRENT", "1")
     assert max_concurrent() == 1
+
+
+def test_the_workspace_loads_and_validates(tmp_path) -> None:
+    """What `dagster dev -w workspace.yaml` (and so `tessera ui`) loads."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "TESSERA_HOME": str(tmp_path / "home")}
+    (tmp_path / "dagster.yaml").write_text((repo / "dagster.yaml").read_text())
+    dagster = str(Path(sys.executable).parent / "dagster")
+    proc = subprocess.run([dagster, "definitions", "validate", "-w", "workspace.yaml"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "All code locations passed validation" in proc.stderr + proc.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 import skimage.data
 from PIL import Image, ImageOps
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from core.ops.aligned.segments_align import SegmentsAlign
 from core.ops.base import OpContext
 from core.ops.cleaned.video_decode import VideoDecode

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from core.ops.cleaned.subtitles_decode import SubtitlesDecode
 from core.records import Quarantined, Reason, Sample, Segment
 
