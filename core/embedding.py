@@ -1,7 +1,13 @@
-"""The one way vectors are attached to samples, whatever the modality."""
+"""The one way vectors are attached to samples, whatever the modality.
+
+Re-embedding is skipped where it would change nothing: a row that already carries a vector
+from the same model@revision for the same input bytes (`<modality>:input` in `encoders`
+records their hash) keeps it. A changed caption, canonical image or model re-embeds.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -25,13 +31,24 @@ def embed_modality(
         return [noted.get(s.sample_id, s) for s in samples]
     column = vector_column(modality, encoder.model_id)
     tag = f"{encoder.model_id}@{encoder.revision}"
+    key = f"{modality}:input"
+    stale = [(s, x, h) for s, x in wanted if not _current(s, modality, column, tag, h := input_hash(x))]
     done: dict[str, Sample] = {}
-    for i in range(0, len(wanted), batch_size):
-        chunk = wanted[i : i + batch_size]
-        vecs = encoder.encode([x for _, x in chunk])
-        for (s, _), v in zip(chunk, vecs, strict=True):
-            done[s.sample_id] = s.evolve(vectors={**s.vectors, column: v.tolist()}, encoders={**s.encoders, modality: tag})
+    for i in range(0, len(stale), batch_size):
+        chunk = stale[i : i + batch_size]
+        vecs = encoder.encode([x for _, x, _ in chunk])
+        for (s, _, h), v in zip(chunk, vecs, strict=True):
+            done[s.sample_id] = s.evolve(vectors={**s.vectors, column: v.tolist()}, encoders={**s.encoders, modality: tag, key: h})
     return [done.get(s.sample_id, s) for s in samples]
+
+
+def input_hash(x: Any) -> str:
+    data = x if isinstance(x, bytes) else str(x).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _current(s: Sample, modality: str, column: str, tag: str, h: str) -> bool:
+    return column in s.vectors and s.encoders.get(modality) == tag and s.encoders.get(f"{modality}:input") == h
 
 
 def text_for(s: Sample) -> str | None:

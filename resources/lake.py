@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -163,6 +164,18 @@ class LakeResource(ConfigurableResource):
         version = int(table.version)
         data = table.to_lance().to_table(filter=f"batch = {_quote(batch)}")
         return arrow_to_samples(data), version
+
+    def vectors_of(self, table_name: str, batch: str) -> dict[str, tuple[dict[str, list[float]], dict[str, str]]]:
+        """id → (vectors, encoder notes) of the batch's rows: what an earlier embedding run left."""
+        table = self.open(table_name)
+        if table is None:
+            return {}
+        columns = ["sample_id", "encoders", *(c for c in table.schema.names if c.startswith("vec_"))]
+        out = {}
+        for r in table.to_lance().to_table(columns=columns, filter=f"batch = {_quote(batch)}").to_pylist():
+            vectors = {c: r[c] for c in columns[2:] if r[c] is not None}
+            out[r["sample_id"]] = (vectors, json.loads(r["encoders"]) if r["encoders"] else {})
+        return out
 
     def landed_elsewhere(self, table_name: str, ids: list[str], batch: str) -> dict[str, str]:
         """For exact dedup: which of `ids` landed in `table_name` under another batch."""

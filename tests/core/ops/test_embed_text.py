@@ -73,3 +73,29 @@ def test_no_encoder_notes_why_and_adds_no_vector(make_sample) -> None:
     (out,) = EmbedText().apply([s], OpContext(batch="b1", models=Models(unavailable={"text": "MiniLM weights not installed"})))
     assert out.vectors == {}
     assert out.encoders["text"] == "encoder_unavailable: MiniLM weights not installed"
+
+
+class _Refusing:
+    """An encoder that must not be called (the protocol, not a library stand-in)."""
+
+    modality, model_id, revision, dim = "text", "sentence-transformers/all-MiniLM-L6-v2", "", 384
+
+    def __init__(self, revision: str) -> None:
+        self.revision = revision
+
+    def encode(self, items):
+        raise AssertionError(f"re-encoded {items}")
+
+
+def test_unchanged_content_is_not_encoded_again_but_changed_content_is(minilm, make_sample) -> None:
+    text_encoder = minilm
+    first = EmbedText().apply([_captioned(make_sample, "a cat on a mat")], OpContext(batch="b", models=Models(encoders={"text": text_encoder})))
+    (row,) = first
+    rev = text_encoder.revision
+    (again,) = EmbedText().apply([row], OpContext(batch="b", models=Models(encoders={"text": _Refusing(rev)})))
+    assert again.vectors == row.vectors  # kept, not recomputed
+    edited = row.evolve(text="a dog on a mat")
+    (redone,) = EmbedText().apply([edited], OpContext(batch="b", models=Models(encoders={"text": text_encoder})))
+    assert redone.vectors != row.vectors
+    with pytest.raises(AssertionError, match="re-encoded"):  # a new model revision re-embeds too
+        EmbedText().apply([row], OpContext(batch="b", models=Models(encoders={"text": _Refusing("other")})))
