@@ -27,9 +27,13 @@ class CliError(Exception):
 
 # -- helpers -----------------------------------------------------------------------------------
 def _defs():
-    from orchestration.definitions import build_definitions
+    """The Definitions the UI loads, plus the command line's progress logger."""
+    from dagster import colored_console_logger
 
-    return build_definitions()
+    from orchestration.definitions import build_definitions
+    from orchestration.progress import stage_progress
+
+    return build_definitions(loggers={"console": colored_console_logger, "progress": stage_progress})
 
 
 def _lake():
@@ -110,12 +114,15 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
     started = time.perf_counter()
     if not quiet:
         print(f"materializing {', '.join(stages)} for batch {batch} …", file=sys.stderr)
-    level = "DEBUG" if logging.getLogger().level <= logging.INFO else "WARNING"
+    verbose = logging.getLogger().level <= logging.INFO
+    loggers = {"console": {"config": {"log_level": "DEBUG"}}} if verbose else {"progress": {}}
+    if quiet:
+        loggers = {"console": {"config": {"log_level": "CRITICAL"}}}
     result = job.execute_in_process(
         partition_key=batch,
         instance=instance,
         asset_selection=[AssetKey(s) for s in stages],
-        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        run_config={"loggers": loggers},
         raise_on_error=False,
     )
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

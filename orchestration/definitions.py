@@ -32,7 +32,7 @@ def models_resource(params: dict[str, Any]) -> ModelsResource:
     )
 
 
-def build_definitions(path: Path | None = None, resources: dict[str, Any] | None = None) -> Definitions:
+def build_definitions(path: Path | None = None, resources: dict[str, Any] | None = None, loggers: dict[str, Any] | None = None) -> Definitions:
     path = path or params_path()
     params = load_params(path)
     max_concurrent = int(os.environ.get("TESSERA_MAX_CONCURRENT") or params.get("execution", {}).get("max_concurrent", 2))
@@ -53,6 +53,7 @@ def build_definitions(path: Path | None = None, resources: dict[str, Any] | None
         },
         # Explicit: the default would be the host's CPU count, not the container's.
         executor=multiprocess_executor.configured({"max_concurrent": max_concurrent}),
+        loggers=loggers,
     )
 
 
