@@ -152,3 +152,11 @@ def test_the_multiprocess_executor_runs_the_job_and_every_step_process_exits(mat
     assert log.count("STEP_SUCCESS") == 6 and "RUN_SUCCESS" in log and "Launching subprocess" in log
     (status,) = json.loads(_run("status", "--batch", "cli", "--json", home=home).stdout)
     assert status["stages"][0]["landed"] == 2  # idempotent: the second run changed no count
+
+
+@pytest.mark.slow
+def test_materialize_shows_a_line_per_finished_stage(materialized) -> None:
+    proc = _run("materialize", "--batch", "cli", "--through", "cleaned", home=materialized["home"])
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip().startswith("✓")]
+    assert [line.split()[1] for line in lines] == ["raw", "cleaned"]
+    assert "batch cli" in proc.stdout and "accounted_for:passed" in proc.stdout
