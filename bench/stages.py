@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -114,6 +115,9 @@ def main() -> None:
     print(f"{'naive loop':<10} {files:>5} {naive_s:>8.2f} {files / naive_s:>10.1f}   (decode + resize only, one file at a time)")
     print(f"cleaned+unified (full decode under limits, metrics, dedup, canonical encode): {files / decode_s:.1f} files/s "
           f"= {naive_s / decode_s:.2f}× the naive loop")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS: this process {own:.0f} MiB (models included), largest decode child {kids:.0f} MiB")
 
 
 if __name__ == "__main__":
