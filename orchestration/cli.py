@@ -9,7 +9,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -62,6 +61,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> dict[str, Any]:
     from orchestration.instance import get_instance
+    from orchestration.sensors import batch_name
     from resources.lake import check_batch_name
 
     root = Path(path).expanduser()
@@ -71,9 +71,8 @@ def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> 
         raise CliError(f"{path}: not a directory; point at the folder that holds the drop")
     if manifest and not Path(manifest).is_file():
         raise CliError(f"{path}: manifest {manifest} not found")
-    name = batch or f"{re.sub(r'[^A-Za-z0-9._-]+', '-', root.resolve().name).strip('-.') or 'batch'}-{datetime.now(UTC):%Y%m%d%H%M%S}"
     try:
-        check_batch_name(name)
+        name = check_batch_name(batch) if batch else batch_name(f"{root.resolve().name}-{datetime.now(UTC):%Y%m%d%H%M%S}")
     except ValueError as exc:
         raise CliError(str(exc)) from None
     _lake().register_batch(name, str(root.resolve()), str(Path(manifest).resolve()) if manifest else None)

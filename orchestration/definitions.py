@@ -13,6 +13,7 @@ from dagster import AssetSelection, Definitions, define_asset_job, multiprocess_
 
 from assets import STAGE_ASSETS
 from assets.factory import batch_partitions
+from orchestration.sensors import landing_drops
 from resources.lake import LakeResource
 from resources.models import ModelsResource
 from resources.params import ParamsResource, load_params, params_path
@@ -45,6 +46,7 @@ def build_definitions(path: Path | None = None, resources: dict[str, Any] | None
     return Definitions(
         assets=STAGE_ASSETS,
         jobs=[pipeline],
+        sensors=[landing_drops],
         resources={
             "lake": LakeResource(),
             "params": ParamsResource(path=str(path)),
