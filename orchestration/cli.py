@@ -156,6 +156,9 @@ def latest_checks(stage: str, batch: str) -> dict[str, str]:
             if run is not None and run.tags.get("dagster/partition") == batch:
                 status = record.status.value  # PLANNED (its step failed before it ran), SUCCEEDED, FAILED, …
                 out[check] = {"SUCCEEDED": "passed", "FAILED": "failed"}.get(status, status.lower())
+                data = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
+                if status == "FAILED" and getattr(getattr(data, "severity", None), "value", "") == "WARN":
+                    out[check] = "warned"  # drift reported; downstream stages still ran
                 break
     return out
 
