@@ -1,7 +1,10 @@
 """Arrow schemas of the lake tables and the Sample ↔ Arrow conversion.
 
-Invariant: one schema for every stage table (columns a stage does not fill are null),
-plus one `vec_<modality>__<model>` column per encoder in `samples`.
+Invariants: one schema for every stage table (columns a stage does not fill are null),
+plus one `vec_<modality>__<model>` column per encoder in `samples`. A stage table holds
+the stage's landed rows (`status = landed`, `row_id` = sample id) and its quarantined
+inputs (`status = quarantined`, `row_id` = quarantine id, with reason/detail/op, without
+media), written in one commit (I2).
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ METRICS: tuple[str, ...] = (
 SEGMENT = pa.struct([("start", pa.float64()), ("end", pa.float64()), ("text", pa.string()), ("source", pa.string())])
 METRICS_TYPE = pa.struct([(m, pa.float64()) for m in METRICS])
 SAMPLE_FIELDS: list[pa.Field] = [
+    pa.field("row_id", pa.string()),
     pa.field("sample_id", pa.string(), nullable=False),
     pa.field("batch", pa.string(), nullable=False),
     pa.field("source", pa.string()),
     pa.field("modalities", pa.list_(pa.string())),
     pa.field("status", pa.string()),
+    pa.field("reason", pa.string()),
+    pa.field("detail", pa.string()),
+    pa.field("op", pa.string()),
     *[pa.field(f"raw_sha256_{m}", pa.string()) for m in MODALITY_ORDER],
     pa.field("text", pa.string()),
     pa.field("transcript", pa.string()),
@@ -96,23 +103,43 @@ def vector_field(column: str, dim: int) -> pa.Field:
     return pa.field(column, pa.list_(pa.float32(), dim))
 
 
+def quarantine_id(stage: str, q: Quarantined) -> str:
+    """Key of a quarantine row: one per stage, batch, sample and source (a raw DUPLICATE
+    shares its sample id with the row that landed, never its source)."""
+    return sha256_hex(f"{stage}\0{q.sample.batch}\0{q.sample_id}\0{q.sample.source}".encode())
+
+
 def samples_to_arrow(
-    samples: Iterable[Sample], *, run_id: str, code_version: str, input_version: int, vector_dims: dict[str, int] | None = None
+    samples: Iterable[Sample],
+    *,
+    run_id: str,
+    code_version: str,
+    input_version: int,
+    vector_dims: dict[str, int] | None = None,
+    quarantined: Iterable[Quarantined] = (),
+    stage: str = "",
 ) -> pa.Table:
-    """Rows for a stage table; `vector_dims` adds one fixed-size vector column per entry."""
+    """Rows for a stage table: landed samples, then quarantined inputs (without media or
+    vectors); `vector_dims` adds one fixed-size vector column per entry."""
     now = datetime.now(UTC)
     dims = dict(vector_dims or {})
+    entries: list[tuple[Sample, Quarantined | None]] = [(s, None) for s in samples]
+    entries += [(q.sample.evolve(media={}, keyframes=[], vectors={}), q) for q in quarantined]
     rows = []
-    for s in samples:
+    for s, q in entries:
         unknown = set(s.metrics) - set(METRICS)
         if unknown:
             raise ValueError(f"metrics {sorted(unknown)} of sample {s.sample_id[:12]} are not declared in core/schema.py METRICS")
         row = {
+            "row_id": s.sample_id if q is None else quarantine_id(stage, q),
             "sample_id": s.sample_id,
             "batch": s.batch,
             "source": s.source,
             "modalities": s.modalities,
-            "status": "landed",
+            "status": "landed" if q is None else "quarantined",
+            "reason": None if q is None else q.reason.value,
+            "detail": None if q is None else q.detail,
+            "op": None if q is None else q.op,
             **{f"raw_sha256_{m}": s.raw_sha256.get(m) for m in MODALITY_ORDER},
             "text": s.text,
             "transcript": s.transcript,
@@ -178,7 +205,7 @@ def quarantine_to_arrow(items: Iterable[Quarantined], *, stage: str, run_id: str
     now = datetime.now(UTC)
     rows = [
         {
-            "qid": sha256_hex(f"{stage}\0{q.sample.batch}\0{q.sample_id}\0{q.sample.source}".encode()),
+            "qid": quarantine_id(stage, q),
             "sample_id": q.sample_id,
             "batch": q.sample.batch,
             "stage": stage,

@@ -165,19 +165,20 @@ def latest_checks(stage: str, batch: str) -> dict[str, str]:
 
 def stage_status(batch: str) -> dict[str, Any]:
     from core.discover import split_source
-    from resources.lake import STAGE_TABLES
+    from resources.lake import LANDED, STAGE_TABLES
 
     lake = _lake()
     q_rows = lake.quarantine_rows(batch)
     rows, prev_landed = [], None
     for stage in STAGES:
         table = lake.open(STAGE_TABLES[stage])
-        landed = table.count_rows(f"batch = '{batch}'") if table is not None else 0
-        originals = table.count_rows(f"batch = '{batch}' AND parent_id IS NULL") if table is not None else 0
+        mine = f"batch = '{batch}' AND {LANDED}"
+        landed = table.count_rows(mine) if table is not None else 0
+        originals = table.count_rows(f"{mine} AND parent_id IS NULL") if table is not None else 0
         reasons = Counter(r["reason"] for r in q_rows if r["stage"] == stage)
         quarantined = sum(reasons.values())
         if stage == "raw":
-            tbl = table.to_lance().to_table(columns=["source"], filter=f"batch = '{batch}'").to_pylist() if table is not None else []
+            tbl = table.to_lance().to_table(columns=["source"], filter=mine).to_pylist() if table is not None else []
             landed_inputs = sum(len(split_source(r["source"])) for r in tbl)
             q_inputs = sum(len(split_source(r["source"])) for r in q_rows if r["stage"] == "raw")
             n_in = landed_inputs + q_inputs

@@ -37,6 +37,10 @@ BATCH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 STAGE_TABLES = {"raw": "raw", "cleaned": "cleaned", "unified": "unified", "aligned": "aligned", "augmented": "augmented", "embedded": "samples"}
 
 
+# Stage tables also hold their quarantined inputs; readers of what a stage produced use this.
+LANDED = "status = 'landed'"
+
+
 def check_batch_name(batch: str) -> str:
     if not BATCH_NAME.match(batch):
         raise ValueError(f"batch name {batch!r} must be 1-100 of letters, digits, '.', '_', '-' and start with a letter or digit")
@@ -162,7 +166,7 @@ class LakeResource(ConfigurableResource):
         if table is None:
             return [], 0
         version = int(table.version)
-        data = table.to_lance().to_table(filter=f"batch = {_quote(batch)}")
+        data = table.to_lance().to_table(filter=f"batch = {_quote(batch)} AND {LANDED}")
         return arrow_to_samples(data), version
 
     def vectors_of(self, table_name: str, batch: str) -> dict[str, tuple[dict[str, list[float]], dict[str, str]]]:
@@ -172,7 +176,7 @@ class LakeResource(ConfigurableResource):
             return {}
         columns = ["sample_id", "encoders", *(c for c in table.schema.names if c.startswith("vec_"))]
         out = {}
-        for r in table.to_lance().to_table(columns=columns, filter=f"batch = {_quote(batch)}").to_pylist():
+        for r in table.to_lance().to_table(columns=columns, filter=f"batch = {_quote(batch)} AND {LANDED}").to_pylist():
             vectors = {c: r[c] for c in columns[2:] if r[c] is not None}
             out[r["sample_id"]] = (vectors, json.loads(r["encoders"]) if r["encoders"] else {})
         return out
@@ -183,7 +187,7 @@ class LakeResource(ConfigurableResource):
         if table is None or not ids:
             return {}
         id_list = ", ".join(_quote(i) for i in sorted(set(ids)))
-        rows = table.to_lance().to_table(columns=["sample_id", "batch"], filter=f"sample_id IN ({id_list}) AND batch != {_quote(batch)}")
+        rows = table.to_lance().to_table(columns=["sample_id", "batch"], filter=f"sample_id IN ({id_list}) AND batch != {_quote(batch)} AND {LANDED}")
         return {r["sample_id"]: r["batch"] for r in rows.to_pylist()}
 
     def commit_stage(
@@ -198,34 +202,38 @@ class LakeResource(ConfigurableResource):
         input_version: int,
         vector_dims: dict[str, int] | None = None,
     ) -> int:
-        """Replace the batch's rows of the stage table and of its quarantine; returns the new version.
+        """Replace the batch's rows of the stage table — landed and quarantined, in one commit
+        (I2) — then its rows in the `quarantine` index; returns the stage table's new version.
 
-        Quarantine commits first: a kill between the two commits leaves the stage's old rows,
-        which a retry replaces (I3/I4 per table)."""
+        A kill between the two commits leaves the index one run behind the stage table (the
+        source of truth); any re-run of the stage brings it level (I3)."""
+        rows = samples_to_arrow(
+            landed, run_id=run_id, code_version=code_version, input_version=input_version, vector_dims=vector_dims,
+            quarantined=quarantined, stage=stage,
+        )  # fmt: skip
+        name = STAGE_TABLES[stage]
+        with self._writer(name):
+            table = self._table(name, rows.schema)
+            (
+                table.merge_insert("row_id")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .when_not_matched_by_source_delete(f"batch = {_quote(batch)}")
+                # rows without a vector are null there (fixed-size lists already enforce the dim)
+                .execute(_pad(rows, table.schema), on_bad_vectors="null")
+            )
+            version = int(table.version)
         q_rows = quarantine_to_arrow(quarantined, stage=stage, run_id=run_id, code_version=code_version)
         with self._writer("quarantine"):
-            qt = self._table("quarantine", QUARANTINE_SCHEMA)
             (
-                qt.merge_insert("qid")
+                self._table("quarantine", QUARANTINE_SCHEMA)
+                .merge_insert("qid")
                 .when_matched_update_all()
                 .when_not_matched_insert_all()
                 .when_not_matched_by_source_delete(f"batch = {_quote(batch)} AND stage = {_quote(stage)}")
                 .execute(q_rows)
             )
-        rows = samples_to_arrow(landed, run_id=run_id, code_version=code_version, input_version=input_version, vector_dims=vector_dims)
-        name = STAGE_TABLES[stage]
-        with self._writer(name):
-            table = self._table(name, rows.schema)
-            rows = _pad(rows, table.schema)
-            (
-                table.merge_insert("sample_id")
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .when_not_matched_by_source_delete(f"batch = {_quote(batch)}")
-                # rows without a vector are null there (fixed-size lists already enforce the dim)
-                .execute(rows, on_bad_vectors="null")
-            )
-            return int(table.version)
+        return version
 
     # -- indexes and search -----------------------------------------------------------------
     def build_indexes(self) -> dict[str, Any]:

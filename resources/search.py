@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.encoders import vector_column
-from resources.lake import LakeResource, _quote
+from resources.lake import LANDED, LakeResource, _quote
 from resources.models import ModelsResource
 
 HIT_COLUMNS = ["sample_id", "batch", "modalities", "text", "transcript", "source", "parent_id", "aug_op"]
@@ -32,11 +32,11 @@ def search(
     column = vector_column("text", encoder.model_id)
     if column not in table.schema.names:
         raise ValueError(f"samples has no {column} column; re-run the embedded stage with this text model")
-    conds = [f"array_has(modalities, {_quote(modality)})"] if modality else []
+    conds = [LANDED, *([f"array_has(modalities, {_quote(modality)})"] if modality else [])]
     conds += [] if variants else ["parent_id IS NULL"]
-    where = " AND ".join(conds) or None
+    where = " AND ".join(conds)
     if like:
-        rows = table.search().where(f"sample_id = {_quote(like)}").select([column]).limit(1).to_list()
+        rows = table.search().where(f"sample_id = {_quote(like)} AND {LANDED}").select([column]).limit(1).to_list()
         if not rows or rows[0][column] is None:
             raise ValueError(f"sample {like} is not in samples or has no text vector")
         not_itself = f"sample_id != {_quote(like)}" + (f" AND {where}" if where else "")

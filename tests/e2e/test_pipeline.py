@@ -16,7 +16,7 @@ from core.discover import split_source
 from core.synth import video_bytes
 from orchestration.definitions import STAGES, build_definitions
 from orchestration.demo import EXPECTED_QUARANTINE, SUBTITLES, build_demo_corpus
-from resources.lake import STAGE_TABLES, LakeResource
+from resources.lake import LANDED, STAGE_TABLES, LakeResource
 from resources.models import ModelsResource
 from resources.params import DEFAULT_PARAMS
 
@@ -72,13 +72,13 @@ def _snapshot(lake: LakeResource, batch: str) -> dict[str, tuple[list[str], int]
     out = {}
     for stage in STAGES:
         table = lake.open(STAGE_TABLES[stage])
-        ids = sorted(table.to_lance().to_table(columns=["sample_id"], filter=f"batch = '{batch}'")["sample_id"].to_pylist())
+        ids = sorted(table.to_lance().to_table(columns=["sample_id"], filter=f"batch = '{batch}' AND {LANDED}")["sample_id"].to_pylist())
         out[stage] = (ids, len(lake.quarantine_rows(batch, stage)))
     return out
 
 
-def _rows(lake: LakeResource, table: str, batch: str = "b1") -> list[dict]:
-    return lake.open(table).to_lance().to_table(filter=f"batch = '{batch}'").to_pylist()
+def _rows(lake: LakeResource, table: str, batch: str = "b1", status: str = "landed") -> list[dict]:
+    return lake.open(table).to_lance().to_table(filter=f"batch = '{batch}' AND status = '{status}'").to_pylist()
 
 
 def test_every_stage_succeeds_and_its_blocking_check_passes(pipeline):
@@ -101,6 +101,18 @@ def test_every_input_is_landed_or_quarantined_never_both_at_every_stage(pipeline
         assert landed | quarantined == previous, stage
         assert not landed & quarantined, stage
         previous = {r["sample_id"] for r in rows}
+
+
+def test_each_stage_table_holds_its_quarantined_inputs_beside_its_landed_rows(pipeline):
+    """I2: a stage's verdicts are one commit of its own table; `quarantine` indexes the same rows."""
+    lake = pipeline["lake"]
+    for stage in STAGES:
+        in_table = sorted((r["sample_id"], r["reason"], r["op"]) for r in _rows(lake, STAGE_TABLES[stage], status="quarantined"))
+        in_index = sorted((r["sample_id"], r["reason"], r["op"]) for r in lake.quarantine_rows("b1", stage))
+        assert in_table == in_index, stage
+        assert all(r["image"] is None and r["audio"] is None for r in _rows(lake, STAGE_TABLES[stage], status="quarantined"))
+    versions = {r["input_version"] for r in _rows(lake, "cleaned") + _rows(lake, "cleaned", status="quarantined")}
+    assert len(versions) == 1  # landed and quarantined rows of a stage come from the same read, the same commit
 
 
 def test_broken_files_get_their_reason_codes(pipeline):
