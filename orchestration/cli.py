@@ -41,6 +41,14 @@ def _lake():
     return LakeResource()
 
 
+def _search(query: str, **options: Any) -> list[dict[str, Any]]:
+    from orchestration.definitions import models_resource
+    from resources.params import load_params
+    from resources.search import search
+
+    return search(_lake(), models_resource(load_params()), query, **options)
+
+
 def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
     print(json.dumps(payload, indent=2, default=str) if args.json else text)
 
@@ -219,12 +227,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from orchestration.definitions import models_resource
-    from resources.params import load_params
-    from resources.search import search
-
-    params = load_params()
-    hits = search(_lake(), models_resource(params), args.query, k=args.k, modality=args.modality, like=args.like, variants=args.variants)
+    hits = _search(args.query, k=args.k, modality=args.modality, like=args.like, variants=args.variants)
     text = _table(
         ["score", "sample_id", "modalities", "text"],
         [[f"{h['score']:.3f}", h["sample_id"][:16], "+".join(h["modalities"]), (h["text"] or h["transcript"] or "")[:60]] for h in hits],
@@ -240,17 +243,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     landing = build_demo_corpus(tessera_home() / "demo" / "landing")
     ingest(str(landing), "demo")
     result = materialize("demo", STAGES, quiet=args.json)
-    from resources.lake import LakeResource
-
-    q = {json.loads(r["source"])[0]: r["reason"] for r in LakeResource().quarantine_rows("demo")}
+    q = {json.loads(r["source"])[0]: r["reason"] for r in _lake().quarantine_rows("demo")}
     broken = {name: q.get(name, "—") for name in EXPECTED_QUARANTINE}
     hits = []
     if result["success"]:
-        from orchestration.definitions import models_resource
-        from resources.params import load_params
-        from resources.search import search
-
-        hits = search(_lake(), models_resource(load_params()), DEMO_QUERY, k=3)
+        hits = _search(DEMO_QUERY, k=3)
     payload = {**result, "broken_files": broken, "search": {"query": DEMO_QUERY, "hits": hits}}
     lines = [
         _summary_text(result),

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from core.isolate import run_isolated
 from core.pool import pool_map
 from core.records import Result, Sample
 
@@ -58,6 +59,26 @@ class RowOp:
         for i, r in zip(todo, done, strict=True):
             out[i] = r
         return out
+
+
+def map_isolated(
+    samples: list[Sample],
+    wanted: Callable[[Sample], bool],
+    fn: Callable[..., Any],
+    args_of: Callable[[Sample], tuple[Any, ...]],
+    on_value: Callable[[Sample, Any], Result],
+    *,
+    workers: int,
+    timeout_s: float,
+) -> list[Result]:
+    """`fn(*args_of(s))` in its own child process for each wanted sample (core.isolate): a
+    failure or crash quarantines that sample, a value becomes `on_value(s, value)`."""
+    chosen = [s for s in samples if wanted(s)]
+    outcomes = run_isolated(fn, [(args_of(s), {}) for s in chosen], workers=workers, timeout_s=timeout_s)
+    verdict: dict[str, Result] = {}
+    for s, o in zip(chosen, outcomes, strict=True):
+        verdict[s.sample_id] = s.quarantine(o.failure.reason, o.failure.detail) if o.failure is not None else on_value(s, o.value)
+    return [verdict.get(s.sample_id, s) for s in samples]
 
 
 REGISTRY: dict[str, type] = {}

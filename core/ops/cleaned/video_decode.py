@@ -3,8 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.decode.video import VideoLimits, probe_video
-from core.isolate import run_isolated
-from core.ops.base import OpContext, register_op
+from core.ops.base import OpContext, map_isolated, register_op
 from core.records import Result, Sample
 
 
@@ -20,13 +19,13 @@ class VideoDecode:
     timeout_s: float = 120.0
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
-        videos = [s for s in samples if "video" in s.modalities]
         limits = VideoLimits(self.max_seconds, self.max_pixels, self.max_frames)
-        outcomes = run_isolated(probe_video, [((s.media["video"], limits), {}) for s in videos], workers=ctx.workers, timeout_s=self.timeout_s)
-        verdict: dict[str, Result] = {}
-        for s, o in zip(videos, outcomes, strict=True):
-            if o.failure is not None:
-                verdict[s.sample_id] = s.quarantine(o.failure.reason, o.failure.detail)
-            else:
-                verdict[s.sample_id] = s.with_metrics(**{f"video_{k}": v for k, v in o.value.items()})
-        return [verdict.get(s.sample_id, s) for s in samples]
+        return map_isolated(
+            samples,
+            lambda s: "video" in s.modalities,
+            probe_video,
+            lambda s: (s.media["video"], limits),
+            lambda s, metrics: s.with_metrics(**{f"video_{k}": v for k, v in metrics.items()}),
+            workers=ctx.workers,
+            timeout_s=self.timeout_s,
+        )

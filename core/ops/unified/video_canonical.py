@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
-from core.decode.video import extract_video
-from core.isolate import run_isolated
-from core.ops.base import OpContext, register_op
+from core.decode.video import VideoParts, extract_video
+from core.ops.base import OpContext, map_isolated, register_op
 from core.records import MODALITY_ORDER, Result, Sample
 
 
@@ -20,25 +20,29 @@ class VideoCanonical:
     timeout_s: float = 120.0
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
-        videos = [s for s in samples if "video" in s.modalities]
         kwargs = {"keyframe_fps": self.keyframe_fps, "max_side": self.max_side, "max_seconds": self.max_seconds}
-        outcomes = run_isolated(extract_video, [((s.media["video"],), kwargs) for s in videos], workers=ctx.workers, timeout_s=self.timeout_s)
-        verdict: dict[str, Result] = {}
-        for s, o in zip(videos, outcomes, strict=True):
-            if o.failure is not None:
-                verdict[s.sample_id] = s.quarantine(o.failure.reason, o.failure.detail)
-                continue
-            parts = o.value
-            media, formats, modalities = dict(s.media), dict(s.formats), list(s.modalities)
-            if parts.audio_wav is not None and "audio" not in media:
-                media["audio"], formats["audio"] = parts.audio_wav, "wav:16k-mono"
-                modalities = [m for m in MODALITY_ORDER if m in {*modalities, "audio"}]
-            verdict[s.sample_id] = s.evolve(
-                media=media,
-                formats=formats,
-                modalities=modalities,
-                keyframes=parts.keyframes,
-                keyframe_times=parts.keyframe_times,
-                segments=[*s.segments, *parts.segments],
-            ).with_metrics(keyframes=float(len(parts.keyframes)), embedded_cues=float(len(parts.segments)))
-        return [verdict.get(s.sample_id, s) for s in samples]
+        return map_isolated(
+            samples,
+            lambda s: "video" in s.modalities,
+            partial(extract_video, **kwargs),
+            lambda s: (s.media["video"],),
+            _with_parts,
+            workers=ctx.workers,
+            timeout_s=self.timeout_s,
+        )
+
+
+def _with_parts(s: Sample, parts: VideoParts) -> Sample:
+    """Keyframes, cues, and the video's own track as the sample's audio (unless it has one)."""
+    media, formats, modalities = dict(s.media), dict(s.formats), list(s.modalities)
+    if parts.audio_wav is not None and "audio" not in media:
+        media["audio"], formats["audio"] = parts.audio_wav, "wav:16k-mono"
+        modalities = [m for m in MODALITY_ORDER if m in {*modalities, "audio"}]
+    return s.evolve(
+        media=media,
+        formats=formats,
+        modalities=modalities,
+        keyframes=parts.keyframes,
+        keyframe_times=parts.keyframe_times,
+        segments=[*s.segments, *parts.segments],
+    ).with_metrics(keyframes=float(len(parts.keyframes)), embedded_cues=float(len(parts.segments)))
