@@ -1,11 +1,12 @@
 """aligned: pair modalities, map cues to the media timeline, transcribe untranscribed speech."""
 
-from assets.factory import stage_asset, upstream_reader
+from assets.factory import run_from_upstream, stage_asset
 
 aligned = stage_asset(
     name="aligned",
     upstream="unified",
-    read=upstream_reader("unified"),
+    run=run_from_upstream("unified"),
+    hydrate=("audio",),
     models_used=("transcriber",),
     description="Pairing checks, cue ↔ media time alignment, Whisper transcripts where speech has no text.",
 )

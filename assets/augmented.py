@@ -1,10 +1,11 @@
 """augmented: seeded, logged, semantics-preserving variants (each a row with parent_id, op, params)."""
 
-from assets.factory import stage_asset, upstream_reader
+from assets.factory import run_from_upstream, stage_asset
 
 augmented = stage_asset(
     name="augmented",
     upstream="aligned",
-    read=upstream_reader("aligned"),
+    run=run_from_upstream("aligned"),
+    hydrate=("image", "audio"),
     description="Seeded variants: horizontal flip with left/right swapped in the caption, audio noise at a set SNR.",
 )

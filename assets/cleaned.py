@@ -1,12 +1,10 @@
-"""cleaned: full decode under limits, quality metrics, exact and near dedup."""
+"""cleaned: full decode under limits, quality metrics."""
 
-from assets.factory import stage_asset, upstream_reader
-from core.records import MODALITY_ORDER
+from assets.factory import run_from_upstream, stage_asset
 
 cleaned = stage_asset(
     name="cleaned",
     upstream="raw",
-    read=upstream_reader("raw", hydrate=MODALITY_ORDER),
-    keep_media=False,
-    description="Full decode under limits (video in child processes), quality metrics, exact and near dedup.",
+    run=run_from_upstream("raw"),
+    description="Full decode under limits (video in child processes), quality metrics.",
 )

@@ -1,18 +1,18 @@
 """The one factory that builds every stage asset.
 
-A stage reads its inputs (upstream table, or the landing drop for raw), runs the operator
-chain named in params.yaml, commits landed + quarantined rows to the lake, and reports the
-blocking `accounted_for` check (I1) and metadata in / landed / quarantined by reason / rate.
+A stage plans its batch's chunks, has the engine run the operator chain on each (workers
+write uncommitted fragments), commits the batch once, and reports the blocking
+`accounted_for` check (I1), the GX `quality` check, and metadata in / landed / quarantined
+by reason / rate. How a stage reads its inputs is its `run` (raw reads a landing drop).
 """
-
 
 import hashlib
 import inspect
 import json
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -28,11 +28,11 @@ from dagster import (
     asset,
 )
 
-from core.accounting import Account, account, keys_by_id
-from core.ops.base import REGISTRY, OpContext, build_ops
-from core.pool import pool_scope
-from core.records import Quarantined, Sample
-from core.runner import run_ops
+from assets.runner import StageSpec, collect, machine_workers, map_local, plan_chunks, rerun_isolated, run_chunk
+from core.accounting import Account, Books
+from core.ops.base import REGISTRY
+from core.records import MODALITY_ORDER
+from core.schema import stage_schema
 from expectations.bridge import CHECK as QUALITY
 from expectations.bridge import quality_check
 from resources.lake import STAGE_TABLES, LakeResource
@@ -44,29 +44,66 @@ CHECK = "accounted_for"
 
 
 @dataclass(slots=True)
-class Inputs:
-    """What a stage starts from: samples to process, the keys that must be accounted for,
-    and inputs already quarantined while reading (raw's unreadable files)."""
+class StageContext:
+    """What a stage's `run` gets: the step's context and resources, and its settings."""
 
-    samples: list[Sample]
-    keys: list[str]
-    quarantined: list[Quarantined] = field(default_factory=list)
-    version: int = 0
+    context: AssetExecutionContext
+    lake: LakeResource
+    models: ModelsResource
+    params: dict[str, Any]
+    stage: str
+    code_version: str
+    hydrate: tuple[str, ...]
+    models_used: tuple[str, ...]
+
+    @property
+    def batch(self) -> str:
+        return self.context.partition_key
+
+    def execution(self, key: str, default: int) -> int:
+        return int(self.params.get("execution", {}).get(key, default))
 
 
-Reader = Callable[[AssetExecutionContext, LakeResource, dict], Inputs]
+@dataclass(slots=True)
+class StageOutcome:
+    inputs: list[str]
+    books: Books
+    manifest: list[dict[str, Any]]
+    preview: list[dict[str, Any]]
+    version: int
+    chunks: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def upstream_reader(upstream: str, hydrate: tuple[str, ...] = ()) -> Reader:
-    """Inputs = the batch's landed rows of the upstream stage, with raw bytes of `hydrate` loaded."""
+Run = Callable[[StageContext], StageOutcome]
+AfterCommit = Callable[[StageContext, StageOutcome], dict[str, Any]]
 
-    def read(context: AssetExecutionContext, lake: LakeResource, params: dict) -> Inputs:
-        samples, version = lake.read_stage(STAGE_TABLES[upstream], context.partition_key)
-        if hydrate:
-            samples = lake.hydrate(samples, hydrate)
-        return Inputs(samples=samples, keys=[s.sample_id for s in samples], version=version)
 
-    return read
+def run_from_upstream(upstream: str, vector_dims: Callable[[StageContext], dict[str, int]] | None = None, reuse_vectors: bool = False) -> Run:
+    """A stage that reads the batch's landed rows of `upstream`, chunk by chunk."""
+
+    def run(sc: StageContext) -> StageOutcome:
+        lake, table = sc.lake, STAGE_TABLES[sc.stage]
+        source = lake.dataset(STAGE_TABLES[upstream])
+        dims = vector_dims(sc) if vector_dims else {}
+        lake.ensure(table, stage_schema(dims))
+        earlier = lake.dataset("samples") if reuse_vectors else None
+        spec = StageSpec(
+            stage=sc.stage, table=table, upstream=STAGE_TABLES[upstream], lake_uri=lake.resolved_uri(), batch=sc.batch,
+            ops=tuple(sc.params.get(sc.stage, {}).get("ops", [])), seed=int(sc.params.get("seed", 0)), code_version=sc.code_version,
+            run_id=sc.context.run_id, input_version=int(source.version) if source is not None else 0, hydrate=sc.hydrate,
+            vector_dims=dims, models=sc.models.model_dump() if sc.models_used else None, models_used=sc.models_used,
+            earlier_version=int(earlier.version) if earlier is not None else 0,
+        )  # fmt: skip
+        ids, _, tasks = plan_chunks(lake, spec, sc.execution("chunk_rows", 256), sc.execution("chunk_bytes", 64 << 20))
+        # encoders and the transcriber load once, in this process (one GPU, one owner)
+        workers = 1 if sc.models_used else machine_workers(sc.execution("decode_workers", 2))
+        run = collect(map_local(run_chunk, tasks, workers, on_crash=rerun_isolated), Books())
+        lake.commit_appends("blobs", run.blob_fragments)
+        version = lake.commit_batch(table, sc.batch, run.fragments)
+        return StageOutcome(ids, run.books, run.manifest, run.preview, version, run.chunks)
+
+    return run
 
 
 def stage_code_version(stage: str) -> str:
@@ -83,14 +120,13 @@ def stage_code_version(stage: str) -> str:
 def stage_asset(
     *,
     name: str,
-    read: Reader,
+    run: Run,
     description: str,
     upstream: str | None = None,
-    key: Callable[[Sample], list[str]] = keys_by_id,
+    hydrate: tuple[str, ...] = MODALITY_ORDER,
     models_used: tuple[str, ...] = (),
     pool: str | None = None,
-    keep_media: bool = True,
-    after_commit: Callable[[LakeResource, AssetExecutionContext], dict] | None = None,
+    after_commit: AfterCommit | None = None,
 ) -> AssetsDefinition:
     import core.ops  # noqa: F401  (registers operators, so code versions see their sources)
 
@@ -113,66 +149,45 @@ def stage_asset(
         ],
     )
     def _stage(context: AssetExecutionContext, lake: LakeResource, params: ParamsResource, models: ModelsResource) -> MaterializeResult:
-        batch = context.partition_key
         started = time.perf_counter()
         all_params = params.all()
-        section = all_params.get(name, {})
-        inputs = read(context, lake, all_params)
-        ctx = OpContext(
-            batch=batch,
-            seed=int(all_params.get("seed", 0)),
-            workers=int(all_params.get("execution", {}).get("decode_workers", 2)),
-            models=models.load(models_used) if models_used else None,
-            seen_elsewhere=lambda ids: lake.landed_elsewhere(STAGE_TABLES[name], ids, batch),
-        )
-        with pool_scope():  # decode workers end with the stage, before the step process exits
-            result = run_ops(build_ops(section.get("ops", [])), inputs.samples, ctx)
-        # lineage: every row records the code version of each stage that shaped it; a stage whose
-        # media are the raw bytes (already packed in blobs) stores none
-        result.landed = [
-            s.evolve(code_versions={**s.code_versions, name: code_version}, **({} if keep_media else {"media": {}})) for s in result.landed
-        ]
-        quarantined = [*inputs.quarantined, *result.quarantined]
-        dims = {c: len(v) for s in result.landed for c, v in s.vectors.items()}
-        version = lake.commit_stage(
-            stage=name, batch=batch, landed=result.landed, quarantined=quarantined, run_id=context.run_id,
-            code_version=code_version, input_version=inputs.version, vector_dims=dims,
-        )  # fmt: skip
-        extra = after_commit(lake, context) if after_commit else {}
-        acct = account(inputs.keys, result.landed, quarantined, key)
+        sc = StageContext(context, lake, models, all_params, name, code_version, hydrate, models_used)
+        outcome = run(sc)
+        extra = after_commit(sc, outcome) if after_commit else {}
+        acct = outcome.books.account(outcome.inputs)
         elapsed = time.perf_counter() - started
         return MaterializeResult(
-            metadata=_metadata(acct, quarantined, result.landed, elapsed, version, extra),
-            data_version=DataVersion(_content_hash(code_version, result.landed, quarantined)),
-            check_results=[_check(acct), quality_check(name, all_params, batch, result.landed, quarantined)],
+            metadata={**_metadata(acct, outcome, elapsed), **outcome.metadata, **extra},
+            data_version=DataVersion(_content_hash(code_version, outcome)),
+            check_results=[_check(acct), quality_check(name, all_params, sc.batch, outcome.manifest)],
         )
 
     return _stage
 
 
-def _metadata(acct: Account, quarantined: list[Quarantined], landed: list[Sample], elapsed: float, version: int, extra: dict) -> dict:
-    reasons = Counter(q.reason.value for q in quarantined)
+def _metadata(acct: Account, outcome: StageOutcome, elapsed: float) -> dict[str, Any]:
     return {
         "in": acct.inputs,
         "landed": acct.landed,
         "variants": acct.variants,
         "quarantined": acct.quarantined,
-        "quarantined_by_reason": MetadataValue.json(dict(sorted(reasons.items()))),
+        "quarantined_by_reason": MetadataValue.json(dict(sorted(outcome.books.reasons.items()))),
         "samples_per_s": MetadataValue.float(round(acct.inputs / elapsed, 2) if elapsed > 0 else 0.0),
         "seconds": MetadataValue.float(round(elapsed, 3)),
-        "lake_version": version,
-        "preview": MetadataValue.md(_preview(landed, quarantined)),
-        **extra,
+        "chunks": outcome.chunks,
+        "lake_version": outcome.version,
+        "preview": MetadataValue.md(_preview(outcome.preview)),
     }
 
 
-def _preview(landed: list[Sample], quarantined: list[Quarantined], n: int = 8) -> str:
+def _preview(rows: list[dict[str, Any]], n: int = 8) -> str:
     lines = ["| sample_id | status | modalities | source | note |", "|---|---|---|---|---|"]
-    for s in landed[:n]:
-        note = s.aug_op or ", ".join(f"{k}={v:g}" for k, v in list(s.metrics.items())[:3])
-        lines.append(f"| `{s.sample_id[:12]}` | landed | {'+'.join(s.modalities)} | {_cell(s.source)} | {_cell(note)} |")
-    for q in quarantined[:n]:
-        lines.append(f"| `{q.sample_id[:12]}` | {q.reason.value} | {'+'.join(q.sample.modalities)} | {_cell(q.sample.source)} | {_cell(q.detail)} |")
+    landed = [r for r in rows if r["status"] == "landed"][:n]
+    quarantined = [r for r in rows if r["status"] == "quarantined"][:n]
+    for r in [*landed, *quarantined]:
+        status = "landed" if r["status"] == "landed" else r["reason"]
+        note = r.get("aug_op") or r.get("detail") or (r.get("text") or "")
+        lines.append(f"| `{r['sample_id'][:12]}` | {status} | {'+'.join(r.get('modalities') or [])} | {_cell(r.get('source') or '')} | {_cell(note)} |")
     return "\n".join(lines)
 
 
@@ -198,10 +213,11 @@ def _check(acct: Account) -> AssetCheckResult:
     )
 
 
-def _content_hash(code_version: str, landed: list[Sample], quarantined: list[Quarantined]) -> str:
+def _content_hash(code_version: str, outcome: StageOutcome) -> str:
     """Ids are content hashes, so ids + verdicts + the code that made them identify the output."""
     h = hashlib.sha256(code_version.encode())
-    for sid in sorted(s.sample_id for s in landed):
+    landed = sorted(sid for sid, _ in outcome.books.outputs)
+    for sid in landed:
         h.update(sid.encode())
-    h.update(json.dumps(sorted((q.sample_id, q.reason.value) for q in quarantined)).encode())
+    h.update(json.dumps(sorted(outcome.books.reasons.items())).encode())
     return h.hexdigest()[:16]

@@ -1,20 +1,67 @@
-"""raw: discover a landing drop, sniff, hash, pack the bytes into the lake's blobs."""
+"""raw: discover a landing drop, sniff, hash, pack the bytes into the lake's blobs; decide who
+holds content shared with other batches (resources/ledger.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dagster import AssetExecutionContext
+import pyarrow as pa
 
-from assets.factory import Inputs, stage_asset
-from core.accounting import keys_by_source
-from core.discover import discover
-from resources.lake import LakeResource
-from resources.landing import open_landing
+from assets.factory import StageContext, StageOutcome, stage_asset
+from assets.runner import machine_workers, map_local
+from core.accounting import Books
+from core.discover import Group, plan, resolve
+from core.records import MODALITY_ORDER
+from core.schema import BLOB_SCHEMA, samples_to_arrow, stage_schema
+from expectations.bridge import manifest_rows
+from resources.lake import LakeResource, iter_chunks
+from resources.landing import LocalLanding, open_landing
+from resources.ledger import Spool, commit_raw
 
 
-def read_landing(context: AssetExecutionContext, lake: LakeResource, params: dict) -> Inputs:
-    batch = context.partition_key
+@dataclass(frozen=True, slots=True)
+class LandingTask:
+    """A chunk of the drop: its groups and where their files are (no bytes)."""
+
+    lake_uri: str
+    root: str
+    batch: str
+    index: int
+    groups: tuple[Group, ...]
+    paths: dict[str, str]
+    run_id: str
+    code_version: str
+
+
+@dataclass(slots=True)
+class LandingOutcome:
+    index: int
+    rows: pa.Table
+    blob_fragments: list[Any] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)  # inputs found only while reading (bad manifest paths)
+
+
+def read_groups(task: LandingTask) -> LandingOutcome:
+    """Read, sniff and hash one chunk of the drop; pack its bytes as uncommitted blob fragments."""
+    landing = LocalLanding(task.root, paths=task.paths)
+    samples, quarantined, inputs = [], [], []
+    for group in task.groups:
+        found = resolve(landing, task.batch, group)
+        samples += [s.evolve(code_versions={"raw": task.code_version}) for s in found.samples]
+        quarantined += found.quarantined
+        inputs += found.inputs
+    rows, payload = samples_to_arrow(
+        samples, run_id=task.run_id, code_version=task.code_version, input_version=0, quarantined=quarantined, stage="raw",
+        hydrated=MODALITY_ORDER,
+    )  # fmt: skip
+    lake = LakeResource(uri=task.lake_uri)
+    return LandingOutcome(task.index, rows, lake.write_blobs(payload, task.batch), inputs)
+
+
+def run_landing(sc: StageContext) -> StageOutcome:
+    lake, batch = sc.lake, sc.batch
     info = lake.batch_info(batch)
     landing = open_landing(info["uri"])
     manifest, manifest_name = None, ""
@@ -23,16 +70,41 @@ def read_landing(context: AssetExecutionContext, lake: LakeResource, params: dic
         manifest = path.read_bytes()
         inside = path.resolve().is_relative_to(landing.root)
         manifest_name = path.resolve().relative_to(landing.root).as_posix() if inside else path.name
-    found = discover(landing, batch, manifest, manifest_name)
-    packed = lake.put_blobs(found.samples, batch)
-    context.log.info(f"batch {batch}: {len(found.inputs)} inputs, {len(found.samples)} samples, {packed} blobs packed")
-    return Inputs(samples=found.samples, keys=found.inputs, quarantined=found.quarantined)
+    found = plan(landing.list(), batch, manifest, manifest_name)
+    lake.ensure("blobs", BLOB_SCHEMA)
+    sizes = [sum(landing.size(n) for n in g.names) for g in found.groups]
+    chunks = iter_chunks(found.groups, sizes, sc.execution("chunk_rows", 256), sc.execution("chunk_bytes", 64 << 20))
+    tasks = (
+        LandingTask(lake.resolved_uri(), str(landing.root), batch, i, tuple(c), {n: landing.relative(n) for g in c for n in g.names},
+                    sc.context.run_id, sc.code_version)
+        for i, c in enumerate(chunks)
+    )  # fmt: skip
+    spool, blob_fragments, inputs, n = Spool(), [], list(found.inputs), 0
+    try:
+        planned, _ = samples_to_arrow([], run_id=sc.context.run_id, code_version=sc.code_version, input_version=0,
+                                      quarantined=found.quarantined, stage="raw")  # fmt: skip
+        spool.add(planned)
+        for _, out in map_local(read_groups, tasks, machine_workers(sc.execution("decode_workers", 2)), on_crash=read_groups):
+            spool.add(out.rows)
+            blob_fragments += out.blob_fragments
+            inputs += out.inputs
+            n += 1
+        lake.commit_appends("blobs", blob_fragments)  # bytes first: a row never points at a missing blob
+        result = commit_raw(lake, batch, spool)
+    finally:
+        spool.close()
+    books = Books(by_source=True)
+    books.add(result.rows)
+    written = pa.Table.from_pylist(result.rows, schema=stage_schema())
+    sc.context.log.info(f"batch {batch}: {len(inputs)} inputs, {books.landed} samples landed, {len(blob_fragments)} blob fragments")
+    metadata = {"handoffs": {b: len(ids) for b, ids in result.handoffs.items()}} if result.handoffs else {}
+    preview = [r for r in result.rows if r["status"] == "landed"][:8] + [r for r in result.rows if r["status"] != "landed"][:8]
+    return StageOutcome(inputs, books, manifest_rows(written), preview, result.version, n, metadata)
 
 
 raw = stage_asset(
     name="raw",
-    read=read_landing,
-    key=keys_by_source,
-    keep_media=False,
-    description="Discover a landing drop (optional manifest; else pair by stem), sniff types by magic bytes, hash, pack bytes.",
+    run=run_landing,
+    description="Discover a landing drop (optional manifest; else pair by stem), sniff types by magic bytes, hash, pack bytes; "
+    "content shared with other batches is held by one of them (the others: DUPLICATE).",
 )

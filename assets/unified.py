@@ -1,10 +1,11 @@
-"""unified: canonical formats (RGB PNG, 16 kHz mono WAV, keyframes + track + cues, NFC text)."""
+"""unified: near-duplicate clusters, canonical formats (RGB PNG, 16 kHz mono WAV, keyframes + track + cues, NFC text)."""
 
-from assets.factory import stage_asset, upstream_reader
+from assets.factory import run_from_upstream, stage_asset
 
 unified = stage_asset(
     name="unified",
     upstream="cleaned",
-    read=upstream_reader("cleaned", hydrate=("image", "audio", "video")),
-    description="Canonical formats: RGB images at bounded size, 16 kHz mono audio, video keyframes + audio + subtitle cues, NFC text.",
+    run=run_from_upstream("cleaned"),
+    description="Near-duplicate images (batch-wide dHash clusters); canonical formats: RGB images at bounded size, "
+    "16 kHz mono audio, video keyframes + audio + subtitle cues, NFC text.",
 )

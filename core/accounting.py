@@ -1,17 +1,18 @@
 """Invariant I1: per stage and batch, input keys = landed ∪ quarantined, disjoint.
 
-Raw counts input *files* (a sample's `source` lists them); later stages count sample ids.
+Raw counts input *files* (a row's `source` lists them); later stages count sample ids.
 Augmentation variants are extra landed rows whose `parent_id` is an input.
+The books are kept row by row as chunks are written, so no stage holds its batch to count it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.discover import split_source
-from core.records import Quarantined, Sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +22,7 @@ class Account:
     quarantined: int
     variants: int
     missing: list[str] = field(default_factory=list)  # inputs that went nowhere (silent drop)
-    overlap: list[str] = field(default_factory=list)  # inputs both landed and quarantined
+    overlap: list[str] = field(default_factory=list)  # inputs both landed and quarantined, or twice
     unknown: list[str] = field(default_factory=list)  # outputs that are neither an input nor a variant of one
 
     @property
@@ -29,31 +30,45 @@ class Account:
         return not (self.missing or self.overlap or self.unknown)
 
 
-def keys_by_source(s: Sample) -> list[str]:
-    return split_source(s.source)
+@dataclass(slots=True)
+class Books:
+    """Running account of one (stage, batch). Feed it every output row (a mapping with
+    sample_id, parent_id, status, source, reason); ask `account(inputs)` at the end."""
 
+    by_source: bool = False  # raw: keys are input names, not sample ids
+    keys: Counter[str] = field(default_factory=Counter)
+    outputs: list[tuple[str, str | None]] = field(default_factory=list)  # (sample id, parent) of landed rows
+    reasons: Counter[str] = field(default_factory=Counter)
+    landed: int = 0
+    quarantined: int = 0
 
-def keys_by_id(s: Sample) -> list[str]:
-    return [s.sample_id]
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for r in rows:
+            if r["status"] == "landed":
+                self.landed += 1
+                self.outputs.append((r["sample_id"], r.get("parent_id")))
+                if r.get("parent_id") is not None:
+                    continue  # a variant is counted against its parent below
+            elif r["status"] == "quarantined":
+                self.quarantined += 1
+                self.reasons[r["reason"]] += 1
+            else:
+                continue
+            self.keys.update(split_source(r["source"]) if self.by_source else [r["sample_id"]])
 
-
-def account(
-    input_keys: list[str], landed: list[Sample], quarantined: list[Quarantined], key: Callable[[Sample], list[str]] = keys_by_id
-) -> Account:
-    inputs = set(input_keys)
-    variants = [s for s in landed if s.parent_id is not None and s.sample_id not in inputs]
-    variant_ids = {v.sample_id for v in variants}
-    landed_keys = [k for s in landed if s.sample_id not in variant_ids for k in key(s)]
-    q_keys = [k for q in quarantined for k in key(q.sample)]
-    landed_set, q_set = set(landed_keys), set(q_keys)
-    # an input must end in exactly one row: a key counted twice anywhere is an overlap
-    counts = Counter(landed_keys) + Counter(q_keys)
-    return Account(
-        inputs=len(inputs),
-        landed=len(landed) - len(variants),
-        quarantined=len(quarantined),
-        variants=len(variants),
-        missing=sorted(inputs - landed_set - q_set),
-        overlap=sorted(k for k, n in counts.items() if n > 1),
-        unknown=sorted(((landed_set | q_set) - inputs) | {v.sample_id for v in variants if v.parent_id not in inputs}),
-    )
+    def account(self, input_keys: Iterable[str]) -> Account:
+        inputs = set(input_keys)
+        variants = [(sid, parent) for sid, parent in self.outputs if parent is not None and sid not in inputs]
+        unknown = (set(self.keys) - inputs) | {sid for sid, parent in variants if parent not in inputs}
+        # a variant that is also an input (its own parent in this batch) is counted as an input
+        self_parented = Counter(sid for sid, parent in self.outputs if parent is not None and sid in inputs)
+        counts = self.keys + self_parented
+        return Account(
+            inputs=len(inputs),
+            landed=self.landed - len(variants),
+            quarantined=self.quarantined,
+            variants=len(variants),
+            missing=sorted(inputs - set(counts)),
+            overlap=sorted(k for k, n in counts.items() if n > 1),
+            unknown=sorted(unknown),
+        )

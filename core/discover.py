@@ -66,56 +66,98 @@ def split_source(source: str) -> list[str]:
     return [str(n) for n in names] if isinstance(names, list) else [source]
 
 
-def discover(landing: Landing, batch: str, manifest: bytes | None = None, manifest_name: str = "") -> Discovery:
-    out = Discovery()
-    names = sorted(n for n in landing.list() if n != manifest_name)
-    out.inputs.extend(names)
-    claimed: set[str] = set()
-    entries: list[_Entry] = []
+@dataclass(slots=True)
+class Group:
+    """A unit of raw work planned from names alone: one manifest row, or the files sharing a stem."""
 
+    key: str
+    names: list[str] = field(default_factory=list)  # files this group claims (stem group or manifest row)
+    row: dict[str, str] | None = None  # the manifest row, if any
+    absent: list[str] = field(default_factory=list)  # paths the row names that are not files of the drop
+
+
+@dataclass(slots=True)
+class Plan:
+    groups: list[Group] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)  # manifest rows that cannot be parsed
+
+
+def plan(names: list[str], batch: str, manifest: bytes | None = None, manifest_name: str = "") -> Plan:
+    """Group a drop's files into samples-to-be without reading them (memory ∝ names, not bytes).
+    A file named by a manifest row belongs to the first row naming it; the rest pair by stem."""
+    out = Plan()
+    names = sorted(n for n in names if n != manifest_name)
+    out.inputs.extend(names)
+    known, claimed = set(names), set()
     if manifest is not None:
         rows, bad_rows = parse_manifest(manifest, manifest_name)
-        known = set(names)
         for key, detail in bad_rows:
             out.inputs.append(key)
             out.quarantined.append(_bad(batch, key, Reason.CORRUPT, detail, "manifest.parse"))
         for key, row in rows:
             out.inputs.append(key)
-            entries.append(_manifest_entry(landing, batch, key, row, known, claimed, out))
-
+            named = [n for col in ("path", *MANIFEST_PART_COLUMNS) if (n := _normalise(row.get(col) or "")) is not None]
+            mine = [n for n in dict.fromkeys(named) if n in known and n not in claimed]
+            claimed.update(mine)
+            out.groups.append(Group(key=key, names=mine, row=row, absent=[n for n in named if n not in known]))
     by_stem: dict[str, list[str]] = defaultdict(list)
     for name in names:
         if name not in claimed:
             by_stem[_stem(name)].append(name)
-    for stem, group in sorted(by_stem.items()):
+    out.groups += [Group(key=stem, names=group) for stem, group in sorted(by_stem.items())]
+    return out
+
+
+def resolve(landing: Landing, batch: str, group: Group) -> Discovery:
+    """Read and sniff one group's files: its samples (not yet deduplicated) and quarantined inputs.
+    `inputs` holds inputs found only now (manifest paths that are not files of the drop)."""
+    out = Discovery()
+    if group.row is not None:
+        entries = [_manifest_entry(landing, batch, group.key, group.row, set(group.absent), set(group.names), out)]
+    else:
         sniffed: list[tuple[str, bytes, str, str]] = []
-        for name in group:
+        for name in group.names:
             part = _read_part(landing, batch, name, out)
             if part is not None:
                 sniffed.append((name, *part))
         modalities = [m for _, _, m, _ in sniffed]
         if len(set(modalities)) == len(modalities):  # one file per modality: one sample
-            entry = _Entry(key=stem)
+            entry = _Entry(key=group.key)
             for name, data, modality, fmt in sniffed:
                 entry.sources.append(name)
                 entry.parts[modality] = (name, data, fmt)
-            entries.append(entry)
+            entries = [entry]
         else:  # same stem, same modality twice: nothing to pair reliably, keep each alone
-            for name, data, modality, fmt in sniffed:
-                entries.append(_Entry(key=name, sources=[name], parts={modality: (name, data, fmt)}))
+            entries = [_Entry(key=name, sources=[name], parts={modality: (name, data, fmt)}) for name, data, modality, fmt in sniffed]
+    for entry in entries:
+        if entry.parts:
+            out.samples.append(_to_sample(entry, batch))
+        elif entry.sources:  # a manifest row that lands nothing: its parts are quarantined, and so is the row
+            reason, detail = entry.failure or (Reason.EMPTY, "manifest row names no usable file or text")
+            out.quarantined.append(_bad(batch, entry.sources[0], reason, detail, "raw.pair"))
+    return out
 
+
+def discover(landing: Landing, batch: str, manifest: bytes | None = None, manifest_name: str = "") -> Discovery:
+    """The whole drop at once (small drops, tests): plan, resolve every group, and keep one
+    sample per content — the one with the smallest source, the others DUPLICATE."""
+    names = landing.list()
+    p = plan(names, batch, manifest, manifest_name)
+    out = Discovery(quarantined=list(p.quarantined), inputs=list(p.inputs))
+    found: list[Sample] = []
+    for group in p.groups:
+        d = resolve(landing, batch, group)
+        found += d.samples
+        out.quarantined += d.quarantined
+        out.inputs += d.inputs
     seen: dict[str, str] = {}
-    for entry in sorted((e for e in entries if e.parts), key=lambda e: source_key(e.sources)):
-        sample = _to_sample(entry, batch)
+    for sample in sorted(found, key=lambda s: s.source):
         if sample.sample_id in seen:
             out.quarantined.append(sample.quarantine(Reason.DUPLICATE, f"same content as {seen[sample.sample_id]}", "raw.dedup"))
         else:
             seen[sample.sample_id] = sample.source
             out.samples.append(sample)
-    for entry in entries:  # a manifest row that lands nothing: its parts are quarantined, and so is the row
-        if not entry.parts and entry.sources:
-            reason, detail = entry.failure or (Reason.EMPTY, "manifest row names no usable file or text")
-            out.quarantined.append(_bad(batch, entry.sources[0], reason, detail, "raw.pair"))
     return out
 
 
@@ -145,7 +187,7 @@ def parse_manifest(data: bytes, name: str) -> tuple[list[tuple[str, dict[str, st
 
 
 def _manifest_entry(
-    landing: Landing, batch: str, key: str, row: dict[str, str], names: set[str], claimed: set[str], out: Discovery
+    landing: Landing, batch: str, key: str, row: dict[str, str], absent: set[str], mine: set[str], out: Discovery
 ) -> _Entry:
     """One manifest row as one sample. A row that loses any part it names lands nothing: its
     other files and its text are quarantined UNPAIRED (a caption without its picture is no sample)."""
@@ -166,12 +208,12 @@ def _manifest_entry(
         if name is None:
             fail(f"{key}:{raw_path}", Reason.BAD_PATH, f"manifest path {raw_path!r} leaves the landing root", "raw.manifest", new_input=True)
             continue
-        if name not in names:
+        if name in absent:
             fail(f"{key}:{raw_path}", Reason.BAD_PATH, f"manifest path {raw_path!r} is not in the landing drop", "raw.manifest", new_input=True)
             continue
-        if name in claimed:  # a second row naming the same file: the file is accounted for once
+        if name not in mine:  # an earlier row named this file: the file is accounted for once
             continue
-        claimed.add(name)
+        mine.discard(name)
         n_before = len(out.quarantined)
         part = _read_part(landing, batch, name, out)
         if part is None:
@@ -257,7 +299,9 @@ def _stem(name: str) -> str:
 
 
 def _normalise(path: str) -> str | None:
-    """A manifest path as a landing name, or None when it escapes the root."""
+    """A manifest path as a landing name, or None when it escapes the root (or is empty)."""
+    if not path:
+        return None
     p = path.replace("\\", "/")
     if p.startswith("/") or (len(p) > 1 and p[1] == ":"):
         return None

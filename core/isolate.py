@@ -17,7 +17,7 @@ from typing import Any
 from core.decode import DecodeFailure
 from core.records import Reason
 
-# One forkserver for every child we start (here and in core.pool): clean, single-threaded,
+# One forkserver for every child we start (here and in the stage engine): clean, single-threaded,
 # with the decoders already imported, so each fork is cheap.
 FORKSERVER = mp.get_context("forkserver")
 FORKSERVER.set_forkserver_preload(["core.ops"])

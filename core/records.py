@@ -71,7 +71,9 @@ class Sample:
     """One logical item with any subset of modalities.
 
     `raw_sha256` maps modality → sha256 of the raw bytes (provenance, never changes);
-    `media` holds the bytes of the current stage (raw, then canonical);
+    `media` holds the bytes of the current stage (raw, then canonical) while a chunk is in
+    flight; `media_ref` / `keyframe_refs` name the stored bytes (sha256 in the lake's
+    content-addressed `blobs`) that a stage table row stands for;
     `metrics` are flat numbers a quality gate can check.
     """
 
@@ -94,6 +96,8 @@ class Sample:
     encoders: dict[str, str] = field(default_factory=dict)
     transcript: str | None = None
     code_versions: dict[str, str] = field(default_factory=dict)  # stage → code version that shaped this row
+    media_ref: dict[str, str] = field(default_factory=dict)
+    keyframe_refs: list[str] = field(default_factory=list)
 
     def evolve(self, **changes: Any) -> Sample:
         """A copy with `changes`; operators never mutate their input."""

@@ -2,15 +2,18 @@
 
 Invariants: one schema for every stage table (columns a stage does not fill are null),
 plus one `vec_<modality>__<model>` column per encoder in `samples`. A stage table holds
-the stage's landed rows (`status = landed`, `row_id` = sample id) and its quarantined
-inputs (`status = quarantined`, `row_id` = quarantine id, with reason/detail/op, without
-media), written in one commit (I2).
+the stage's landed rows (`status = landed`) and its quarantined inputs (`status =
+quarantined`, with reason/detail/op), written in one commit (I2). A row's key (`row_id`)
+includes its batch, so batches never overwrite each other's rows.
+
+Media are stored once: rows carry `media_<modality>` / `keyframes` references (sha256) into
+the content-addressed `blobs` table, never the bytes themselves.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -44,10 +47,10 @@ SAMPLE_FIELDS: list[pa.Field] = [
     pa.field("text", pa.string()),
     pa.field("transcript", pa.string()),
     pa.field("search_text", pa.string()),
-    pa.field("image", pa.large_binary()),
-    pa.field("audio", pa.large_binary()),
+    *[pa.field(f"media_{m}", pa.string()) for m in MODALITY_ORDER],
+    pa.field("media_bytes", pa.int64()),
     pa.field("formats", pa.string()),
-    pa.field("keyframes", pa.list_(pa.large_binary())),
+    pa.field("keyframes", pa.list_(pa.string())),
     pa.field("keyframe_times", pa.list_(pa.float64())),
     pa.field("segments", pa.list_(SEGMENT)),
     pa.field("metrics", METRICS_TYPE),
@@ -63,27 +66,11 @@ SAMPLE_FIELDS: list[pa.Field] = [
 ]
 SAMPLE_SCHEMA = pa.schema(SAMPLE_FIELDS)
 
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("qid", pa.string(), nullable=False),
-        pa.field("sample_id", pa.string(), nullable=False),
-        pa.field("batch", pa.string(), nullable=False),
-        pa.field("stage", pa.string(), nullable=False),
-        pa.field("op", pa.string()),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("detail", pa.string()),
-        pa.field("source", pa.string()),
-        pa.field("parent_id", pa.string()),
-        pa.field("run_id", pa.string()),
-        pa.field("code_version", pa.string()),
-        pa.field("created_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-
+# Lance blob encoding: bytes live out of line and read back as file-like streams.
 BLOB_SCHEMA = pa.schema(
     [
         pa.field("sha256", pa.string(), nullable=False),
-        pa.field("data", pa.large_binary()),
+        pa.field("data", pa.large_binary(), metadata={"lance-encoding:blob": "true"}),
         pa.field("size", pa.int64()),
         pa.field("first_batch", pa.string()),
     ]
@@ -103,10 +90,37 @@ def vector_field(column: str, dim: int) -> pa.Field:
     return pa.field(column, pa.list_(pa.float32(), dim))
 
 
-def quarantine_id(stage: str, q: Quarantined) -> str:
+def landed_id(batch: str, sample_id: str) -> str:
+    """Key of a landed row: one per batch and sample (the same content in two batches is two rows)."""
+    return sha256_hex(f"landed\0{batch}\0{sample_id}".encode())
+
+
+def quarantine_key(stage: str, batch: str, sample_id: str, source: str) -> str:
     """Key of a quarantine row: one per stage, batch, sample and source (a raw DUPLICATE
     shares its sample id with the row that landed, never its source)."""
-    return sha256_hex(f"{stage}\0{q.sample.batch}\0{q.sample_id}\0{q.sample.source}".encode())
+    return sha256_hex(f"{stage}\0{batch}\0{sample_id}\0{source}".encode())
+
+
+def quarantine_id(stage: str, q: Quarantined) -> str:
+    return quarantine_key(stage, q.sample.batch, q.sample_id, q.sample.source)
+
+
+def media_refs(s: Sample, hydrated: Collection[str]) -> tuple[dict[str, str], list[str], dict[str, bytes]]:
+    """(modality → sha256, keyframe shas, sha256 → bytes to store) for one row.
+
+    Bytes in flight are hashed; a reference the stage did not load (`hydrated`) is kept as
+    read. A modality an operator consumed (decoded text) was loaded and is gone: no reference."""
+    refs = {m: ref for m, ref in s.media_ref.items() if m not in hydrated}
+    payload: dict[str, bytes] = {}
+    for m, data in s.media.items():
+        refs[m] = sha256_hex(data)
+        payload[refs[m]] = data
+    if s.keyframes:
+        keyframes = [sha256_hex(k) for k in s.keyframes]
+        payload.update(zip(keyframes, s.keyframes, strict=True))
+    else:
+        keyframes = [] if "keyframes" in hydrated else list(s.keyframe_refs)
+    return refs, keyframes, payload
 
 
 def samples_to_arrow(
@@ -118,20 +132,28 @@ def samples_to_arrow(
     vector_dims: dict[str, int] | None = None,
     quarantined: Iterable[Quarantined] = (),
     stage: str = "",
-) -> pa.Table:
-    """Rows for a stage table: landed samples, then quarantined inputs (without media or
-    vectors); `vector_dims` adds one fixed-size vector column per entry."""
+    hydrated: Collection[str] = (),
+    sizes: dict[str, int] | None = None,
+) -> tuple[pa.Table, dict[str, bytes]]:
+    """Rows for a stage table — landed samples, then quarantined inputs (without vectors) —
+    and the media bytes they reference (sha256 → bytes) for the content-addressed store.
+    `vector_dims` adds one fixed-size vector column per entry; `sizes` gives the byte size of
+    references whose bytes are not in flight (so `media_bytes` stays exact)."""
     now = datetime.now(UTC)
     dims = dict(vector_dims or {})
+    known = dict(sizes or {})
     entries: list[tuple[Sample, Quarantined | None]] = [(s, None) for s in samples]
-    entries += [(q.sample.evolve(media={}, keyframes=[], vectors={}), q) for q in quarantined]
-    rows = []
+    entries += [(q.sample.evolve(vectors={}), q) for q in quarantined]
+    rows, payload = [], {}
     for s, q in entries:
         unknown = set(s.metrics) - set(METRICS)
         if unknown:
             raise ValueError(f"metrics {sorted(unknown)} of sample {s.sample_id[:12]} are not declared in core/schema.py METRICS")
+        refs, keyframes, stored = media_refs(s, hydrated)
+        payload.update(stored)
+        known.update((k, len(v)) for k, v in stored.items())
         row = {
-            "row_id": s.sample_id if q is None else quarantine_id(stage, q),
+            "row_id": landed_id(s.batch, s.sample_id) if q is None else quarantine_id(stage, q),
             "sample_id": s.sample_id,
             "batch": s.batch,
             "source": s.source,
@@ -144,10 +166,10 @@ def samples_to_arrow(
             "text": s.text,
             "transcript": s.transcript,
             "search_text": text_for(s),
-            "image": s.media.get("image"),
-            "audio": s.media.get("audio"),
+            **{f"media_{m}": refs.get(m) for m in MODALITY_ORDER},
+            "media_bytes": sum(known.get(r, 0) for r in [*refs.values(), *keyframes]),
             "formats": json.dumps(s.formats, sort_keys=True),
-            "keyframes": s.keyframes or None,
+            "keyframes": keyframes or None,
             "keyframe_times": s.keyframe_times or None,
             "segments": [{"start": g.start, "end": g.end, "text": g.text, "source": g.source} for g in s.segments] or None,
             "metrics": {m: s.metrics.get(m) for m in METRICS},
@@ -164,16 +186,18 @@ def samples_to_arrow(
         for column in dims:
             row[column] = s.vectors.get(column)
         rows.append(row)
-    schema = pa.schema([*SAMPLE_FIELDS, *(vector_field(c, d) for c, d in sorted(dims.items()))])
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_pylist(rows, schema=stage_schema(dims)), payload
+
+
+def stage_schema(vector_dims: dict[str, int] | None = None) -> pa.Schema:
+    return pa.schema([*SAMPLE_FIELDS, *(vector_field(c, d) for c, d in sorted((vector_dims or {}).items()))])
 
 
 def arrow_to_samples(table: pa.Table) -> list[Sample]:
-    """Inverse of `samples_to_arrow` (media columns that are null stay absent)."""
+    """Inverse of `samples_to_arrow`: media come back as references (`media_ref`), not bytes."""
     vec_columns = [c for c in table.column_names if c.startswith("vec_")]
     out: list[Sample] = []
     for r in table.to_pylist():
-        media = {k: r[k] for k in ("image", "audio") if r.get(k) is not None}
         metrics = {k: v for k, v in (r.get("metrics") or {}).items() if v is not None}
         out.append(
             Sample(
@@ -184,10 +208,10 @@ def arrow_to_samples(table: pa.Table) -> list[Sample]:
                 raw_sha256={m: r[f"raw_sha256_{m}"] for m in MODALITY_ORDER if r.get(f"raw_sha256_{m}")},
                 text=r.get("text"),
                 transcript=r.get("transcript"),
-                media=media,
+                media_ref={m: r[f"media_{m}"] for m in MODALITY_ORDER if r.get(f"media_{m}")},
                 formats=json.loads(r["formats"]) if r.get("formats") else {},
                 segments=[Segment(g["start"], g["end"], g["text"], g["source"]) for g in r.get("segments") or []],
-                keyframes=list(r.get("keyframes") or []),
+                keyframe_refs=list(r.get("keyframes") or []),
                 keyframe_times=list(r.get("keyframe_times") or []),
                 metrics=metrics,
                 parent_id=r.get("parent_id"),
@@ -199,25 +223,3 @@ def arrow_to_samples(table: pa.Table) -> list[Sample]:
             )
         )
     return out
-
-
-def quarantine_to_arrow(items: Iterable[Quarantined], *, stage: str, run_id: str, code_version: str) -> pa.Table:
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "qid": quarantine_id(stage, q),
-            "sample_id": q.sample_id,
-            "batch": q.sample.batch,
-            "stage": stage,
-            "op": q.op,
-            "reason": q.reason.value,
-            "detail": q.detail,
-            "source": q.sample.source,
-            "parent_id": q.sample.parent_id,
-            "run_id": run_id,
-            "code_version": code_version,
-            "created_at": now,
-        }
-        for q in items
-    ]
-    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)

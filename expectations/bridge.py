@@ -1,7 +1,8 @@
 """Run a stage's suite on its landed + quarantined rows and return a Dagster check result.
 
 The suite sees a manifest, not pixels: one row per sample with its status, primary
-modality, flattened metrics, vector norms. Failing sample ids travel into the check metadata.
+modality, flattened metrics, vector norms — gathered chunk by chunk as the stage writes.
+Failing sample ids travel into the check metadata.
 """
 
 from __future__ import annotations
@@ -10,32 +11,42 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
-from core.embedding import text_for
-from core.records import Quarantined, Sample
 from expectations.suites import Rule, stage_rules
 
 CHECK = "quality"
 
 
-def manifest(landed: list[Sample], quarantined: list[Quarantined]) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for status, samples in (("landed", landed), ("quarantined", [q.sample for q in quarantined])):
-        for s in samples:
-            row: dict[str, Any] = {
-                "sample_id": s.sample_id,
-                "batch": s.batch,
-                "status": status,
-                "modality": next((m for m in ("video", "audio", "image", "subtitles", "text") if m in s.modalities), "text"),
-                "variant_has_parent": s.aug_op is None or s.parent_id is not None,
-                "text_embedded": text_for(s) is None or any(c.startswith("vec_text__") for c in s.vectors),
-                **{k: v for k, v in s.metrics.items()},
-            }
-            for column, vec in s.vectors.items():
-                row[f"norm__{column}"] = float(np.linalg.norm(np.asarray(vec, dtype=np.float64)))
-            rows.append(row)
-    df = pd.DataFrame(rows)
+def manifest_rows(rows: pa.Table) -> list[dict[str, Any]]:
+    """One manifest entry per stage-table row (landed or quarantined): status, primary
+    modality, flattened metrics, vector norms. Computed chunk by chunk as rows are written."""
+    vec_columns = [c for c in rows.column_names if c.startswith("vec_")]
+    out: list[dict[str, Any]] = []
+    for r in rows.select([c for c in rows.column_names if c in _MANIFEST_COLUMNS or c.startswith("vec_")]).to_pylist():
+        modalities = r.get("modalities") or []
+        row: dict[str, Any] = {
+            "sample_id": r["sample_id"],
+            "batch": r["batch"],
+            "status": r["status"],
+            "modality": next((m for m in ("video", "audio", "image", "subtitles", "text") if m in modalities), "text"),
+            "variant_has_parent": r.get("aug_op") is None or r.get("parent_id") is not None,
+            "text_embedded": r.get("search_text") is None or any(r.get(c) is not None for c in vec_columns if c.startswith("vec_text__")),
+            **{k: v for k, v in (r.get("metrics") or {}).items() if v is not None},
+        }
+        for column in vec_columns:
+            if r.get(column) is not None and r["status"] == "landed":
+                row[f"norm__{column}"] = float(np.linalg.norm(np.asarray(r[column], dtype=np.float64)))
+        out.append(row)
+    return out
+
+
+_MANIFEST_COLUMNS = {"sample_id", "batch", "status", "modalities", "aug_op", "parent_id", "search_text", "metrics"}
+
+
+def manifest(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(entries)
     return df if not df.empty else pd.DataFrame({"sample_id": pd.Series(dtype=str)})
 
 
@@ -72,11 +83,10 @@ def validate(df: pd.DataFrame, rules: list[Rule], name: str) -> list[dict[str, A
     return out
 
 
-def quality_check(
-    stage: str, params: dict[str, Any], batch: str, landed: list[Sample], quarantined: list[Quarantined]
-) -> AssetCheckResult:
-    vector_columns = sorted({c for s in landed for c in s.vectors})
-    outcomes = validate(manifest(landed, quarantined), stage_rules(stage, params, batch, vector_columns), f"{stage}_{batch}")
+def quality_check(stage: str, params: dict[str, Any], batch: str, entries: list[dict[str, Any]]) -> AssetCheckResult:
+    """The stage's suite over the manifest of every row the batch wrote."""
+    vector_columns = sorted({k.removeprefix("norm__") for e in entries for k in e if k.startswith("norm__")})
+    outcomes = validate(manifest(entries), stage_rules(stage, params, batch, vector_columns), f"{stage}_{batch}")
     errors = [o for o in outcomes if not o["success"] and o["severity"] == "error"]
     warns = [o for o in outcomes if not o["success"] and o["severity"] != "error"]
     return AssetCheckResult(

@@ -96,6 +96,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         raise CliError("name a batch with --batch NAME or pass --all (see `tessera status`)")
     stages = [args.stage] if args.stage else list(STAGES[: STAGES.index(args.through) + 1])
     results = [materialize(b, stages, quiet=args.json) for b in batches]
+    # content whose holder let it go passed to another batch at raw: that batch is re-run from cleaned
+    handed = sorted({h for r in results for h in r.get("handoffs", {})} - set(batches)) if "raw" in stages else []
+    results += [materialize(b, [s for s in stages if s != "raw"], quiet=args.json) for b in handed]
     if args.report:  # what dvc.yaml tracks per stage: counts only, no run ids or timings
         stable = [{"batch": r["batch"], "success": r["success"], "stages": [s for s in r["stages"] if s["stage"] in stages]} for r in results]
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +136,9 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
         raise_on_error=False,
     )
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    handoffs: dict[str, int] = {}
+    for mat in result.asset_materializations_for_node("raw") if "raw" in stages else []:
+        handoffs.update(mat.metadata["handoffs"].value if "handoffs" in mat.metadata else {})
     checks = {
         f"{e.event_specific_data.asset_key.path[-1]}:{e.event_specific_data.check_name}": e.event_specific_data.passed
         for e in result.all_events
@@ -144,6 +150,7 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
         "success": bool(result.success),
         "failed_steps": failed,
         "checks_passed": checks,
+        "handoffs": handoffs,
         "seconds": round(time.perf_counter() - started, 2),
         "stages": stage_status(batch)["stages"],
     }

@@ -18,12 +18,14 @@ class LocalLanding:
     """A landing directory. Names are '/'-separated and relative; symlinks that leave the
     root, and anything that is not a regular file, are reported per name as BAD_PATH."""
 
-    def __init__(self, root: str | Path, max_file_bytes: int = 4 << 30) -> None:
+    def __init__(self, root: str | Path, max_file_bytes: int = 4 << 30, paths: dict[str, str] | None = None) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise FileNotFoundError(f"landing directory {root} does not exist or is not a directory")
         self.max_file_bytes = max_file_bytes
-        self._paths: dict[str, Path] = {}
+        # name → path; a worker given the names of its chunk (`paths`, relative) skips the walk
+        self._paths: dict[str, Path] = {n: self.root / rel for n, rel in (paths or {}).items()}
+        self._sizes: dict[str, int] = {}
 
     def list(self) -> list[str]:
         self._paths = {}
@@ -33,7 +35,19 @@ class LocalLanding:
                 path = Path(dirpath) / fn
                 name = printable_name(path.relative_to(self.root).as_posix())
                 self._paths[name] = path
+                try:
+                    self._sizes[name] = path.lstat().st_size
+                except OSError:
+                    self._sizes[name] = 0
         return sorted(self._paths)
+
+    def size(self, name: str) -> int:
+        """Bytes of a listed file (its link's size for a symlink; 0 if unknown): for chunk planning only."""
+        return self._sizes.get(name, 0)
+
+    def relative(self, name: str) -> str:
+        """The path of a listed name relative to the root (hand it to a worker with `paths`)."""
+        return os.fsdecode(os.path.relpath(self._paths[name], self.root))
 
     def read(self, name: str) -> bytes:
         path = self._paths.get(name)

@@ -1,8 +1,14 @@
 """The operator contract and the registry every stage draws its operators from.
 
 An operator is a frozen dataclass registered under `modality.what`. It maps a list
-of samples to one result per input (a `Sample` or a `Quarantined`), plus optional
-variant samples whose `parent_id` names an input. Operators never raise on bad data.
+of samples (one chunk of a batch) to one result per input (a `Sample` or a `Quarantined`),
+plus optional variant samples whose `parent_id` names an input. Operators never raise on
+bad data.
+
+An operator whose verdict depends on the whole batch (near-duplicate clusters, batch
+statistics) declares `prepare_columns` and a `prepare(rows)` that sees those columns of
+every input of the batch before any chunk runs; its result reaches `apply` as
+`ctx.prepared[op_name]`. So verdicts never depend on how a batch is cut into chunks.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from core.isolate import run_isolated
-from core.pool import pool_map
 from core.records import Result, Sample
 
 
@@ -20,15 +25,16 @@ from core.records import Result, Sample
 class OpContext:
     """What an operator may know besides its parameters; built by the asset from resources.
 
-    `seen_elsewhere(ids)` answers which ids already landed in another batch (id → batch).
-    `models` is the encoder/transcriber set, or None where a stage needs none.
+    `models` is the encoder/transcriber set, or None where a stage needs none; `prepared`
+    holds each batch-aware operator's `prepare` result; `workers` bounds the child
+    processes an operator may run at once (isolated decoders).
     """
 
     batch: str
     seed: int = 0
     workers: int = 1
     models: Any = None
-    seen_elsewhere: Callable[[list[str]], dict[str, str]] = field(default=lambda ids: {})
+    prepared: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Op(Protocol):
@@ -37,13 +43,22 @@ class Op(Protocol):
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]: ...
 
 
+def prepare_columns(ops: Iterable[Op]) -> list[str]:
+    """The columns the batch-aware operators of a chain read before its chunks run."""
+    return sorted({c for op in ops for c in getattr(op, "prepare_columns", ())})
+
+
+def prepare_all(ops: Iterable[Op], rows: Any) -> dict[str, Any]:
+    """`op_name → op.prepare(rows)` for every batch-aware operator (rows: the batch's inputs, projected)."""
+    return {op.op_name: op.prepare(rows) for op in ops if hasattr(op, "prepare")}
+
+
 class RowOp:
     """Per-row operator: implement `__call__`; rows without `modality` pass through untouched.
-    `parallel` operators (heavy decoding) run in the process pool when `ctx.workers` > 1."""
+    Chunks already run in parallel (the stage runner's engine), so rows run in order here."""
 
     op_name: ClassVar[str] = ""
     modality: ClassVar[str | None] = None
-    parallel: ClassVar[bool] = False
 
     def __call__(self, s: Sample) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -52,13 +67,7 @@ class RowOp:
         return self.modality is None or self.modality in s.modalities
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
-        todo = [i for i, s in enumerate(samples) if self.applies_to(s)]
-        workers = getattr(ctx, "workers", 1) if self.parallel else 1
-        done = pool_map(self, [samples[i] for i in todo], workers, on_crash=lambda s, f: s.quarantine(f.reason, f.detail))
-        out: list[Result] = list(samples)
-        for i, r in zip(todo, done, strict=True):
-            out[i] = r
-        return out
+        return [self(s) if self.applies_to(s) else s for s in samples]
 
 
 def map_isolated(

@@ -110,12 +110,3 @@ def _crash_on_three(x: int) -> int:
     if x == 3:
         os.kill(os.getpid(), signal.SIGSEGV)
     return x * 10
-
-
-@pytest.mark.fault
-def test_a_crash_in_the_decode_pool_costs_only_the_crashing_item() -> None:
-    from core.pool import pool_map, pool_scope
-
-    with pool_scope():
-        out = pool_map(_crash_on_three, [1, 2, 3, 4, 5], 2, on_crash=lambda x, f: (x, f.reason))
-    assert out == [10, 20, (3, Reason.DECODER_CRASH), 40, 50]

@@ -110,7 +110,11 @@ def test_each_stage_table_holds_its_quarantined_inputs_beside_its_landed_rows(pi
         in_table = sorted((r["sample_id"], r["reason"], r["op"]) for r in _rows(lake, STAGE_TABLES[stage], status="quarantined"))
         in_index = sorted((r["sample_id"], r["reason"], r["op"]) for r in lake.quarantine_rows("b1", stage))
         assert in_table == in_index, stage
-        assert all(r["image"] is None and r["audio"] is None for r in _rows(lake, STAGE_TABLES[stage], status="quarantined"))
+        # media are stored once, in blobs: rows (landed or not) carry references only
+        rows = _rows(lake, STAGE_TABLES[stage], status="landed")
+        refs = {r[f"media_{m}"] for r in rows for m in ("image", "audio", "video") if r[f"media_{m}"]}
+        assert not {"image", "audio"} & set(rows[0]) if rows else True
+        assert refs <= set(lake.read_blobs(refs)), stage
     versions = {r["input_version"] for r in _rows(lake, "cleaned") + _rows(lake, "cleaned", status="quarantined")}
     assert len(versions) == 1  # landed and quarantined rows of a stage come from the same read, the same commit
 

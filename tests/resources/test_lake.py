@@ -1,4 +1,4 @@
-"""The lake on a real LanceDB directory: batch-scoped idempotent replace, schema evolution."""
+"""The lake on a real Lance directory: one transaction per (table, batch), content-addressed blobs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from core.records import Reason, Sample
-from core.schema import SAMPLE_SCHEMA
+from core.schema import SAMPLE_SCHEMA, samples_to_arrow, stage_schema
 from resources.lake import LakeResource
 
 
@@ -16,9 +16,9 @@ def _s(i: int, batch: str, text: str = "t") -> Sample:
 
 
 def _commit(lake: LakeResource, batch: str, landed: list[Sample], quarantined=()) -> int:
-    return lake.commit_stage(
-        stage="cleaned", batch=batch, landed=landed, quarantined=list(quarantined), run_id="r", code_version="c", input_version=1
-    )
+    rows, _ = samples_to_arrow(landed, quarantined=list(quarantined), stage="cleaned", run_id="r", code_version="c", input_version=1)
+    lake.ensure("cleaned", stage_schema())
+    return lake.commit_batch("cleaned", batch, lake.write_rows("cleaned", rows))
 
 
 def _ids(lake: LakeResource, batch: str) -> list[str]:
@@ -26,29 +26,59 @@ def _ids(lake: LakeResource, batch: str) -> list[str]:
 
 
 def test_a_batch_is_replaced_whole_and_other_batches_are_untouched(tmp_path: Path) -> None:
-    lake = LakeResource(uri=str(tmp_path / "lake"), lock_dir=str(tmp_path / "locks"))
+    lake = LakeResource(uri=str(tmp_path / "lake"))
     _commit(lake, "a", [_s(1, "a"), _s(2, "a")])
     _commit(lake, "b", [_s(3, "b")], [_s(4, "b").quarantine(Reason.CORRUPT, "bad", "text.decode")])
     _commit(lake, "a", [_s(2, "a", "new"), _s(5, "a")])  # a re-run that dropped id1 and added id5
     assert _ids(lake, "a") == ["id2", "id5"] and _ids(lake, "b") == ["id3"]
     assert next(s.text for s in lake.read_stage("cleaned", "a")[0] if s.sample_id == "id2") == "new"
     assert [r["sample_id"] for r in lake.quarantine_rows("b", "cleaned")] == ["id4"]
-    stage_rows = lake.open("cleaned").to_lance().to_table(filter="batch = 'b'").to_pylist()
+    stage_rows = lake.dataset("cleaned").to_table(filter="batch = 'b'").to_pylist()
     assert sorted((r["sample_id"], r["status"], r["reason"]) for r in stage_rows) == [("id3", "landed", None), ("id4", "quarantined", "CORRUPT")]
-    rows_before = lake.open("cleaned").count_rows()
+    rows_before = lake.dataset("cleaned").count_rows()
     _commit(lake, "a", [_s(2, "a", "new"), _s(5, "a")])  # same again: idempotent
-    assert lake.open("cleaned").count_rows() == rows_before
+    assert lake.dataset("cleaned").count_rows() == rows_before
+
+
+def test_the_same_content_in_two_batches_is_two_rows(tmp_path: Path) -> None:
+    """Row keys include the batch: one batch's write never takes over another's rows."""
+    lake = LakeResource(uri=str(tmp_path / "lake"))
+    _commit(lake, "a", [_s(1, "a")])
+    _commit(lake, "b", [_s(1, "b")])
+    _commit(lake, "a", [_s(1, "a")])
+    assert _ids(lake, "a") == ["id1"] and _ids(lake, "b") == ["id1"]
+
+
+def test_uncommitted_fragments_are_invisible_until_the_commit(tmp_path: Path) -> None:
+    lake = LakeResource(uri=str(tmp_path / "lake"))
+    _commit(lake, "a", [_s(1, "a")])
+    rows, _ = samples_to_arrow([_s(2, "a")], stage="cleaned", run_id="r2", code_version="c", input_version=1)
+    fragments = lake.write_rows("cleaned", rows)  # a worker wrote them; the step has not committed
+    assert _ids(lake, "a") == ["id1"]
+    lake.commit_batch("cleaned", "a", fragments)
+    assert _ids(lake, "a") == ["id2"]
+
+
+def test_blobs_are_stored_once_and_read_back_as_streams(tmp_path: Path) -> None:
+    lake = LakeResource(uri=str(tmp_path / "lake"))
+    from core.records import sha256_hex
+
+    data = {sha256_hex(b"x" * 100_000): b"x" * 100_000, sha256_hex(b"y"): b"y"}
+    lake.commit_appends("blobs", lake.write_blobs(data, "a"))
+    assert lake.write_blobs(data, "b") == []  # already stored: nothing new to write
+    streams = lake.open_blobs(data)
+    assert {k: f.read() for k, f in streams.items()} == data
 
 
 def test_a_table_written_by_older_code_gains_the_new_columns(tmp_path: Path) -> None:
-    lake = LakeResource(uri=str(tmp_path / "lake"), lock_dir=str(tmp_path / "locks"))
+    lake = LakeResource(uri=str(tmp_path / "lake"))
     added = ("row_id", "reason", "detail", "op", "code_versions", "search_text")
     old_schema = pa.schema([f for f in SAMPLE_SCHEMA if f.name not in added])
     old = lake.db().create_table("cleaned", schema=old_schema)
     old.add(pa.Table.from_pylist([{"sample_id": "old", "batch": "a", "status": "landed"}], schema=old_schema))
-    _commit(lake, "a", [_s(1, "a")])  # the old row has no row_id: it is replaced like any row the run no longer makes
-    table = lake.open("cleaned")
-    assert set(added) <= set(table.schema.names)
-    assert table.count_rows() == 1
+    _commit(lake, "a", [_s(1, "a")])  # the old row belongs to batch a: the commit replaces it
+    ds = lake.dataset("cleaned")
+    assert set(added) <= set(ds.schema.names)
+    assert ds.count_rows() == 1
     (row,) = lake.read_stage("cleaned", "a")[0]
     assert row.sample_id == "id1" and row.text == "t"

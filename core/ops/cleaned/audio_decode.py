@@ -17,7 +17,6 @@ class AudioDecode(RowOp):
     max_seconds: float = 600.0
     min_seconds: float = 0.1
     modality = "audio"
-    parallel = True
 
     def __call__(self, s: Sample) -> Result:
         try:

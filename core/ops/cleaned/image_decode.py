@@ -16,7 +16,6 @@ class ImageDecode(RowOp):
     max_pixels: int = 40_000_000
     formats: tuple[str, ...] = tuple(sorted(ALLOWED_FORMATS))
     modality = "image"
-    parallel = True
 
     def __call__(self, s: Sample) -> Result:
         try:

@@ -15,7 +15,6 @@ class AudioCanonical(RowOp):
 
     max_seconds: float = 600.0
     modality = "audio"
-    parallel = True
 
     def applies_to(self, s: Sample) -> bool:
         return "audio" in s.media and s.formats.get("audio") != "wav:16k-mono"

@@ -20,7 +20,6 @@ class ImageCanonical(RowOp):
     max_pixels: int = 40_000_000
     png_level: int = 1
     modality = "image"
-    parallel = True
 
     def __call__(self, s: Sample) -> Result:
         try:

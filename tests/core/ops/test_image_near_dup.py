@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.ops.cleaned.image_decode import ImageDecode
-from core.ops.cleaned.image_near_dup import ImageNearDup
+from core.ops.unified.image_near_dup import ImageNearDup
 from core.records import Quarantined, Reason, Sample
 
 

@@ -1,0 +1,249 @@
+"""The stage runner: one way to read, process and commit a batch, whichever engine runs it.
+
+    plan (ids + row addresses of the batch's inputs, from a pinned version)
+      → chunks bounded by rows and bytes (params `execution.chunk_rows`, `chunk_bytes`)
+      → each chunk, in a worker: read its rows at the pinned version, load their bytes,
+        run the operator chain, write new media to `blobs` and its rows to the stage table
+        as *uncommitted* fragments; return fragment metadata and the books
+      → the step: commit blobs (append), then the stage (one transaction for the batch).
+
+Bytes never travel between processes: workers read and write the lake themselves; the
+step sees ids, counts and fragment metadata. Memory is one chunk per worker, whatever the
+batch's size (I7). A worker that dies (a decoder crash) costs its chunk a re-run, row by
+row in isolated children, so only the culprit is quarantined (DECODER_CRASH).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from core.accounting import Books
+from core.isolate import FORKSERVER, run_isolated
+from core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
+from core.records import MODALITY_ORDER, Reason
+from core.runner import run_ops
+from core.schema import arrow_to_samples, samples_to_arrow, stage_schema
+from expectations.bridge import manifest_rows
+from resources.lake import LakeResource, iter_chunks
+
+log = logging.getLogger(__name__)
+# workers fork from a forkserver that already imported the runner (and so every operator)
+FORKSERVER.set_forkserver_preload(["core.ops", "assets.runner"])
+BOOK_COLUMNS = ("sample_id", "parent_id", "status", "source", "reason", "detail", "op", "modalities", "text", "aug_op")
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    """Everything a chunk worker needs; picklable, small (no media, no rows)."""
+
+    stage: str
+    table: str
+    upstream: str
+    lake_uri: str
+    batch: str
+    ops: tuple[Any, ...]
+    seed: int
+    code_version: str
+    run_id: str
+    input_version: int
+    hydrate: tuple[str, ...] = MODALITY_ORDER
+    prepared: dict[str, Any] = field(default_factory=dict)
+    vector_dims: dict[str, int] = field(default_factory=dict)
+    models: dict[str, Any] | None = None  # ModelsResource fields, for stages that encode or transcribe
+    models_used: tuple[str, ...] = ()
+    earlier_version: int = 0  # `samples` version whose vectors a re-run may reuse
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTask:
+    spec: StageSpec
+    index: int
+    addresses: tuple[int, ...]
+    earlier: tuple[int, ...] = ()  # addresses in `samples` of this chunk's earlier rows (embedded)
+
+
+@dataclass(slots=True)
+class ChunkOutcome:
+    index: int
+    fragments: list[Any] = field(default_factory=list)
+    blob_fragments: list[Any] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # BOOK_COLUMNS of every row written
+    manifest: list[dict[str, Any]] = field(default_factory=list)  # what the GX suite validates
+
+
+def run_chunk(task: ChunkTask) -> ChunkOutcome:
+    """Read, process and write one chunk (in whatever process the engine chose)."""
+    spec = task.spec
+    lake = LakeResource(uri=spec.lake_uri)
+    samples = lake.hydrate(arrow_to_samples(lake.take(spec.upstream, spec.input_version, list(task.addresses))), spec.hydrate)
+    if task.earlier:
+        samples = _with_earlier_vectors(lake, spec, samples, list(task.earlier))
+    models = None
+    if spec.models_used:
+        from resources.models import ModelsResource
+
+        models = ModelsResource(**(spec.models or {})).load(spec.models_used)
+    ctx = OpContext(batch=spec.batch, seed=spec.seed, workers=1, models=models, prepared=spec.prepared)
+    result = run_ops(build_ops(spec.ops), samples, ctx)
+    landed = [s.evolve(code_versions={**s.code_versions, spec.stage: spec.code_version}) for s in result.landed]
+    return write_chunk(lake, spec, task.index, landed, result.quarantined)
+
+
+def write_chunk(lake: LakeResource, spec: StageSpec, index: int, landed: list[Any], quarantined: list[Any]) -> ChunkOutcome:
+    kept_refs = [r for s in [*landed, *(q.sample for q in quarantined)] for r in _unloaded_refs(s, spec.hydrate)]
+    sizes = {sha: size for sha, (_, size) in lake.blob_addresses(kept_refs).items()} if kept_refs else {}
+    rows, payload = samples_to_arrow(
+        landed, run_id=spec.run_id, code_version=spec.code_version, input_version=spec.input_version,
+        vector_dims=spec.vector_dims, quarantined=quarantined, stage=spec.stage, hydrated=spec.hydrate, sizes=sizes,
+    )  # fmt: skip
+    return ChunkOutcome(
+        index=index,
+        blob_fragments=lake.write_blobs(payload, spec.batch),
+        fragments=lake.write_rows(spec.table, rows),
+        rows=rows.select(list(BOOK_COLUMNS)).to_pylist(),
+        manifest=manifest_rows(rows),
+    )
+
+
+def _unloaded_refs(s: Any, hydrated: tuple[str, ...]) -> list[str]:
+    refs = [r for m, r in s.media_ref.items() if m not in hydrated and m not in s.media]
+    return refs + ([] if "keyframes" in hydrated or s.keyframes else list(s.keyframe_refs))
+
+
+def _with_earlier_vectors(lake: LakeResource, spec: StageSpec, samples: list[Any], addresses: list[int]) -> list[Any]:
+    earlier = {s.sample_id: s for s in arrow_to_samples(lake.take("samples", spec.earlier_version, addresses))}
+    return [s.evolve(vectors=earlier[s.sample_id].vectors, encoders=earlier[s.sample_id].encoders) if s.sample_id in earlier else s for s in samples]
+
+
+# -- planning --------------------------------------------------------------------------------
+def plan_chunks(lake: LakeResource, spec: StageSpec, max_rows: int, max_bytes: int) -> tuple[list[str], dict[str, Any], Iterator[ChunkTask]]:
+    """(input ids, prepared state, lazy tasks) for a stage reading `spec.upstream` at `spec.input_version`.
+    Chunks follow sample-id order, so a batch is cut the same way on every run."""
+    ops = build_ops(spec.ops)
+    cols = sorted({"sample_id", "media_bytes", *prepare_columns(ops)})
+    rows, _ = lake.batch_rows(spec.upstream, spec.batch, cols, version=spec.input_version)
+    rows = rows.sort_by("sample_id")
+    prepared = prepare_all(ops, rows)
+    ids = rows["sample_id"].to_pylist()
+    addresses = rows["_rowaddr"].to_pylist()
+    sizes = [int(b or 0) for b in rows["media_bytes"].to_pylist()] if "media_bytes" in rows.column_names else [0] * len(ids)
+    earlier: dict[str, int] = {}
+    if spec.earlier_version:
+        prev, _ = lake.batch_rows("samples", spec.batch, ["sample_id"], version=spec.earlier_version)
+        earlier = dict(zip(prev["sample_id"].to_pylist(), prev["_rowaddr"].to_pylist(), strict=True))
+    full = StageSpec(**{**{f: getattr(spec, f) for f in spec.__dataclass_fields__}, "prepared": prepared})
+
+    def tasks() -> Iterator[ChunkTask]:
+        pairs = list(zip(ids, addresses, strict=True))
+        for i, chunk in enumerate(iter_chunks(pairs, sizes, max_rows, max_bytes)):
+            yield ChunkTask(full, i, tuple(a for _, a in chunk), tuple(earlier[s] for s, _ in chunk if s in earlier))
+
+    return ids, prepared, tasks()
+
+
+# -- running ---------------------------------------------------------------------------------
+@dataclass(slots=True)
+class StageRun:
+    """What the step collects from its chunks."""
+
+    books: Books
+    fragments: list[Any] = field(default_factory=list)
+    blob_fragments: list[Any] = field(default_factory=list)
+    manifest: list[dict[str, Any]] = field(default_factory=list)
+    preview: list[dict[str, Any]] = field(default_factory=list)
+    chunks: int = 0
+
+    def add(self, out: ChunkOutcome) -> None:
+        self.fragments += out.fragments
+        self.blob_fragments += out.blob_fragments
+        self.books.add(out.rows)
+        self.manifest += out.manifest
+        self.chunks += 1
+        if len(self.preview) < 16:
+            self.preview += out.rows[: 16 - len(self.preview)]
+
+
+def collect(outcomes: Iterable[tuple[int, ChunkOutcome]], books: Books) -> StageRun:
+    """Gather outcomes; fragments are kept in chunk order so the table's row order is stable."""
+    done = sorted(outcomes, key=lambda pair: pair[0])
+    run = StageRun(books=books)
+    for _, out in done:
+        run.add(out)
+    return run
+
+
+def map_local(fn: Callable[[Any], Any], tasks: Iterable[Any], workers: int, on_crash: Callable[[Any], Any]) -> Iterator[tuple[int, Any]]:
+    """`fn` over tasks in a forkserver pool of `workers` (in-process when ≤ 1), at most 2×workers
+    in flight; a task whose worker died is handed to `on_crash(task)` instead."""
+    if workers <= 1:
+        for i, t in enumerate(tasks):
+            yield i, fn(t)
+        return
+    pending: dict[Future[Any], tuple[int, Any]] = {}
+    it = iter(enumerate(tasks))
+    broken: list[tuple[int, Any]] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=FORKSERVER) as pool:
+        while True:
+            while len(pending) < 2 * workers and not broken:
+                nxt = next(it, None)
+                if nxt is None:
+                    break
+                try:
+                    pending[pool.submit(fn, nxt[1])] = nxt
+                except BrokenProcessPool:
+                    broken.append(nxt)
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                i, t = pending.pop(fut)
+                try:
+                    yield i, fut.result()
+                except BrokenProcessPool:
+                    broken.append((i, t))
+            if broken:
+                break
+        broken += list(pending.values())
+    for i, t in sorted(broken, key=lambda p: p[0]):
+        yield i, on_crash(t)
+    for i, t in it:  # the pool broke: the rest run one isolated child at a time
+        yield i, on_crash(t)
+
+
+def rerun_isolated(task: ChunkTask, timeout_s: float = 600.0) -> ChunkOutcome:
+    """A chunk whose worker died: each row again in its own child; the row that kills its
+    child is quarantined DECODER_CRASH, the others land as usual."""
+    singles = [ChunkTask(task.spec, task.index, (a,), task.earlier) for a in task.addresses]
+    outcomes = run_isolated(run_chunk, [((t,), {}) for t in singles], workers=1, timeout_s=timeout_s)
+    merged = ChunkOutcome(index=task.index)
+    lake = LakeResource(uri=task.spec.lake_uri)
+    for single, o in zip(singles, outcomes, strict=True):
+        if o.failure is not None:
+            (s,) = arrow_to_samples(lake.take(task.spec.upstream, task.spec.input_version, list(single.addresses)))
+            log.warning("chunk %d: row %s crashed its worker: %s", task.index, s.sample_id[:12], o.failure.detail)
+            out = write_chunk(lake, task.spec, task.index, [], [s.quarantine(Reason.DECODER_CRASH, o.failure.detail, "runner")])
+        else:
+            out = o.value
+        merged.fragments += out.fragments
+        merged.blob_fragments += out.blob_fragments
+        merged.rows += out.rows
+        merged.manifest += out.manifest
+    return merged
+
+
+def machine_workers(configured: int) -> int:
+    """Worker processes: as configured, never more than the CPUs this process may use."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(configured or available, available))
+
+
+def empty_rows() -> pa.Table:
+    return stage_schema().empty_table()
