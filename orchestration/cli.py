@@ -97,8 +97,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     stages = [args.stage] if args.stage else list(STAGES[: STAGES.index(args.through) + 1])
     results = [materialize(b, stages, quiet=args.json) for b in batches]
     # content whose holder let it go passed to another batch at raw: that batch is re-run from cleaned
-    handed = sorted({h for r in results for h in r.get("handoffs", {})} - set(batches)) if "raw" in stages else []
-    results += [materialize(b, [s for s in stages if s != "raw"], quiet=args.json) for b in handed]
+    after_raw = [s for s in stages if s != "raw"]
+    handed = sorted({h for r in results for h in r.get("handoffs", {})} - set(batches)) if "raw" in stages and after_raw else []
+    results += [materialize(b, after_raw, quiet=args.json) for b in handed]
     if args.report:  # what dvc.yaml tracks per stage: counts only, no run ids or timings
         stable = [{"batch": r["batch"], "success": r["success"], "stages": [s for s in r["stages"] if s["stage"] in stages]} for r in results]
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,10 @@ import multiprocessing as mp
 import time
 from pathlib import Path
 
+import pytest
+
 from core.records import Sample, compute_sample_id
-from core.schema import samples_to_arrow
+from core.schema import samples_to_arrow, stage_schema
 from resources.lake import LakeResource
 from resources.ledger import Spool, commit_raw, release_batch
 
@@ -99,11 +101,12 @@ def _commit_in_child(uri: str, batch: str, n: int) -> None:
     _raw(lake, batch, files)
 
 
+@pytest.mark.slow
 def test_concurrent_batches_sharing_content_land_it_exactly_once(tmp_path: Path) -> None:
     """Four processes commit raw at once over one lake: Lance arbitrates (no host lock)."""
     batches = ["p", "q", "r", "s"]
     lake = _lake(tmp_path, *batches)
-    lake.ensure("raw", __import__("core.schema", fromlist=["stage_schema"]).stage_schema())
+    lake.ensure("raw", stage_schema())
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_commit_in_child, args=(lake.resolved_uri(), b, 20)) for b in batches]
     for p in procs:
