@@ -6,11 +6,17 @@ import numpy as np
 from dagster import AssetCheckSeverity
 
 from core.records import Reason, Sample
-from expectations.bridge import manifest, quality_check, validate
+from core.schema import samples_to_arrow
+from expectations.bridge import manifest, manifest_rows, quality_check, validate
 from expectations.suites import stage_rules
 from resources.params import load_params
 
 PARAMS = load_params()
+
+
+def _entries(landed, quarantined):
+    rows, _ = samples_to_arrow(landed, quarantined=quarantined, stage='t', run_id='r', code_version='c', input_version=0, vector_dims={c: len(v) for s in landed for c, v in s.vectors.items()})
+    return manifest_rows(rows)
 
 
 def _sample(i: int, **metrics: float) -> Sample:
@@ -19,13 +25,13 @@ def _sample(i: int, **metrics: float) -> Sample:
 
 def test_clean_stage_passes():
     landed = [_sample(i, width=300, height=200, brightness=0.5) for i in range(4)]
-    result = quality_check("unified", PARAMS, "b", landed, [])
+    result = quality_check("unified", PARAMS, "b", _entries(landed, []))
     assert result.passed and result.metadata["expectations"].value >= 5
 
 
 def test_image_over_the_canonical_size_is_an_error_naming_the_row():
     landed = [_sample(1, width=300, height=200), _sample(2, width=4000, height=200)]
-    result = quality_check("unified", PARAMS, "b", landed, [])
+    result = quality_check("unified", PARAMS, "b", _entries(landed, []))
     assert not result.passed and result.severity == AssetCheckSeverity.ERROR
     assert result.metadata["failing_ids"].value == ["id2"]
 
@@ -33,7 +39,7 @@ def test_image_over_the_canonical_size_is_an_error_naming_the_row():
 def test_quarantine_rate_over_the_ceiling_is_a_warning_only():
     landed = [_sample(1, width=300, height=200)]
     quarantined = [_sample(i).quarantine(Reason.CORRUPT, "bad") for i in range(2, 6)]
-    result = quality_check("cleaned", PARAMS, "b", landed, quarantined)
+    result = quality_check("cleaned", PARAMS, "b", _entries(landed, quarantined))
     assert not result.passed and result.severity == AssetCheckSeverity.WARN
     assert set(result.metadata["failing_ids"].value) == {"id2", "id3", "id4", "id5"}
 
@@ -41,7 +47,7 @@ def test_quarantine_rate_over_the_ceiling_is_a_warning_only():
 def test_a_raw_duplicate_sharing_its_id_with_the_landed_row_is_not_a_uniqueness_failure():
     landed = [_sample(1)]
     dup = _sample(1).quarantine(Reason.DUPLICATE, "same content")
-    outcomes = validate(manifest(landed, [dup]), stage_rules("raw", PARAMS, "b", []), "raw_b")
+    outcomes = validate(manifest(_entries(landed, [dup])), stage_rules("raw", PARAMS, "b", []), "raw_b")
     unique = next(o for o in outcomes if o["expectation"] == "expect_column_values_to_be_unique")
     assert unique["success"]
 
@@ -49,5 +55,5 @@ def test_a_raw_duplicate_sharing_its_id_with_the_landed_row_is_not_a_uniqueness_
 def test_vectors_off_the_unit_sphere_fail_the_embedded_gate():
     good = _sample(1).evolve(vectors={"vec_text__m": (np.ones(4) / 2).tolist()})
     bad = _sample(2).evolve(vectors={"vec_text__m": np.ones(4).tolist()})
-    result = quality_check("embedded", PARAMS, "b", [good, bad], [])
+    result = quality_check("embedded", PARAMS, "b", _entries([good, bad], []))
     assert result.severity == AssetCheckSeverity.ERROR and result.metadata["failing_ids"].value == ["id2"]
