@@ -228,6 +228,15 @@ class LakeResource(ConfigurableResource):
                 out[sha] = f.read()
         return out
 
+    def media_of(self, row: dict[str, Any], modality: str) -> bytes | list[bytes] | None:
+        """The bytes a stage-table row references for `modality` ("keyframes": a list), or None."""
+        if modality == "keyframes":
+            refs = list(row.get("keyframes") or [])
+            blobs = self.read_blobs(refs)
+            return [blobs[r] for r in refs if r in blobs]
+        ref = row.get(f"media_{modality}")
+        return self.read_blobs([ref]).get(ref) if ref else None
+
     def hydrate(self, samples: list[Any], modalities: tuple[str, ...]) -> list[Any]:
         """Load the referenced bytes of `modalities` ("keyframes" too) into the samples (missing → left absent)."""
         want = [ref for s in samples for m in modalities for ref in _refs(s, m)]

@@ -130,17 +130,19 @@ def test_broken_files_get_their_reason_codes(pipeline):
 
 
 def test_samples_hold_canonical_media_segments_and_lineage(pipeline):
-    rows = {json.loads(r["source"])[0]: r for r in _rows(pipeline["lake"], "samples") if r["parent_id"] is None}
+    lake = pipeline["lake"]
+    rows = {json.loads(r["source"])[0]: r for r in _rows(lake, "samples") if r["parent_id"] is None}
     astronaut = rows["astronaut.png"]
-    im = Image.open(io.BytesIO(astronaut["image"]))
+    im = Image.open(io.BytesIO(lake.media_of(astronaut, "image")))
     assert im.format == "PNG" and im.mode == "RGB" and max(im.size) == 512
-    with wave.open(io.BytesIO(rows["tone.txt"]["audio"])) as w:
+    with wave.open(io.BytesIO(lake.media_of(rows["tone.txt"], "audio"))) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16_000, 1, 2)
         assert abs(w.getnframes() / 16_000 - 2.0) < 0.05
     video = rows["gradient.mp4"]
     cues = [(round(g["start"], 1), round(g["end"], 1), g["text"]) for g in video["segments"]]
     assert cues == [(round(a, 1), round(b, 1), t) for a, b, t in SUBTITLES]
     assert len(video["keyframes"]) == 3 and video["keyframe_times"] == [0.0, 1.0, 2.0]
+    assert all(Image.open(io.BytesIO(k)).format == "JPEG" for k in lake.media_of(video, "keyframes"))
     assert rows["notes.txt"]["text"].startswith("Caf\u00e9")  # NFD on disk → NFC
     for r in rows.values():
         assert r["run_id"] and r["code_version"] and r["input_version"] > 0
@@ -153,8 +155,9 @@ def test_flipped_variant_swaps_left_and_right_in_its_caption(pipeline):
     parent = next(r for r in rows if r["parent_id"] is None and "astronaut" in r["source"])
     flipped = next(r for r in rows if r["parent_id"] == parent["sample_id"] and r["aug_op"] == "image.hflip")
     assert parent["text"].endswith("on the left") and flipped["text"].endswith("on the right")
-    a = np.asarray(Image.open(io.BytesIO(parent["image"])))
-    b = np.asarray(Image.open(io.BytesIO(flipped["image"])))
+    lake = pipeline["lake"]
+    a = np.asarray(Image.open(io.BytesIO(lake.media_of(parent, "image"))))
+    b = np.asarray(Image.open(io.BytesIO(lake.media_of(flipped, "image"))))
     assert np.array_equal(a[:, ::-1], b)
 
 
