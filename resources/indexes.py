@@ -110,8 +110,13 @@ class IndexState:
 
 
 def latest(table_or_dataset: Any) -> LanceDataset:
-    """The Lance dataset at its latest version (a lancedb Table may lag behind other writers)."""
-    ds = table_or_dataset if isinstance(table_or_dataset, LanceDataset) else table_or_dataset.to_lance()
+    """The Lance dataset at its latest version. A lancedb Table stays on the version it was
+    opened at (other writers move on, cleanup may remove that version): it is moved too."""
+    if isinstance(table_or_dataset, LanceDataset):
+        table_or_dataset.checkout_latest()
+        return table_or_dataset
+    table_or_dataset.checkout_latest()
+    ds = table_or_dataset.to_lance()
     ds.checkout_latest()
     return ds
 
