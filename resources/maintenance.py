@@ -66,7 +66,8 @@ class MaintenanceParams:
         if unknown := sorted(set(section) - set(cls.__dataclass_fields__)):
             raise ValueError(f"params.yaml maintenance.{unknown[0]}: unknown key; known: {', '.join(cls.__dataclass_fields__)}")
         values = {name: section.get(name, getattr(default, name)) for name in cls.__dataclass_fields__}
-        out = cls(**{**values, "create_indexes_on": tuple(values["create_indexes_on"] or ())})
+        tables = values["create_indexes_on"] or ()
+        out = cls(**{**values, "create_indexes_on": (tables,) if isinstance(tables, str) else tuple(tables)})
         if out.keep_versions_days < 0:
             raise ValueError(f"params.yaml maintenance.keep_versions_days: {out.keep_versions_days} must be ≥ 0")
         if out.compact_min_fragments < 2 or out.max_index_segments < 1:
