@@ -1,8 +1,9 @@
 """embedded: per-modality vectors (GPU pool), then vector and full-text indexes on `samples`."""
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, MetadataValue
 
 from assets.factory import Inputs, stage_asset, upstream_reader
+from resources.indexes import update_indexes
 from resources.lake import LakeResource
 
 _augmented = upstream_reader("augmented")
@@ -19,7 +20,10 @@ def read_with_earlier_vectors(context: AssetExecutionContext, lake: LakeResource
 
 
 def build_indexes(lake: LakeResource, context: AssetExecutionContext) -> dict:
-    return lake.build_indexes()
+    """The batch's new rows join `samples`' indexes as a delta segment each (cost of the batch,
+    not the table); an ANN index appears once a vector column reaches indexes.ann_min_rows."""
+    table = lake.open("samples")
+    return {"indexes": MetadataValue.json(update_indexes(table, context.resources.params.all()))} if table is not None else {}
 
 
 embedded = stage_asset(
