@@ -142,7 +142,6 @@ def test_a_retryable_lance_conflict_is_recognised_and_the_step_redone(db) -> Non
         retry_on_conflict(lambda: (_ for _ in ()).throw(ValueError("bad filter")), what="x")
 
 
-@pytest.mark.slow
 def test_maintain_beside_concurrent_commits_loses_no_rows(db) -> None:
     table = _batches(db, 4)
     expected = {f"b{i}-{i * 60 + j:05d}" for i in range(4) for j in range(60)}
