@@ -2,8 +2,11 @@
 
 from typing import Any
 
+from dagster import MetadataValue
+
 from assets.factory import StageContext, StageOutcome, run_from_upstream, stage_asset
 from core.encoders import vector_column
+from resources.indexes import update_indexes
 
 ENCODED = ("text", "image", "audio")
 
@@ -15,20 +18,10 @@ def vector_dims(sc: StageContext) -> dict[str, int]:
 
 
 def build_indexes(sc: StageContext, outcome: StageOutcome) -> dict[str, Any]:
-    """Full-text index on `search_text` and an HNSW-SQ cosine index per vector column of `samples`."""
-    from lancedb.index import FTS, HnswSq
-
+    """The batch's new rows join `samples`' indexes as a delta segment each (cost of the batch,
+    not the table); an ANN index appears once a vector column reaches indexes.ann_min_rows."""
     table = sc.lake.open("samples")
-    if table is None or table.count_rows("status = 'landed'") == 0:
-        return {"indexes": []}
-    built = []
-    table.create_index("search_text", config=FTS(), replace=True)
-    built.append("search_text:fts")
-    for name in table.schema.names:
-        if name.startswith("vec_") and table.count_rows(f"{name} IS NOT NULL") > 0:
-            table.create_index(name, config=HnswSq(distance_type="cosine"), replace=True)
-            built.append(f"{name}:hnsw_sq")
-    return {"indexes": built}
+    return {"indexes": MetadataValue.json(update_indexes(table, sc.params))} if table is not None else {}
 
 
 embedded = stage_asset(

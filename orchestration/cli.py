@@ -292,6 +292,25 @@ def cmd_ui(args: argparse.Namespace) -> int:
         return proc.wait()
 
 
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from orchestration.maintenance import summary_line
+    from resources.indexes import IndexParams
+    from resources.maintenance import MaintenanceParams, maintain
+    from resources.params import load_params
+
+    params = load_params()
+    MaintenanceParams.from_params(params)  # bad params fail here, in one line, before any work
+    IndexParams.from_params(params)
+    if not args.json:  # compaction and index merges on big tables take a while: say so first
+        print("maintaining every lake table (compaction, index merge/rebuild, old-version cleanup) …", file=sys.stderr)
+    report = maintain(_lake().db(), params)
+    text = "\n".join(f"{name:<12} {summary_line(t)}" for name, t in report["tables"].items()) or "the lake has no tables yet"
+    _emit(args, report, text)
+    for error in report["errors"]:
+        print(f"tessera maintain: {error}", file=sys.stderr)
+    return 1 if report["errors"] else 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tessera", description="Multimodal drops → curated, versioned, searchable LanceDB table.")
@@ -324,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--modality", choices=("text", "image", "audio", "video"), help="only samples that have this modality")
     sp.add_argument("--like", metavar="SAMPLE_ID", help="samples nearest to this one")
     sp.add_argument("--variants", action="store_true", help="include augmentation variants in the hits")
+    add("maintain", cmd_maintain, "compaction, index merge/rebuild, old-version cleanup of every lake table (keeps tagged releases)")
     sp = add("ui", cmd_ui, "the Dagster web UI over the same instance (127.0.0.1 by default)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=3000)

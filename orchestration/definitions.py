@@ -13,6 +13,7 @@ from dagster import AssetSelection, Definitions, define_asset_job, multiprocess_
 
 from assets import STAGE_ASSETS
 from assets.factory import batch_partitions
+from orchestration.maintenance import maintenance, nightly_maintenance
 from orchestration.sensors import landing_drops
 from resources.lake import LakeResource
 from resources.models import ModelsResource
@@ -45,7 +46,8 @@ def build_definitions(path: Path | None = None, resources: dict[str, Any] | None
     )
     return Definitions(
         assets=STAGE_ASSETS,
-        jobs=[pipeline],
+        jobs=[pipeline, maintenance],
+        schedules=[nightly_maintenance],
         sensors=[landing_drops],
         resources={
             "lake": LakeResource(),
