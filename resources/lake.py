@@ -15,10 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
-import logging
-import random
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +29,9 @@ from lance.fragment import FragmentMetadata, write_fragments
 from pydantic import PrivateAttr
 
 from core.schema import BATCH_SCHEMA, BLOB_SCHEMA, SAMPLE_SCHEMA, arrow_to_samples
+from resources.conflicts import is_retryable_conflict, retry_on_conflict
 from resources.home import lake_uri, s3_storage_options
-
-log = logging.getLogger(__name__)
+from resources.indexes import ensure_scalar_indexes
 
 BATCH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 STAGE_TABLES = {"raw": "raw", "cleaned": "cleaned", "unified": "unified", "aligned": "aligned", "augmented": "augmented", "embedded": "samples"}
@@ -43,7 +40,7 @@ TABLE_STAGES = {t: s for s, t in STAGE_TABLES.items()}
 # Stage tables also hold their quarantined inputs; readers of what a stage produced use this.
 LANDED = "status = 'landed'"
 QUARANTINED = "status = 'quarantined'"
-COMMIT_RETRIES = 12
+COMMIT_RETRIES = 10
 Extra = Callable[[lance.LanceDataset], tuple[str | None, list[FragmentMetadata]]]
 
 
@@ -61,22 +58,9 @@ def in_list(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(_quote(v) for v in values)})"
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """Lance's retryable commit conflicts (another writer committed first; read again, retry)."""
-    return isinstance(exc, lance.commit.CommitConflictError) or "retryable commit conflict" in str(exc).lower()
-
-
-def retrying(what: str, attempt: Callable[[], Any], retries: int = COMMIT_RETRIES) -> Any:
-    """Run `attempt` until it commits; a retryable conflict waits a little (jittered) and re-reads."""
-    for n in range(retries):
-        try:
-            return attempt()
-        except OSError as exc:
-            if not is_retryable(exc) or n == retries - 1:
-                raise
-            log.info("%s: commit conflict (%s); retry %d", what, str(exc).splitlines()[0][:120], n + 1)
-            time.sleep(min(2.0, 0.05 * 2**n) * (0.5 + random.random()))
-    raise AssertionError("unreachable")
+def retrying(what: str, attempt: Callable[[], Any], attempts: int = COMMIT_RETRIES) -> Any:
+    """Run `attempt` (which re-reads the latest version) until it commits; a retryable conflict backs off and retries."""
+    return retry_on_conflict(attempt, what=what, attempts=attempts, backoff_s=0.05)[0]
 
 
 class LakeResource(ConfigurableResource):
@@ -131,7 +115,7 @@ class LakeResource(ConfigurableResource):
                     storage_options=self.storage_options(),
                 )  # fmt: skip
             except OSError as exc:
-                if "exist" not in str(exc).lower() and not is_retryable(exc):
+                if "exist" not in str(exc).lower() and not is_retryable_conflict(exc):
                     raise
                 ds = self.dataset(name)
                 assert ds is not None, f"table {name} neither created nor found"
@@ -296,7 +280,10 @@ class LakeResource(ConfigurableResource):
             op = lance.LanceOperation.Append(fragments)
             return int(lance.LanceDataset.commit(self.dataset_uri(name), op, read_version=ds.version, storage_options=self.storage_options()).version)
 
-        return retrying(f"{name}: append", attempt)
+        version = retrying(f"{name}: append", attempt)
+        if name == "blobs":  # existence checks and reads by sha stay ∝ the chunk
+            ensure_scalar_indexes(self.dataset(name), {"sha256": "BTREE"})
+        return version
 
     def replace_rows(self, name: str, where: str, fragments: list[FragmentMetadata], extra: Extra | None = None) -> int:
         """One commit: the rows matching `where` are removed and `fragments` added (I4).
@@ -318,8 +305,12 @@ class LakeResource(ConfigurableResource):
         return retrying(f"{name}: replace {where[:60]}", attempt)
 
     def commit_batch(self, name: str, batch: str, fragments: list[FragmentMetadata], extra: Extra | None = None) -> int:
-        """Replace the batch's rows of a stage table by `fragments`, in one transaction."""
-        return self.replace_rows(name, f"batch = {_quote(batch)}", fragments, extra)
+        """Replace the batch's rows of a stage table by `fragments`, in one transaction; then the
+        scalar indexes on batch, sample_id and status grow by the new fragments (so the next
+        batch's lookups cost ∝ that batch, not the table)."""
+        version = self.replace_rows(name, f"batch = {_quote(batch)}", fragments, extra)
+        ensure_scalar_indexes(self.dataset(name))
+        return version
 
     # -- quarantine: a view over the stage tables --------------------------------------------
     def quarantine_rows(self, batch: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
