@@ -28,13 +28,14 @@ from dagster import (
     asset,
 )
 
-from assets.runner import StageSpec, collect, machine_workers, map_local, plan_chunks, rerun_isolated, run_chunk
+from assets.runner import StageSpec, plan_chunks, run_chunks
 from core.accounting import Account, Books
 from core.ops.base import REGISTRY
 from core.records import MODALITY_ORDER
 from core.schema import stage_schema
 from expectations.bridge import CHECK as QUALITY
 from expectations.bridge import quality_check
+from resources.engine import EngineResource
 from resources.lake import STAGE_TABLES, LakeResource
 from resources.models import ModelsResource
 from resources.params import ParamsResource, load_params, stage_params_hash
@@ -49,6 +50,7 @@ class StageContext:
 
     context: AssetExecutionContext
     lake: LakeResource
+    engine: EngineResource
     models: ModelsResource
     params: dict[str, Any]
     stage: str
@@ -96,9 +98,9 @@ def run_from_upstream(upstream: str, vector_dims: Callable[[StageContext], dict[
             earlier_version=int(earlier.version) if earlier is not None else 0,
         )  # fmt: skip
         ids, _, tasks = plan_chunks(lake, spec, sc.execution("chunk_rows", 256), sc.execution("chunk_bytes", 64 << 20))
-        # encoders and the transcriber load once, in this process (one GPU, one owner)
-        workers = 1 if sc.models_used else machine_workers(sc.execution("decode_workers", 2))
-        run = collect(map_local(run_chunk, tasks, workers, on_crash=rerun_isolated), Books())
+        # a stage with models runs them in model workers (locally: this process, so they load once;
+        # on Ray: actors with `execution.encoder_gpus` GPUs each where the cluster has GPUs)
+        run = run_chunks(sc.engine, tasks, model=bool(sc.models_used), num_gpus=float(sc.params.get("execution", {}).get("encoder_gpus", 1)))
         lake.commit_appends("blobs", run.blob_fragments)
         version = lake.commit_batch(table, sc.batch, run.fragments)
         return StageOutcome(ids, run.books, run.manifest, run.preview, version, run.chunks)
@@ -148,10 +150,12 @@ def stage_asset(
             AssetCheckSpec(QUALITY, asset=name, blocking=True, description=f"Great Expectations suite for {name}: ERROR blocks, WARN reports drift."),
         ],
     )
-    def _stage(context: AssetExecutionContext, lake: LakeResource, params: ParamsResource, models: ModelsResource) -> MaterializeResult:
+    def _stage(
+        context: AssetExecutionContext, lake: LakeResource, engine: EngineResource, params: ParamsResource, models: ModelsResource
+    ) -> MaterializeResult:
         started = time.perf_counter()
         all_params = params.all()
-        sc = StageContext(context, lake, models, all_params, name, code_version, hydrate, models_used)
+        sc = StageContext(context, lake, engine, models, all_params, name, code_version, hydrate, models_used)
         outcome = run(sc)
         extra = after_commit(sc, outcome) if after_commit else {}
         acct = outcome.books.account(outcome.inputs)

@@ -10,12 +10,12 @@ from typing import Any
 import pyarrow as pa
 
 from assets.factory import StageContext, StageOutcome, stage_asset
-from assets.runner import machine_workers, map_local
 from core.accounting import Books
 from core.discover import Group, plan, resolve
 from core.records import MODALITY_ORDER
 from core.schema import BLOB_SCHEMA, samples_to_arrow, stage_schema
 from expectations.bridge import manifest_rows
+from resources.engine_tasks import TaskCrashed
 from resources.lake import LakeResource, iter_chunks
 from resources.landing import LocalLanding, open_landing
 from resources.ledger import Spool, commit_raw
@@ -84,7 +84,9 @@ def run_landing(sc: StageContext) -> StageOutcome:
         planned, _ = samples_to_arrow([], run_id=sc.context.run_id, code_version=sc.code_version, input_version=0,
                                       quarantined=found.quarantined, stage="raw")  # fmt: skip
         spool.add(planned)
-        for _, out in map_local(read_groups, tasks, machine_workers(sc.execution("decode_workers", 2)), on_crash=read_groups):
+        for i, out in sc.engine.map(read_groups, tasks, kind="cpu"):
+            if isinstance(out, TaskCrashed):  # reading and sniffing decode nothing: a dead worker is a bug
+                raise RuntimeError(f"batch {batch}: the worker reading chunk {i} of the drop died ({out.detail}); re-run the stage")
             spool.add(out.rows)
             blob_fragments += out.blob_fragments
             inputs += out.inputs

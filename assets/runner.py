@@ -16,22 +16,18 @@ row in isolated children, so only the culprit is quarantined (DECODER_CRASH).
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import pyarrow as pa
 
 from core.accounting import Books
 from core.isolate import FORKSERVER, run_isolated
 from core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
 from core.records import MODALITY_ORDER, Reason
 from core.runner import run_ops
-from core.schema import arrow_to_samples, samples_to_arrow, stage_schema
+from core.schema import arrow_to_samples, samples_to_arrow
 from expectations.bridge import manifest_rows
+from resources.engine_tasks import TaskCrashed
 from resources.lake import LakeResource, iter_chunks
 
 log = logging.getLogger(__name__)
@@ -180,42 +176,31 @@ def collect(outcomes: Iterable[tuple[int, ChunkOutcome]], books: Books) -> Stage
     return run
 
 
-def map_local(fn: Callable[[Any], Any], tasks: Iterable[Any], workers: int, on_crash: Callable[[Any], Any]) -> Iterator[tuple[int, Any]]:
-    """`fn` over tasks in a forkserver pool of `workers` (in-process when ≤ 1), at most 2×workers
-    in flight; a task whose worker died is handed to `on_crash(task)` instead."""
-    if workers <= 1:
-        for i, t in enumerate(tasks):
-            yield i, fn(t)
-        return
-    pending: dict[Future[Any], tuple[int, Any]] = {}
-    it = iter(enumerate(tasks))
-    broken: list[tuple[int, Any]] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=FORKSERVER) as pool:
-        while True:
-            while len(pending) < 2 * workers and not broken:
-                nxt = next(it, None)
-                if nxt is None:
-                    break
-                try:
-                    pending[pool.submit(fn, nxt[1])] = nxt
-                except BrokenProcessPool:
-                    broken.append(nxt)
-            if not pending:
-                break
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                i, t = pending.pop(fut)
-                try:
-                    yield i, fut.result()
-                except BrokenProcessPool:
-                    broken.append((i, t))
-            if broken:
-                break
-        broken += list(pending.values())
-    for i, t in sorted(broken, key=lambda p: p[0]):
-        yield i, on_crash(t)
-    for i, t in it:  # the pool broke: the rest run one isolated child at a time
-        yield i, on_crash(t)
+class ChunkWorker:
+    """`run_chunk` as an engine model task: an encoder or transcriber stage keeps one worker (an
+    actor on Ray, with its GPUs) whose models load once (the models resource caches per process)."""
+
+    def __call__(self, task: ChunkTask) -> ChunkOutcome:
+        return run_chunk(task)
+
+
+def run_chunks(engine: Any, tasks: Iterable[ChunkTask], *, model: bool, num_gpus: float = 0.0) -> StageRun:
+    """Every chunk through the engine, collected in chunk order. A chunk whose worker died (each
+    time it ran) is re-run row by row in isolated children (`rerun_isolated`)."""
+    pending: dict[int, ChunkTask] = {}  # drawn, not yet answered: bounded by the engine's in-flight limit
+
+    def drawn() -> Iterator[ChunkTask]:
+        for t in tasks:
+            pending[t.index] = t
+            yield t
+
+    source = drawn()
+    outcomes = engine.map(ChunkWorker, source, kind="model", num_gpus=num_gpus) if model else engine.map(run_chunk, source, kind="cpu")
+    done: list[tuple[int, ChunkOutcome]] = []
+    for i, out in outcomes:
+        task = pending.pop(i)
+        done.append((i, rerun_isolated(task) if isinstance(out, TaskCrashed) else out))
+    return collect(done, Books())
 
 
 def rerun_isolated(task: ChunkTask, timeout_s: float = 600.0) -> ChunkOutcome:
@@ -237,13 +222,3 @@ def rerun_isolated(task: ChunkTask, timeout_s: float = 600.0) -> ChunkOutcome:
         merged.rows += out.rows
         merged.manifest += out.manifest
     return merged
-
-
-def machine_workers(configured: int) -> int:
-    """Worker processes: as configured, never more than the CPUs this process may use."""
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(configured or available, available))
-
-
-def empty_rows() -> pa.Table:
-    return stage_schema().empty_table()

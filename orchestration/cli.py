@@ -90,6 +90,8 @@ def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> 
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
+    if args.engine:  # the engine resource reads it (resources/engine.py): same assets, other workers
+        os.environ["TESSERA_ENGINE"] = args.engine
     lake = _lake()
     batches = [b["batch"] for b in lake.batches()] if args.all else [args.batch]
     if not batches or batches == [None]:
@@ -335,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--through", choices=STAGES, default="embedded", help="last stage to run (default: embedded)")
     sp.add_argument("--stage", choices=STAGES, help="run only this stage (used by dvc.yaml)")
     sp.add_argument("--report", metavar="FILE", help="also write the per-stage counts as JSON (a DVC output)")
+    sp.add_argument("--engine", choices=("local", "ray"), help="where chunks run (default: params.yaml execution.engine); "
+                    "ray: TESSERA_RAY_ADDRESS=local|auto|ray://host:10001")  # fmt: skip
     sp = add("status", cmd_status, "per stage: in / landed / quarantined by reason")
     sp.add_argument("--batch")
     sp = add("search", cmd_search, "text → samples (hybrid vector + full text), or --like SAMPLE_ID")

@@ -15,6 +15,7 @@ from assets import STAGE_ASSETS
 from assets.factory import batch_partitions
 from orchestration.maintenance import maintenance, nightly_maintenance
 from orchestration.sensors import landing_drops
+from resources.engine import EngineResource
 from resources.lake import LakeResource
 from resources.models import ModelsResource
 from resources.params import ParamsResource, load_params, params_path
@@ -51,6 +52,7 @@ def build_definitions(path: Path | None = None, resources: dict[str, Any] | None
         sensors=[landing_drops],
         resources={
             "lake": LakeResource(),
+            "engine": EngineResource(),
             "params": ParamsResource(path=str(path)),
             "models": models_resource(params),
             **(resources or {}),

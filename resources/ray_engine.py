@@ -151,6 +151,10 @@ def map_model(
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
+    gpus = float(ray.cluster_resources().get("GPU", 0.0))
+    if num_gpus > 0 and gpus < num_gpus:  # CPU where there is none: asking for a GPU would wait forever
+        log.warning("the Ray cluster has %g GPUs; %s actors run on CPU", gpus, cls.__qualname__)
+        num_gpus = 0.0
     host = ray.remote(ModelHost).options(num_cpus=1, num_gpus=num_gpus, max_restarts=0, max_task_retries=0)
     depth = max(1, max_in_flight // workers)  # tasks queued per actor: keeps each busy between results
     actors: list[_Actor] = []
