@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from core.isolate import run_isolated
+from core.isolate import run_grouped
 from core.records import Result, Sample
 
 
@@ -80,10 +80,11 @@ def map_isolated(
     workers: int,
     timeout_s: float,
 ) -> list[Result]:
-    """`fn(*args_of(s))` in its own child process for each wanted sample (core.isolate): a
-    failure or crash quarantines that sample, a value becomes `on_value(s, value)`."""
+    """`fn(*args_of(s))` for each wanted sample, isolated from this process (core.isolate: one
+    child for the group, one child each if that child dies): a failure or crash quarantines
+    that sample only, a value becomes `on_value(s, value)`."""
     chosen = [s for s in samples if wanted(s)]
-    outcomes = run_isolated(fn, [(args_of(s), {}) for s in chosen], workers=workers, timeout_s=timeout_s)
+    outcomes = run_grouped(fn, [args_of(s) for s in chosen], workers=workers, timeout_s=timeout_s)
     verdict: dict[str, Result] = {}
     for s, o in zip(chosen, outcomes, strict=True):
         verdict[s.sample_id] = s.quarantine(o.failure.reason, o.failure.detail) if o.failure is not None else on_value(s, o.value)

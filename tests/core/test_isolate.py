@@ -110,3 +110,12 @@ def _crash_on_three(x: int) -> int:
     if x == 3:
         os.kill(os.getpid(), signal.SIGSEGV)
     return x * 10
+
+
+@pytest.mark.fault
+def test_a_group_shares_one_child_and_a_crash_in_it_costs_only_the_crashing_item() -> None:
+    from core.isolate import run_grouped
+
+    out = run_grouped(_crash_on_three, [(1,), (2,), (3,), (4,)], workers=2, timeout_s=30)
+    assert [o.value for o in out] == [10, 20, None, 40]
+    assert out[2].failure is not None and out[2].failure.reason is Reason.DECODER_CRASH
