@@ -36,6 +36,7 @@ def open_image(
         raise DecodeFailure(Reason.EMPTY, f"image has no pixels ({w}x{h})")
     if w * h > max_pixels:
         raise DecodeFailure(Reason.TOO_LARGE, f"{w}x{h} = {w * h} pixels > limit {max_pixels}")
+    im.info["source_size"] = (w, h)  # what the file declares, before any reduced-scale decode
     if draft is not None and im.format == "JPEG":
         # keep the scale at least 2x the target so the final Lanczos resize still anti-aliases
         im.draft("RGB" if im.mode == "RGB" else im.mode, (draft[0] * 2, draft[1] * 2))
@@ -111,7 +112,7 @@ def image_metrics(im: Image.Image, preview: Image.Image | None = None) -> dict[s
         lap[1:-1, 1:-1] = (
             gray[:-2, 1:-1] + gray[2:, 1:-1] + gray[1:-1, :-2] + gray[1:-1, 2:] - 4 * gray[1:-1, 1:-1]
         )
-    w, h = im.size
+    w, h = im.info.get("source_size", im.size)
     return {
         "width": float(w),
         "height": float(h),

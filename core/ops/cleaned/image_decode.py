@@ -11,7 +11,9 @@ from core.records import Result, Sample
 @register_op("image.decode")
 @dataclass(frozen=True, slots=True)
 class ImageDecode(RowOp):
-    """Fully decode the image under a pixel cap and format allow-list; record size, blur, exposure, dHash."""
+    """Decode all of the image's data under a pixel cap and format allow-list (a JPEG at the
+    smallest DCT scale still ≥ 2× the metrics' 512 px preview: every byte is still decoded, so
+    truncation is still caught); record size, blur, exposure, dHash."""
 
     max_pixels: int = 40_000_000
     formats: tuple[str, ...] = tuple(sorted(ALLOWED_FORMATS))
@@ -19,7 +21,7 @@ class ImageDecode(RowOp):
 
     def __call__(self, s: Sample) -> Result:
         try:
-            im = open_image(s.media["image"], max_pixels=self.max_pixels, allowed=frozenset(f.upper() for f in self.formats))
+            im = open_image(s.media["image"], max_pixels=self.max_pixels, allowed=frozenset(f.upper() for f in self.formats), draft=(512, 512))
         except DecodeFailure as exc:
             return s.quarantine(exc.reason, exc.detail)
         preview = gray_preview(im)

@@ -121,3 +121,18 @@ def test_sixteen_bit_png_measures_like_its_eight_bit_version(make_sample) -> Non
 def test_corrupt_detail_is_the_same_on_every_run(make_sample, random_bytes) -> None:
     out = _decode(make_sample(image=random_bytes))
     assert " at 0x" not in out.detail
+
+
+def test_truncated_jpeg_is_caught_though_it_decodes_at_reduced_scale(make_sample, astronaut_jpeg) -> None:
+    for cut in (len(astronaut_jpeg) // 3, len(astronaut_jpeg) * 2 // 3):
+        out = _decode(make_sample(image=astronaut_jpeg[:cut]))
+        assert isinstance(out, Quarantined) and out.reason in (Reason.TRUNCATED, Reason.CORRUPT), cut
+
+
+def test_reduced_scale_decode_keeps_the_declared_size(make_sample, astronaut_jpeg) -> None:
+    import io
+
+    from PIL import Image
+
+    out = _decode(make_sample(image=astronaut_jpeg))
+    assert (out.metrics["width"], out.metrics["height"]) == Image.open(io.BytesIO(astronaut_jpeg)).size
