@@ -8,12 +8,13 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.decode import DecodeFailure
 from core.records import Reason
 
 ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"})
+CANONICAL_FORMAT = "png:rgb"  # formats["image"] of a canonical image: upright RGB PNG, longer side bounded
 
 
 def open_image(
@@ -127,6 +128,13 @@ def dhash(im: Image.Image, size: int = 8) -> int:
     small = np.asarray(to_8bit(im).convert("L").resize((size + 1, size), Image.Resampling.LANCZOS), dtype=np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def canonical_image(im: Image.Image, max_side: int, png_level: int) -> tuple[bytes, tuple[int, int]]:
+    """The canonical form of a decoded image: upright (EXIF orientation applied), RGB, longer
+    side ≤ `max_side`, as deterministic PNG bytes; and its size."""
+    out = fit_within(to_rgb(ImageOps.exif_transpose(im)), max_side)
+    return encode_png(out, png_level), out.size
 
 
 def encode_png(im: Image.Image, level: int = 1) -> bytes:

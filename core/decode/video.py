@@ -41,8 +41,11 @@ def _open(data: bytes) -> av.container.InputContainer:
         raise DecodeFailure(Reason.CORRUPT, f"not a readable video container: {exc}") from None
 
 
-def probe_video(data: bytes, limits: VideoLimits) -> dict[str, float]:
-    """Decode every frame under `limits`; return stream metrics."""
+def decode_video(data: bytes, limits: VideoLimits, *, keyframe_fps: float, max_side: int) -> tuple[dict[str, float], VideoParts]:
+    """One pass: decode every frame under `limits` (stream metrics), keeping a keyframe (JPEG,
+    longer side ≤ `max_side`) every 1/`keyframe_fps` s; then the first audio track as 16 kHz
+    mono WAV and the embedded subtitle cues."""
+    parts = VideoParts()
     with _open(data) as c:
         if not c.streams.video:
             raise DecodeFailure(Reason.NO_STREAM, "container has no video stream")
@@ -52,22 +55,27 @@ def probe_video(data: bytes, limits: VideoLimits) -> dict[str, float]:
         if w * h > limits.max_pixels:
             raise DecodeFailure(Reason.TOO_LARGE, f"{w}x{h} frames > {limits.max_pixels} pixels")
         frames, last_t = 0, 0.0
+        step, next_t = 1.0 / keyframe_fps, 0.0
         try:
             for frame in c.decode(v):
                 frames += 1
                 last_t = float(frame.time or 0.0)
                 if last_t > limits.max_seconds or frames > limits.max_frames:
                     raise DecodeFailure(Reason.TOO_LONG, f"video exceeds {limits.max_seconds:g} s or {limits.max_frames} frames")
+                if last_t + 1e-6 >= next_t:
+                    parts.keyframes.append(encode_jpeg(fit_within(frame.to_image(), max_side)))
+                    parts.keyframe_times.append(round(last_t, 3))
+                    next_t = (int(last_t / step + 1e-6) + 1) * step
         except DecodeFailure:
             raise
         except (av.error.FFmpegError, ValueError, EOFError) as exc:
             reason = Reason.TRUNCATED if frames else Reason.CORRUPT
             raise DecodeFailure(reason, f"video stops decoding after {frames} frames: {exc}") from None
-        if frames == 0:
+        if frames == 0 or not parts.keyframes:
             raise DecodeFailure(Reason.EMPTY, "video stream decodes to no frames")
         rate = float(v.average_rate) if v.average_rate else 0.0
         duration = float(c.duration / av.time_base) if c.duration else last_t + (1 / rate if rate else 0.0)
-        return {
+        metrics = {
             "width": float(w),
             "height": float(h),
             "frames": float(frames),
@@ -76,42 +84,16 @@ def probe_video(data: bytes, limits: VideoLimits) -> dict[str, float]:
             "audio_streams": float(len(c.streams.audio)),
             "subtitle_streams": float(len(c.streams.subtitles)),
         }
-
-
-def extract_video(data: bytes, *, keyframe_fps: float, max_side: int, max_seconds: float) -> VideoParts:
-    """Keyframes (JPEG, longer side ≤ max_side) every 1/keyframe_fps s, audio track, subtitle cues."""
-    parts = VideoParts()
-    with _open(data) as c:
-        if not c.streams.video:
-            raise DecodeFailure(Reason.NO_STREAM, "container has no video stream")
-        v = c.streams.video[0]
-        v.thread_type = "AUTO"
-        step, next_t = 1.0 / keyframe_fps, 0.0
-        try:
-            for frame in c.decode(v):
-                t = float(frame.time or 0.0)
-                if t > max_seconds:
-                    break
-                if t + 1e-6 >= next_t:
-                    im = fit_within(frame.to_image(), max_side)
-                    parts.keyframes.append(encode_jpeg(im))
-                    parts.keyframe_times.append(round(t, 3))
-                    next_t = (int(t / step + 1e-6) + 1) * step
-        except (av.error.FFmpegError, ValueError, EOFError) as exc:
-            if not parts.keyframes:
-                raise DecodeFailure(Reason.CORRUPT, f"no frame decodes: {exc}") from None
-    if not parts.keyframes:
-        raise DecodeFailure(Reason.EMPTY, "video stream decodes to no frames")
     parts.segments = subtitle_cues(data)
-    with _open(data) as c:
-        if c.streams.audio:
+    if metrics["audio_streams"]:
+        with _open(data) as c:  # a second demux pass: the first one consumed the packets
             try:
-                clip = decode_audio_stream(c, max_seconds=max_seconds, rate=CANONICAL_RATE)
+                clip = decode_audio_stream(c, max_seconds=limits.max_seconds, rate=CANONICAL_RATE)
                 parts.audio_wav = encode_wav(clip.samples, CANONICAL_RATE)
             except DecodeFailure as exc:
                 if exc.reason is not Reason.EMPTY:
                     raise
-    return parts
+    return metrics, parts
 
 
 def subtitle_cues(data: bytes) -> list[Segment]:

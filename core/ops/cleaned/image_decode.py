@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.decode import DecodeFailure
-from core.decode.image import ALLOWED_FORMATS, dhash, gray_preview, image_metrics, open_image
+from core.decode.image import ALLOWED_FORMATS, CANONICAL_FORMAT, canonical_image, dhash, gray_preview, image_metrics, open_image
 from core.ops.base import RowOp, register_op
 from core.records import Result, Sample
 
@@ -11,20 +11,28 @@ from core.records import Result, Sample
 @register_op("image.decode")
 @dataclass(frozen=True, slots=True)
 class ImageDecode(RowOp):
-    """Decode all of the image's data under a pixel cap and format allow-list (a JPEG at the
-    smallest DCT scale still ≥ 2× the metrics' 512 px preview: every byte is still decoded, so
-    truncation is still caught); record size, blur, exposure, dHash."""
+    """Decode all of the image's data under a pixel cap and format allow-list; record its
+    declared size, blur, exposure and dHash; and, from the same decode, its canonical form
+    (upright RGB PNG, longer side ≤ `max_side`: what `image.canonical` would make), so the
+    pixels are decoded once. A JPEG decodes at the smallest DCT scale still ≥ 2× `max_side`
+    (every byte is still decoded, so truncation is still caught)."""
 
     max_pixels: int = 40_000_000
     formats: tuple[str, ...] = tuple(sorted(ALLOWED_FORMATS))
+    max_side: int = 512
+    png_level: int = 1
     modality = "image"
 
     def __call__(self, s: Sample) -> Result:
+        allowed = frozenset(f.upper() for f in self.formats)
         try:
-            im = open_image(s.media["image"], max_pixels=self.max_pixels, allowed=frozenset(f.upper() for f in self.formats), draft=(512, 512))
+            im = open_image(s.media["image"], max_pixels=self.max_pixels, allowed=allowed, draft=(self.max_side, self.max_side))
         except DecodeFailure as exc:
             return s.quarantine(exc.reason, exc.detail)
         preview = gray_preview(im)
         h = dhash(preview)
+        png, _ = canonical_image(im, self.max_side, self.png_level)
         # dHash kept as two exact 32-bit halves so it fits the float metrics columns.
-        return s.with_metrics(**image_metrics(im, preview), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF))
+        return s.evolve(media={**s.media, "image": png}, formats={**s.formats, "image": CANONICAL_FORMAT}).with_metrics(
+            **image_metrics(im, preview), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF)
+        )

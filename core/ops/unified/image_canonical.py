@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
-from PIL import ImageOps
+from PIL import Image
 
 from core.decode import DecodeFailure
-from core.decode.image import encode_png, fit_within, open_image, to_rgb
+from core.decode.image import CANONICAL_FORMAT, canonical_image, open_image
 from core.ops.base import RowOp, register_op
 from core.records import Result, Sample
 
@@ -14,7 +15,8 @@ from core.records import Result, Sample
 @dataclass(frozen=True, slots=True)
 class ImageCanonical(RowOp):
     """Upright (EXIF orientation applied) RGB PNG whose longer side is at most `max_side`;
-    deterministic bytes. JPEGs decode at a reduced DCT scale when that is enough."""
+    deterministic bytes. An image `image.decode` already made canonical at this size is only
+    measured (its header read), not decoded again."""
 
     max_side: int = 512
     max_pixels: int = 40_000_000
@@ -22,11 +24,15 @@ class ImageCanonical(RowOp):
     modality = "image"
 
     def __call__(self, s: Sample) -> Result:
+        data = s.media["image"]
+        if s.formats.get("image") == CANONICAL_FORMAT:
+            with Image.open(io.BytesIO(data)) as header:
+                size = header.size
+            if max(size) <= self.max_side:
+                return s.with_metrics(width=float(size[0]), height=float(size[1]))
         try:
-            im = open_image(s.media["image"], max_pixels=self.max_pixels, draft=(self.max_side, self.max_side))
+            im = open_image(data, max_pixels=self.max_pixels, draft=(self.max_side, self.max_side))
         except DecodeFailure as exc:
             return s.quarantine(exc.reason, exc.detail)
-        im = fit_within(to_rgb(ImageOps.exif_transpose(im)), self.max_side)
-        return s.evolve(media={**s.media, "image": encode_png(im, self.png_level)}, formats={**s.formats, "image": "png"}).with_metrics(
-            width=float(im.width), height=float(im.height)
-        )
+        png, (w, h) = canonical_image(im, self.max_side, self.png_level)
+        return s.evolve(media={**s.media, "image": png}, formats={**s.formats, "image": CANONICAL_FORMAT}).with_metrics(width=float(w), height=float(h))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from core.decode.video import VideoParts, extract_video
+from core.decode.video import VideoLimits, VideoParts, decode_video
 from core.ops.base import OpContext, map_isolated, register_op
 from core.records import MODALITY_ORDER, Result, Sample
 
@@ -12,7 +12,8 @@ from core.records import MODALITY_ORDER, Result, Sample
 @dataclass(frozen=True, slots=True)
 class VideoCanonical:
     """Keyframes every 1/`keyframe_fps` s (JPEG, longer side ≤ `max_side`), the first audio
-    track as 16 kHz mono WAV, and the cues of embedded subtitle streams; in child processes."""
+    track as 16 kHz mono WAV, and the cues of embedded subtitle streams; isolated from the
+    stage. A video `video.decode` already took apart (it has keyframes) is left as it is."""
 
     keyframe_fps: float = 1.0
     max_side: int = 384
@@ -20,19 +21,19 @@ class VideoCanonical:
     timeout_s: float = 120.0
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
-        kwargs = {"keyframe_fps": self.keyframe_fps, "max_side": self.max_side, "max_seconds": self.max_seconds}
+        limits = VideoLimits(self.max_seconds, max_pixels=1 << 62, max_frames=1 << 62)
         return map_isolated(
             samples,
-            lambda s: "video" in s.modalities,
-            partial(extract_video, **kwargs),
-            lambda s: (s.media["video"],),
-            _with_parts,
+            lambda s: "video" in s.modalities and not (s.keyframes or s.keyframe_refs),
+            partial(decode_video, keyframe_fps=self.keyframe_fps, max_side=self.max_side),
+            lambda s: (s.media["video"], limits),
+            lambda s, out: with_parts(s, out[1]),
             workers=ctx.workers,
             timeout_s=self.timeout_s,
         )
 
 
-def _with_parts(s: Sample, parts: VideoParts) -> Sample:
+def with_parts(s: Sample, parts: VideoParts) -> Sample:
     """Keyframes, cues, and the video's own track as the sample's audio (unless it has one)."""
     media, formats, modalities = dict(s.media), dict(s.formats), list(s.modalities)
     if parts.audio_wav is not None and "audio" not in media:

@@ -27,7 +27,7 @@ def test_downscaled_to_max_side_as_rgb_png(make_sample, astronaut_jpeg) -> None:
     im = _open(out.media["image"])
     assert im.format == "PNG" and im.mode == "RGB"
     assert im.size == (48, 32)  # aspect ratio kept
-    assert out.formats["image"] == "png"
+    assert out.formats["image"] == "png:rgb"
     assert (out.metrics["width"], out.metrics["height"]) == (48.0, 32.0)
 
 
@@ -80,3 +80,15 @@ def test_sixteen_bit_png_keeps_its_picture(make_sample) -> None:
     Image.fromarray(cam8.astype(np.uint16) * 257).save(buf, format="PNG")
     out = np.asarray(_open(_canon(make_sample(image=buf.getvalue())).media["image"]), dtype=np.float64)
     assert abs(out[..., 0].mean() - cam8.mean()) < 5
+
+
+def test_an_image_decoded_canonical_at_cleaned_is_not_decoded_again(make_sample, astronaut_jpeg) -> None:
+    from core.ops.cleaned.image_decode import ImageDecode
+
+    (decoded,) = ImageDecode(max_side=48).apply([make_sample(image=astronaut_jpeg)], None)
+    declared = _open(astronaut_jpeg).size
+    assert decoded.formats["image"] == "png:rgb" and (decoded.metrics["width"], decoded.metrics["height"]) == declared
+    out = _canon(decoded, max_side=48)
+    assert out.media["image"] is decoded.media["image"]  # the same bytes: measured, not re-encoded
+    assert (out.metrics["width"], out.metrics["height"]) == (48.0, 32.0)
+    assert _canon(decoded, max_side=24).metrics["width"] == 24.0  # a smaller canonical size still re-fits

@@ -5,7 +5,6 @@ from __future__ import annotations
 from core.ops.aligned.segments_align import SegmentsAlign
 from core.ops.base import OpContext
 from core.ops.cleaned.video_decode import VideoDecode
-from core.ops.unified.video_canonical import VideoCanonical
 from core.records import Quarantined, Reason, Sample, Segment
 from core.runner import run_ops
 
@@ -58,7 +57,7 @@ def test_rows_without_cues_or_duration_pass_through(make_sample, tone_wav, astro
 
 
 def test_keyframes_with_cue_counts_frames_shown_during_a_cue(make_sample, mp4_with_subs) -> None:
-    ops = [VideoDecode(), VideoCanonical(keyframe_fps=2.0, max_side=32), SegmentsAlign()]
+    ops = [VideoDecode(keyframe_fps=2.0, max_side=32), SegmentsAlign()]
     result = run_ops(ops, [make_sample(video=mp4_with_subs)], OpContext(batch="b1"))
     (out,) = result.landed
     assert out.keyframe_times == [0.0, 0.5, 1.0, 1.5]
