@@ -81,6 +81,21 @@ def decode_audio_stream(container: av.container.InputContainer, *, max_seconds: 
     return AudioClip(np.clip(samples, -1.0, 1.0), out_rate, src_rate, src_channels, clipped / samples.size)
 
 
+def resample_mono(samples: np.ndarray, rate: int, out_rate: int = CANONICAL_RATE, block: int = 1 << 16) -> np.ndarray:
+    """Mono float32 samples at `rate` → `out_rate` (FFmpeg's resampler, block by block): the
+    canonical track from a clip already decoded at its own rate, without decoding it again."""
+    if rate == out_rate:
+        return samples.astype(np.float32)
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=out_rate)
+    out: list[np.ndarray] = []
+    for i in range(0, len(samples), block):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[i : i + block], dtype=np.float32)[None, :], format="fltp", layout="mono")
+        frame.sample_rate = rate
+        out += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    return np.clip(np.concatenate(out), -1.0, 1.0).astype(np.float32) if out else np.zeros(0, np.float32)
+
+
 def audio_metrics(clip: AudioClip, silence_dbfs: float = -50.0) -> dict[str, float]:
     """Duration, silence share (20 ms windows under `silence_dbfs`), clipping share, loudness."""
     x = clip.samples.astype(np.float64)
