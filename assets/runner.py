@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.accounting import Books
-from core.isolate import FORKSERVER, run_isolated
+from core.isolate import run_isolated
 from core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
 from core.records import MODALITY_ORDER, Reason
 from core.runner import run_ops
@@ -31,8 +31,6 @@ from resources.engine_tasks import TaskCrashed
 from resources.lake import LakeResource, iter_chunks
 
 log = logging.getLogger(__name__)
-# workers fork from a forkserver that already imported the runner (and so every operator)
-FORKSERVER.set_forkserver_preload(["core.ops", "assets.runner"])
 BOOK_COLUMNS = ("sample_id", "parent_id", "status", "source", "reason", "detail", "op", "modalities", "text", "aug_op")
 
 
