@@ -3,61 +3,20 @@ holds content shared with other batches (resources/ledger.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
 from assets.factory import StageContext, StageOutcome, stage_asset
+from assets.runner import LandingTask, read_groups
 from core.accounting import Books
-from core.discover import Group, plan, resolve
-from core.records import MODALITY_ORDER
+from core.discover import plan
 from core.schema import BLOB_SCHEMA, samples_to_arrow, stage_schema
-from expectations.bridge import manifest_rows
+from expectations.manifest import manifest_rows
 from resources.engine_tasks import TaskCrashed
-from resources.lake import LakeResource, iter_chunks
-from resources.landing import LocalLanding, open_landing
+from resources.lake import iter_chunks
+from resources.landing import open_landing
 from resources.ledger import Spool, commit_raw
-
-
-@dataclass(frozen=True, slots=True)
-class LandingTask:
-    """A chunk of the drop: its groups and where their files are (no bytes)."""
-
-    lake_uri: str
-    root: str
-    batch: str
-    index: int
-    groups: tuple[Group, ...]
-    paths: dict[str, str]
-    run_id: str
-    code_version: str
-
-
-@dataclass(slots=True)
-class LandingOutcome:
-    index: int
-    rows: pa.Table
-    blob_fragments: list[Any] = field(default_factory=list)
-    inputs: list[str] = field(default_factory=list)  # inputs found only while reading (bad manifest paths)
-
-
-def read_groups(task: LandingTask) -> LandingOutcome:
-    """Read, sniff and hash one chunk of the drop; pack its bytes as uncommitted blob fragments."""
-    landing = LocalLanding(task.root, paths=task.paths)
-    samples, quarantined, inputs = [], [], []
-    for group in task.groups:
-        found = resolve(landing, task.batch, group)
-        samples += [s.evolve(code_versions={"raw": task.code_version}) for s in found.samples]
-        quarantined += found.quarantined
-        inputs += found.inputs
-    rows, payload = samples_to_arrow(
-        samples, run_id=task.run_id, code_version=task.code_version, input_version=0, quarantined=quarantined, stage="raw",
-        hydrated=MODALITY_ORDER,
-    )  # fmt: skip
-    lake = LakeResource(uri=task.lake_uri)
-    return LandingOutcome(task.index, rows, lake.write_blobs(payload, task.batch), inputs)
 
 
 def run_landing(sc: StageContext) -> StageOutcome:

@@ -20,15 +20,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from core.accounting import Books
+from core.discover import Group, resolve
 from core.isolate import run_isolated
 from core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
 from core.records import MODALITY_ORDER, Reason
 from core.runner import run_ops
 from core.schema import arrow_to_samples, samples_to_arrow
-from expectations.bridge import manifest_rows
+from expectations.manifest import manifest_rows
 from resources.engine_tasks import TaskCrashed
-from resources.lake import LakeResource, iter_chunks
+from resources.landing import LocalLanding
+from resources.store import Lake, LakeStore, iter_chunks
 
 log = logging.getLogger(__name__)
 BOOK_COLUMNS = ("sample_id", "parent_id", "status", "source", "reason", "detail", "op", "modalities", "text", "aug_op")
@@ -76,7 +80,7 @@ class ChunkOutcome:
 def run_chunk(task: ChunkTask) -> ChunkOutcome:
     """Read, process and write one chunk (in whatever process the engine chose)."""
     spec = task.spec
-    lake = LakeResource(uri=spec.lake_uri)
+    lake = Lake(spec.lake_uri)
     samples = lake.hydrate(arrow_to_samples(lake.take(spec.upstream, spec.input_version, list(task.addresses))), spec.hydrate)
     if task.earlier:
         samples = _with_earlier_vectors(lake, spec, samples, list(task.earlier))
@@ -91,7 +95,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutcome:
     return write_chunk(lake, spec, task.index, landed, result.quarantined)
 
 
-def write_chunk(lake: LakeResource, spec: StageSpec, index: int, landed: list[Any], quarantined: list[Any]) -> ChunkOutcome:
+def write_chunk(lake: LakeStore, spec: StageSpec, index: int, landed: list[Any], quarantined: list[Any]) -> ChunkOutcome:
     kept_refs = [r for s in [*landed, *(q.sample for q in quarantined)] for r in _unloaded_refs(s, spec.hydrate)]
     sizes = {sha: size for sha, (_, size) in lake.blob_addresses(kept_refs).items()} if kept_refs else {}
     rows, payload = samples_to_arrow(
@@ -112,13 +116,13 @@ def _unloaded_refs(s: Any, hydrated: tuple[str, ...]) -> list[str]:
     return refs + ([] if "keyframes" in hydrated or s.keyframes else list(s.keyframe_refs))
 
 
-def _with_earlier_vectors(lake: LakeResource, spec: StageSpec, samples: list[Any], addresses: list[int]) -> list[Any]:
+def _with_earlier_vectors(lake: LakeStore, spec: StageSpec, samples: list[Any], addresses: list[int]) -> list[Any]:
     earlier = {s.sample_id: s for s in arrow_to_samples(lake.take("samples", spec.earlier_version, addresses))}
     return [s.evolve(vectors=earlier[s.sample_id].vectors, encoders=earlier[s.sample_id].encoders) if s.sample_id in earlier else s for s in samples]
 
 
 # -- planning --------------------------------------------------------------------------------
-def plan_chunks(lake: LakeResource, spec: StageSpec, max_rows: int, max_bytes: int) -> tuple[list[str], dict[str, Any], Iterator[ChunkTask]]:
+def plan_chunks(lake: LakeStore, spec: StageSpec, max_rows: int, max_bytes: int) -> tuple[list[str], dict[str, Any], Iterator[ChunkTask]]:
     """(input ids, prepared state, lazy tasks) for a stage reading `spec.upstream` at `spec.input_version`.
     Chunks follow sample-id order, so a batch is cut the same way on every run."""
     ops = build_ops(spec.ops)
@@ -207,7 +211,7 @@ def rerun_isolated(task: ChunkTask, timeout_s: float = 600.0) -> ChunkOutcome:
     singles = [ChunkTask(task.spec, task.index, (a,), task.earlier) for a in task.addresses]
     outcomes = run_isolated(run_chunk, [((t,), {}) for t in singles], workers=1, timeout_s=timeout_s)
     merged = ChunkOutcome(index=task.index)
-    lake = LakeResource(uri=task.spec.lake_uri)
+    lake = Lake(task.spec.lake_uri)
     for single, o in zip(singles, outcomes, strict=True):
         if o.failure is not None:
             (s,) = arrow_to_samples(lake.take(task.spec.upstream, task.spec.input_version, list(single.addresses)))
@@ -220,3 +224,43 @@ def rerun_isolated(task: ChunkTask, timeout_s: float = 600.0) -> ChunkOutcome:
         merged.rows += out.rows
         merged.manifest += out.manifest
     return merged
+
+
+# -- raw: reading the drop -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LandingTask:
+    """A chunk of the drop: its groups and where their files are (no bytes)."""
+
+    lake_uri: str
+    root: str
+    batch: str
+    index: int
+    groups: tuple[Group, ...]
+    paths: dict[str, str]
+    run_id: str
+    code_version: str
+
+
+@dataclass(slots=True)
+class LandingOutcome:
+    index: int
+    rows: pa.Table
+    blob_fragments: list[Any] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)  # inputs found only while reading (bad manifest paths)
+
+
+def read_groups(task: LandingTask) -> LandingOutcome:
+    """Read, sniff and hash one chunk of the drop; pack its bytes as uncommitted blob fragments."""
+    landing = LocalLanding(task.root, paths=task.paths)
+    samples, quarantined, inputs = [], [], []
+    for group in task.groups:
+        found = resolve(landing, task.batch, group)
+        samples += [s.evolve(code_versions={"raw": task.code_version}) for s in found.samples]
+        quarantined += found.quarantined
+        inputs += found.inputs
+    rows, payload = samples_to_arrow(
+        samples, run_id=task.run_id, code_version=task.code_version, input_version=0, quarantined=quarantined, stage="raw",
+        hydrated=MODALITY_ORDER,
+    )  # fmt: skip
+    lake = Lake(task.lake_uri)
+    return LandingOutcome(task.index, rows, lake.write_blobs(payload, task.batch), inputs)

@@ -11,8 +11,8 @@ from typing import Any
 
 from dagster import AssetSelection, Definitions, define_asset_job, multiprocess_executor
 
-from assets import STAGE_ASSETS
 from assets.factory import batch_partitions
+from assets.stages import STAGE_ASSETS
 from orchestration.maintenance import maintenance, nightly_maintenance
 from orchestration.sensors import landing_drops
 from resources.engine import EngineResource

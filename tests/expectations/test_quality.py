@@ -7,7 +7,8 @@ from dagster import AssetCheckSeverity
 
 from core.records import Reason, Sample
 from core.schema import samples_to_arrow
-from expectations.bridge import manifest, manifest_rows, quality_check, validate
+from expectations.bridge import manifest, quality_check, validate
+from expectations.manifest import manifest_rows
 from expectations.suites import stage_rules
 from resources.params import load_params
 
