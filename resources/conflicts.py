@@ -27,7 +27,7 @@ _RETRYABLE = "retryable commit conflict"
 def is_retryable_conflict(exc: BaseException) -> bool:
     """True for a commit that lost a race and may be redone from the latest version."""
     if isinstance(exc, CommitConflictError):
-        return True
+        return bool(getattr(exc, "retryable", True))  # pylance marks some conflicts as final
     return isinstance(exc, OSError | RuntimeError) and _RETRYABLE in str(exc).lower()
 
 

@@ -33,17 +33,11 @@ from lance.fragment import FragmentMetadata
 from core.discover import split_source
 from core.records import Reason
 from core.schema import landed_id, quarantine_key, stage_schema
-from resources.lake import LANDED, LakeResource, _quote, in_list
+from resources.store import LANDED, TOKEN_ID, LakeStore, _quote, in_list, token_row
 
-TOKEN_ID = "__commit_token__"
-TOKEN_BATCH = "~"  # never a batch name (those start with a letter or digit)
 HOLDER_OP = "raw.holder"
 DEDUP_OP = "raw.dedup"
 LATEST = (datetime.max.replace(tzinfo=UTC), "")  # unregistered batches come last
-
-
-def token_row() -> pa.Table:
-    return pa.Table.from_pylist([{"row_id": TOKEN_ID, "sample_id": "", "batch": TOKEN_BATCH, "status": "token"}], schema=stage_schema())
 
 
 class Spool:
@@ -87,7 +81,7 @@ class RawCommit:
     handoffs: dict[str, list[str]] = field(default_factory=dict)  # batch that now holds → sample ids it received
 
 
-def commit_raw(lake: LakeResource, batch: str, spool: Spool) -> RawCommit:
+def commit_raw(lake: LakeStore, batch: str, spool: Spool) -> RawCommit:
     """Commit the batch's raw rows with their holder verdicts decided at the version committed over."""
     ds = lake.ensure("raw", stage_schema(), seed=token_row())
     if ds.count_rows(f"row_id = {_quote(TOKEN_ID)}") == 0:  # a table from before the ledger gains its token
@@ -119,7 +113,7 @@ def commit_raw(lake: LakeResource, batch: str, spool: Spool) -> RawCommit:
     return result
 
 
-def release_batch(lake: LakeResource, batch: str) -> RawCommit:
+def release_batch(lake: LakeStore, batch: str) -> RawCommit:
     """Delete the batch from `raw`, handing what it held to the next claimants (same rule)."""
     spool = Spool()
     try:
@@ -154,7 +148,7 @@ def _duplicate(row: dict[str, Any], detail: str, op: str) -> dict[str, Any]:
     return out
 
 
-def _handoffs(lake: LakeResource, ds: Any, batch: str, released: list[str]) -> tuple[list[dict[str, Any]], list[str], dict[str, list[str]]]:
+def _handoffs(lake: LakeStore, ds: Any, batch: str, released: list[str]) -> tuple[list[dict[str, Any]], list[str], dict[str, list[str]]]:
     """Because `batch` no longer holds `released`: (rows to write, row ids they replace,
     batch → ids it now holds). The next holder's row turns landed; other claimants' rows name it."""
     if not released:

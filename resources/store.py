@@ -28,7 +28,7 @@ import lance
 import pyarrow as pa
 from lance.fragment import FragmentMetadata, write_fragments
 
-from core.schema import BATCH_SCHEMA, BLOB_SCHEMA, SAMPLE_SCHEMA, arrow_to_samples
+from core.schema import BATCH_SCHEMA, BLOB_SCHEMA, SAMPLE_SCHEMA, arrow_to_samples, stage_schema
 from resources.conflicts import is_retryable_conflict, retry_on_conflict
 from resources.home import lake_uri, s3_storage_options
 
@@ -41,6 +41,16 @@ LANDED = "status = 'landed'"
 QUARANTINED = "status = 'quarantined'"
 COMMIT_RETRIES = 10
 Extra = Callable[[lance.LanceDataset], tuple[str | None, list[FragmentMetadata]]]
+
+
+# Every raw commit replaces this one row, so two raw commits can never both succeed from one
+# version: Lance arbitrates who decides first which batch holds shared content (resources/ledger.py).
+TOKEN_ID = "__commit_token__"
+TOKEN_BATCH = "~"  # never a batch name (those start with a letter or digit)
+
+
+def token_row() -> pa.Table:
+    return pa.Table.from_pylist([{"row_id": TOKEN_ID, "sample_id": "", "batch": TOKEN_BATCH, "status": "token"}], schema=stage_schema())
 
 
 def check_batch_name(batch: str) -> str:
@@ -135,16 +145,34 @@ class LakeStore:
         return ds
 
     # -- batches ----------------------------------------------------------------------------
+    def ensure_tables(self) -> None:
+        """Create every table that does not exist yet (empty; `raw` with its commit token).
+
+        Tables are created here, when a batch is registered, and not by stage runs: two Lance
+        creates racing for one path can both succeed (the later as an overwrite), which is
+        harmless only while the table is still empty."""
+        for name, schema, seed in (
+            ("batches", BATCH_SCHEMA, None), ("blobs", BLOB_SCHEMA, None), ("raw", stage_schema(), token_row()),
+            *((t, stage_schema(), None) for t in STAGE_TABLES.values() if t != "raw"),
+        ):  # fmt: skip
+            if self.dataset(name) is None:
+                self.ensure(name, schema, seed=seed)
+
     def register_batch(self, batch: str, uri: str, manifest: str | None) -> None:
-        row = pa.Table.from_pylist(
-            [{"batch": check_batch_name(batch), "uri": uri, "manifest": manifest, "registered_at": datetime.now(UTC)}], schema=BATCH_SCHEMA
-        )
-        self.ensure("batches", BATCH_SCHEMA)
-        # a re-registration keeps the first registration time (it orders who holds shared content)
-        existing = self.batch_order().get(batch)
-        if existing is not None:
-            row = row.set_column(row.schema.get_field_index("registered_at"), "registered_at", pa.array([existing[0]], BATCH_SCHEMA.field("registered_at").type))
-        self.replace_rows("batches", f"batch = {_quote(batch)}", self.write_rows("batches", row))
+        self.ensure_tables()
+        for _ in range(3):  # a racing first registration elsewhere can overwrite the fresh table: check, redo
+            row = pa.Table.from_pylist(
+                [{"batch": check_batch_name(batch), "uri": uri, "manifest": manifest, "registered_at": datetime.now(UTC)}], schema=BATCH_SCHEMA
+            )
+            # a re-registration keeps the first registration time (it orders who holds shared content)
+            existing = self.batch_order().get(batch)
+            if existing is not None:
+                at = pa.array([existing[0]], BATCH_SCHEMA.field("registered_at").type)
+                row = row.set_column(row.schema.get_field_index("registered_at"), "registered_at", at)
+            self.replace_rows("batches", f"batch = {_quote(batch)}", self.write_rows("batches", row))
+            if batch in self.batch_order():
+                return
+        raise RuntimeError(f"batch {batch!r} could not be registered: its row keeps disappearing; register it again")
 
     def batch_info(self, batch: str) -> dict[str, Any]:
         ds = self.dataset("batches")
