@@ -131,12 +131,14 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
     loggers = {"console": {"config": {"log_level": "DEBUG"}}} if verbose else {"progress": {}}
     if quiet:
         loggers = {"console": {"config": {"log_level": "CRITICAL"}}}
+    reap_dead_runs(instance)
     result = job.execute_in_process(
         partition_key=batch,
         instance=instance,
         asset_selection=[AssetKey(s) for s in stages],
         run_config={"loggers": loggers},
         raise_on_error=False,
+        tags=run_owner_tags(),
     )
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     handoffs: dict[str, int] = {}
@@ -157,6 +159,43 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
         "seconds": round(time.perf_counter() - started, 2),
         "stages": stage_status(batch)["stages"],
     }
+
+
+def run_owner_tags() -> dict[str, str]:
+    """Which process runs an in-process run, so a later command can tell it died."""
+    import socket
+
+    return {"tessera/host": socket.gethostname(), "tessera/pid": str(os.getpid())}
+
+
+def reap_dead_runs(instance: Any) -> list[str]:
+    """Runs this machine started in-process whose process is gone (killed): marked failed, and
+    their pool slots given back — else the `gpu` pool stays taken and every later run waits
+    forever. (With the daemon, Dagster's run monitoring does this for queued runs.)"""
+    import socket
+
+    from dagster import DagsterRunStatus, RunsFilter
+
+    reaped = []
+    host = socket.gethostname()
+    for run in instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])):
+        pid = run.tags.get("tessera/pid")
+        if run.tags.get("tessera/host") != host or not pid or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"its process ({pid}) is gone: killed before it finished")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        reaped.append(run.run_id)
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def latest_checks(stage: str, batch: str) -> dict[str, str]:
