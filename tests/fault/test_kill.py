@@ -1,8 +1,8 @@
 """kill -9 of `tessera materialize` at ≥ 20 random moments across stages and commits, then a
 re-run to completion (the Scale issue). After every kill: every lake table opens and scans
 whole, no (batch, sample) is landed twice, content shared by two batches is landed in one
-(I6), a batch's rows in a table are wholly one run's (I4), and the `quarantine` index agrees
-with the stage tables (I2). After the re-run: every input is accounted for per stage and
+(I6), a batch's rows in a table are wholly one run's (I4), and a separate `quarantine` index,
+where a lake keeps one, agrees with the stage tables (I2; today the index is a view of them). After the re-run: every input is accounted for per stage and
 batch (I1), and ids, verdicts and row counts per stage and batch — and `tessera status` —
 equal those of a clean run of the same drops (I3).
 
@@ -13,7 +13,7 @@ across rewrites of the commit path. It watches `<table>.lance/_versions` only to
 kills (half of them land just before or just after a stage table's commit) and to say where
 each kill landed; no verdict depends on that.
 
-Shared content is held by the batch whose cleaned stage lands it first, so the kills run in two
+Shared content is held by the batch whose raw commit lands it first, so the kills run in two
 phases: batch `a` first (as in the clean run), then both; if `a` does not hold the shared
 sample when phase 1 ends, one unkilled `--through cleaned` of `a` comes between.
 
@@ -579,7 +579,7 @@ def test_kill_minus_9_anywhere_then_rerun_keeps_the_lake_whole(tmp_path: Path, f
 
     for batch, target in phase1:
         kill(batch, target)
-    # content the drops share is held by the batch whose cleaned stage lands it first; the clean run
+    # content the drops share is held by the batch whose raw commit lands it first; the clean run
     # ran `first` first, so `first` must hold it before `second` reaches cleaned (else I3 compares two orders)
     state = read_lake(fault.lake)
     for sid, batch in holder.items():
