@@ -639,10 +639,10 @@ def test_kill_minus_9_anywhere_then_rerun_keeps_the_lake_whole(tmp_path: Path, f
 
 
 def _shared(state: LakeState) -> dict[str, list[str]]:
-    """ids present (landed or quarantined) at cleaned in more than one batch."""
+    """ids present (landed or quarantined) at raw in more than one batch (raw decides who holds them)."""
     seen = defaultdict(set)
     for (stage, batch), books in state.books.items():
-        if stage == "cleaned":
+        if stage == "raw":
             for sid in set(books.landed) | {s for s, _ in books.quarantined}:
                 seen[sid].add(batch)
     return {sid: sorted(b) for sid, b in seen.items() if len(b) > 1}
