@@ -1,4 +1,4 @@
-"""unified: near-duplicate clusters, canonical formats (RGB PNG, 16 kHz mono WAV, keyframes + track + cues, NFC text)."""
+"""unified: near-duplicate clusters, canonical formats (RGB PNG, 16 kHz mono FLAC, keyframes + track + cues, NFC text)."""
 
 from assets.factory import run_from_upstream, stage_asset
 

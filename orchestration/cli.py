@@ -198,19 +198,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def latest_checks(stage: str, batch: str) -> dict[str, str]:
-    """The newest result of each check of `stage` in a run of `batch`: passed / failed / none."""
+def latest_checks(stage: str, batch: str, runs: set[str] | None = None) -> dict[str, str]:
+    """The newest result of each check of `stage` in a run of `batch`: passed / failed / none.
+    `runs`: the ids of the batch's runs, when the caller already has them."""
     from dagster import AssetCheckKey, AssetKey
 
     from orchestration.instance import get_instance
 
     instance = get_instance()
+    runs = batch_runs(batch) if runs is None else runs
     out: dict[str, str] = {}
     for check in ("accounted_for", "quality"):
         out[check] = "none"
         for record in instance.event_log_storage.get_asset_check_execution_history(AssetCheckKey(AssetKey(stage), check), limit=50):
-            run = instance.get_run_by_id(record.run_id)
-            if run is not None and run.tags.get("dagster/partition") == batch:
+            if record.run_id in runs:
                 status = record.status.value  # PLANNED (its step failed before it ran), SUCCEEDED, FAILED, …
                 out[check] = {"SUCCEEDED": "passed", "FAILED": "failed"}.get(status, status.lower())
                 data = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
@@ -220,12 +221,22 @@ def latest_checks(stage: str, batch: str) -> dict[str, str]:
     return out
 
 
+def batch_runs(batch: str) -> set[str]:
+    """Ids of every run of `batch` (one query)."""
+    from dagster import RunsFilter
+
+    from orchestration.instance import get_instance
+
+    return set(get_instance().get_run_ids(filters=RunsFilter(tags={"dagster/partition": batch})))
+
+
 def stage_status(batch: str) -> dict[str, Any]:
     from core.discover import split_source
     from resources.lake import LANDED, STAGE_TABLES
 
     lake = _lake()
     q_rows = lake.quarantine_rows(batch)
+    runs = batch_runs(batch)
     rows, prev_landed = [], None
     for stage in STAGES:
         table = lake.open(STAGE_TABLES[stage])
@@ -245,7 +256,7 @@ def stage_status(batch: str) -> dict[str, Any]:
             {
                 "stage": stage, "in": n_in, "landed": originals, "variants": landed - originals,
                 "quarantined": quarantined, "by_reason": dict(sorted(reasons.items())),
-                "checks": latest_checks(stage, batch), "lake_version": int(table.version) if table is not None else 0,
+                "checks": latest_checks(stage, batch, runs), "lake_version": int(table.version) if table is not None else 0,
             }
         )  # fmt: skip
         prev_landed = landed

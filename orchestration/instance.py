@@ -23,6 +23,12 @@ def dagster_home() -> Path:
     return home
 
 
+_INSTANCES: dict[Path, DagsterInstance] = {}
+
+
 def get_instance() -> DagsterInstance:
-    dagster_home()
-    return DagsterInstance.get()
+    """One instance per Dagster home and process (opening one costs its storages' start-up)."""
+    home = dagster_home()
+    if home not in _INSTANCES:
+        _INSTANCES[home] = DagsterInstance.get()
+    return _INSTANCES[home]

@@ -23,7 +23,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
 
 from resources.engine_tasks import FORKSERVER, TaskCrashed, run_alone
 from resources.params import load_params
@@ -56,6 +57,19 @@ class EngineResource(ConfigurableResource):
     workers: int = 0
     max_retries: int = 3
     start_timeout_s: float = 900.0
+
+    _pool: LocalPool | None = PrivateAttr(default=None)  # kept for the run while one lasts
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """A run (in-process: the whole run; multiprocess executor: one step's process) keeps one
+        local pool for all its stages: later stages start no workers, and the workers' own
+        decoder forkservers stay warm."""
+        self._pool = LocalPool(self.resolved_workers())
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._pool is not None:
+            self._pool.close()  # a step process that exits with live pool workers never exits
+            self._pool = None
 
     def resolved_engine(self) -> str:
         name = (self.engine or os.environ.get("TESSERA_ENGINE") or _execution_params().get("engine") or "local").strip()
@@ -121,7 +135,9 @@ class EngineResource(ConfigurableResource):
         if bound < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {bound}")
         if engine == "local":
-            return _map_local_model(task_fn, tasks) if kind == "model" else _map_local_cpu(task_fn, tasks, workers, bound)
+            if kind == "model":
+                return _map_local_model(task_fn, tasks)
+            return _map_local_cpu(task_fn, tasks, self._pool or LocalPool(workers, for_one_map=True), bound)
         from resources import ray_engine  # Ray is imported only when it is the engine
 
         address, where = self.resolved_ray_address()
@@ -154,60 +170,81 @@ def _map_local_model(cls: Any, tasks: Iterable[Any]) -> Iterator[tuple[int, Any]
         yield index, model(task)
 
 
-def _map_local_cpu(fn: Callable[[Any], Any], tasks: Iterable[Any], workers: int, bound: int) -> Iterator[tuple[int, Any]]:
-    if workers <= 1:
+class LocalPool:
+    """Forkserver worker processes for `map` calls, started on first use. `for_one_map`: closed
+    when that call ends (outside a Dagster run, nothing else would close it). A pool that broke
+    (a worker died) or whose call ended early is closed; the next call starts a fresh one."""
+
+    def __init__(self, workers: int, *, for_one_map: bool = False) -> None:
+        self.workers, self.for_one_map = workers, for_one_map
+        self._executor: ProcessPoolExecutor | None = None
+
+    def get(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=FORKSERVER)
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def _map_local_cpu(fn: Callable[[Any], Any], tasks: Iterable[Any], pool: LocalPool, bound: int) -> Iterator[tuple[int, Any]]:
+    if pool.workers <= 1:
         for index, task in enumerate(tasks):
             yield index, fn(task)
         return
     source = enumerate(tasks)
-    while True:  # one pool per round; a round ends when the tasks run out or a worker dies
-        crashed: list[tuple[int, Any]] = []
-        exhausted = yield from _pool_round(fn, source, workers, bound, crashed)
-        # A dead worker breaks the whole pool and fails every task in flight with it; only the
-        # culprit should fail, so each is re-run alone, one at a time (most were innocent).
-        if crashed:
-            log.warning("a worker process died; re-running %d in-flight tasks one child process each", len(crashed))
-        for index, task in crashed:
-            yield index, run_alone(fn, index, task)
-        if exhausted:
-            return
+    clean = False
+    try:
+        while True:  # a round ends when the tasks run out or a worker dies (the pool is then replaced)
+            crashed: list[tuple[int, Any]] = []
+            exhausted = yield from _pool_round(fn, source, pool.get(), bound, crashed)
+            # A dead worker breaks the whole pool and fails every task in flight with it; only the
+            # culprit should fail, so each is re-run alone, one at a time (most were innocent).
+            if crashed:
+                log.warning("a worker process died; re-running %d in-flight tasks one child process each", len(crashed))
+                pool.close()
+            for index, task in crashed:
+                yield index, run_alone(fn, index, task)
+            if exhausted:
+                clean = True
+                return
+    finally:
+        if pool.for_one_map or not clean:  # an error or an abandoned iteration leaves tasks running: close
+            pool.close()
 
 
 def _pool_round(
-    fn: Callable[[Any], Any], source: Iterator[tuple[int, Any]], workers: int, bound: int, crashed: list[tuple[int, Any]]
+    fn: Callable[[Any], Any], source: Iterator[tuple[int, Any]], pool: ProcessPoolExecutor, bound: int, crashed: list[tuple[int, Any]]
 ) -> Iterator[tuple[int, Any]]:
     """Run tasks from `source` until the pool is idle; returns whether `source` is exhausted (a
     broken pool stops taking tasks early; its in-flight tasks land in `crashed`).
-
-    The pool lives only for the round: a Dagster step process that exits with live pool workers
-    hangs. Results are yielded before new tasks are pulled, so pulled - yielded <= bound."""
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=FORKSERVER)
+    Results are yielded before new tasks are pulled, so pulled - yielded <= bound."""
     inflight: dict[Future[Any], tuple[int, Any]] = {}
     exhausted = broken = False
-    try:
-        while True:
-            while not (exhausted or broken) and len(inflight) + len(crashed) < bound:
-                item = next(source, None)
-                if item is None:
-                    exhausted = True
-                    break
-                try:
-                    inflight[pool.submit(fn, item[1])] = item
-                except BrokenProcessPool:
-                    crashed.append(item)
-                    broken = True
-            if not inflight:
-                return exhausted
-            done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-            for future in done:
-                index, task = inflight.pop(future)
-                error = future.exception()
-                if isinstance(error, BrokenProcessPool):
-                    crashed.append((index, task))
-                    broken = True
-                elif error is not None:
-                    raise error
-                else:
-                    yield index, future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    while True:
+        while not (exhausted or broken) and len(inflight) + len(crashed) < bound:
+            item = next(source, None)
+            if item is None:
+                exhausted = True
+                break
+            try:
+                inflight[pool.submit(fn, item[1])] = item
+            except BrokenProcessPool:
+                crashed.append(item)
+                broken = True
+        if not inflight:
+            return exhausted
+        done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+        for future in done:
+            index, task = inflight.pop(future)
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool):
+                crashed.append((index, task))
+                broken = True
+            elif error is not None:
+                raise error
+            else:
+                yield index, future.result()

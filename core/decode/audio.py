@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import io
-import wave
 from dataclasses import dataclass
 
 import av
 import numpy as np
+import soundfile
 
 from core.decode import DecodeFailure
 from core.records import Reason
 
 CANONICAL_RATE = 16_000
+CANONICAL_AUDIO = "flac:16k-mono"  # formats["audio"] of canonical audio: 16 kHz mono 16-bit FLAC
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,10 @@ def decode_audio(data: bytes, *, max_seconds: float, rate: int | None = None) ->
 
 
 def decode_audio_stream(container: av.container.InputContainer, *, max_seconds: float, rate: int | None) -> AudioClip:
-    """Mono is the mean of the channels (never their sum, which clips correlated stereo)."""
+    """One pass: every frame is measured for clipping as decoded (at the source's own sample
+    format, rate and channels), then downmixed and resampled to mono float32 at `rate` (the
+    source rate when None). Mono is the mean of the channels (never their sum, which clips
+    correlated stereo)."""
     if not container.streams.audio:
         raise DecodeFailure(Reason.NO_STREAM, "container has no audio stream")
     stream = container.streams.audio[0]
@@ -54,17 +58,16 @@ def decode_audio_stream(container: av.container.InputContainer, *, max_seconds: 
     limit = int(max_seconds * out_rate)
 
     def take(frames: list[av.AudioFrame]) -> None:
-        nonlocal clipped, total
-        for out in frames:
-            planes = out.to_ndarray().reshape(out.layout.nb_channels, -1)  # fltp: one row per channel
-            clipped += int(np.count_nonzero(np.abs(planes).max(axis=0) >= 0.999))
-            chunks.append(planes.mean(axis=0))
-            total += planes.shape[1]
+        nonlocal total
+        for out in frames:  # fltp: one row per channel; FFmpeg's own downmix would sum them
+            chunks.append(out.to_ndarray().reshape(out.layout.nb_channels, -1).mean(axis=0))
+            total += out.samples
 
     try:
         for frame in container.decode(stream):
             if resampler is None:  # the first frame tells the real layout (headers can lie)
                 resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=out_rate)
+            clipped += _clipped_instants(frame)
             take(resampler.resample(frame))
             if total > limit:
                 raise DecodeFailure(Reason.TOO_LONG, f"audio longer than the {max_seconds:g} s limit")
@@ -78,22 +81,25 @@ def decode_audio_stream(container: av.container.InputContainer, *, max_seconds: 
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     if samples.size == 0:
         raise DecodeFailure(Reason.EMPTY, "audio stream decodes to no samples")
-    return AudioClip(np.clip(samples, -1.0, 1.0), out_rate, src_rate, src_channels, clipped / samples.size)
+    source_instants = samples.size * (src_rate / out_rate) if src_rate else samples.size
+    return AudioClip(np.clip(samples, -1.0, 1.0), out_rate, src_rate, src_channels, min(1.0, clipped / source_instants))
 
 
-def resample_mono(samples: np.ndarray, rate: int, out_rate: int = CANONICAL_RATE, block: int = 1 << 16) -> np.ndarray:
-    """Mono float32 samples at `rate` → `out_rate` (FFmpeg's resampler, block by block): the
-    canonical track from a clip already decoded at its own rate, without decoding it again."""
-    if rate == out_rate:
-        return samples.astype(np.float32)
-    resampler = av.AudioResampler(format="fltp", layout="mono", rate=out_rate)
-    out: list[np.ndarray] = []
-    for i in range(0, len(samples), block):
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[i : i + block], dtype=np.float32)[None, :], format="fltp", layout="mono")
-        frame.sample_rate = rate
-        out += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-    out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    return np.clip(np.concatenate(out), -1.0, 1.0).astype(np.float32) if out else np.zeros(0, np.float32)
+def _clipped_instants(frame: av.AudioFrame) -> int:
+    """Instants of a decoded frame where any channel is at (or within 0.1 % of) full scale."""
+    a = frame.to_ndarray()
+    channels = frame.layout.nb_channels
+    per_channel = a.reshape(channels, -1) if frame.format.is_planar else a.reshape(-1, channels).T
+    if a.dtype.kind == "f":
+        peak = np.abs(per_channel)
+        full = 0.999
+    elif a.dtype.kind == "u":  # unsigned 8-bit: silence is 128
+        peak = np.abs(per_channel.astype(np.int16) - 128)
+        full = 127 * 0.999
+    else:
+        peak = np.abs(per_channel.astype(np.int64))
+        full = np.iinfo(a.dtype).max * 0.999
+    return int(np.count_nonzero(peak.max(axis=0) >= full))
 
 
 def audio_metrics(clip: AudioClip, silence_dbfs: float = -50.0) -> dict[str, float]:
@@ -117,23 +123,18 @@ def audio_metrics(clip: AudioClip, silence_dbfs: float = -50.0) -> dict[str, flo
     }
 
 
-def encode_wav(samples: np.ndarray, rate: int = CANONICAL_RATE) -> bytes:
-    """16-bit PCM mono WAV; deterministic for the same samples."""
+def encode_audio(samples: np.ndarray, rate: int = CANONICAL_RATE) -> bytes:
+    """Canonical audio bytes: 16-bit mono FLAC (lossless, so the samples are exactly those of
+    16-bit PCM, at about a third to a half of WAV's bytes); deterministic for the same samples."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
     buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
+    soundfile.write(buf, pcm, rate, format="FLAC", subtype="PCM_16")
     return buf.getvalue()
 
 
-def read_wav(data: bytes) -> AudioClip:
-    """Inverse of `encode_wav` for canonical audio (16-bit PCM mono)."""
-    with wave.open(io.BytesIO(data), "rb") as w:
-        rate, channels = w.getframerate(), w.getnchannels()
-        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    frames = pcm.reshape(-1, channels)
-    clipped = float(np.mean(np.abs(frames).max(axis=1) >= 32_735)) if len(frames) else 0.0
-    return AudioClip((frames.mean(axis=1) / 32767.0).astype(np.float32), rate, rate, channels, clipped)
+def read_audio(data: bytes) -> AudioClip:
+    """Inverse of `encode_audio` (also reads 16-bit WAV), without resampling."""
+    pcm, rate = soundfile.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    channels = pcm.shape[1]
+    clipped = float(np.mean(np.abs(pcm).max(axis=1) >= 32_735)) if len(pcm) else 0.0
+    return AudioClip((pcm.mean(axis=1) / 32767.0).astype(np.float32), rate, rate, channels, clipped)

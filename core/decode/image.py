@@ -14,7 +14,12 @@ from core.decode import DecodeFailure
 from core.records import Reason
 
 ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"})
-CANONICAL_FORMAT = "png:rgb"  # formats["image"] of a canonical image: upright RGB PNG, longer side bounded
+# formats["image"] of a canonical image (upright RGB, longer side bounded): JPEG when the source
+# was JPEG (a PNG of a lossy source stores its artefacts losslessly, at several times the bytes),
+# PNG for every lossless source.
+CANONICAL_PNG, CANONICAL_JPEG = "png:rgb", "jpeg:rgb"
+CANONICAL_FORMATS = frozenset({CANONICAL_PNG, CANONICAL_JPEG})
+LOSSY_SOURCES = frozenset({"JPEG"})
 
 
 def open_image(
@@ -130,11 +135,20 @@ def dhash(im: Image.Image, size: int = 8) -> int:
     return int("".join("1" if b else "0" for b in bits), 2)
 
 
-def canonical_image(im: Image.Image, max_side: int, png_level: int) -> tuple[bytes, tuple[int, int]]:
+def canonical_image(
+    im: Image.Image, max_side: int, png_level: int = 1, jpeg_quality: int = 90
+) -> tuple[bytes, tuple[int, int], str]:
     """The canonical form of a decoded image: upright (EXIF orientation applied), RGB, longer
-    side ≤ `max_side`, as deterministic PNG bytes; and its size."""
+    side ≤ `max_side`, as deterministic bytes in the format its source calls for; its size and
+    format (one of CANONICAL_FORMATS)."""
+    fmt = CANONICAL_JPEG if im.format in LOSSY_SOURCES else CANONICAL_PNG
     out = fit_within(to_rgb(ImageOps.exif_transpose(im)), max_side)
-    return encode_png(out, png_level), out.size
+    return encode_canonical(out, fmt, png_level, jpeg_quality), out.size, fmt
+
+
+def encode_canonical(im: Image.Image, fmt: str, png_level: int = 1, jpeg_quality: int = 90) -> bytes:
+    """`im` (RGB) as canonical bytes of `fmt`."""
+    return encode_jpeg(im, jpeg_quality) if fmt == CANONICAL_JPEG else encode_png(im, png_level)
 
 
 def encode_png(im: Image.Image, level: int = 1) -> bytes:

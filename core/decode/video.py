@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 
 from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_RATE, decode_audio_stream, encode_wav
-from core.decode.image import encode_jpeg, fit_within
+from core.decode.audio import CANONICAL_RATE, decode_audio_stream, encode_audio
+from core.decode.image import encode_jpeg
 from core.decode.text import ass_dialogue_text
 from core.records import Reason, Segment
 
@@ -30,7 +30,7 @@ class VideoParts:
 
     keyframes: list[bytes] = field(default_factory=list)
     keyframe_times: list[float] = field(default_factory=list)
-    audio_wav: bytes | None = None
+    audio: bytes | None = None
     segments: list[Segment] = field(default_factory=list)
 
 
@@ -44,7 +44,7 @@ def _open(data: bytes) -> av.container.InputContainer:
 def decode_video(data: bytes, limits: VideoLimits, *, keyframe_fps: float, max_side: int) -> tuple[dict[str, float], VideoParts]:
     """One pass: decode every frame under `limits` (stream metrics), keeping a keyframe (JPEG,
     longer side ≤ `max_side`) every 1/`keyframe_fps` s; then the first audio track as 16 kHz
-    mono WAV and the embedded subtitle cues."""
+    mono FLAC and the embedded subtitle cues."""
     parts = VideoParts()
     with _open(data) as c:
         if not c.streams.video:
@@ -63,7 +63,7 @@ def decode_video(data: bytes, limits: VideoLimits, *, keyframe_fps: float, max_s
                 if last_t > limits.max_seconds or frames > limits.max_frames:
                     raise DecodeFailure(Reason.TOO_LONG, f"video exceeds {limits.max_seconds:g} s or {limits.max_frames} frames")
                 if last_t + 1e-6 >= next_t:
-                    parts.keyframes.append(encode_jpeg(fit_within(frame.to_image(), max_side)))
+                    parts.keyframes.append(keyframe_jpeg(frame, max_side))
                     parts.keyframe_times.append(round(last_t, 3))
                     next_t = (int(last_t / step + 1e-6) + 1) * step
         except DecodeFailure:
@@ -89,11 +89,20 @@ def decode_video(data: bytes, limits: VideoLimits, *, keyframe_fps: float, max_s
         with _open(data) as c:  # a second demux pass: the first one consumed the packets
             try:
                 clip = decode_audio_stream(c, max_seconds=limits.max_seconds, rate=CANONICAL_RATE)
-                parts.audio_wav = encode_wav(clip.samples, CANONICAL_RATE)
+                parts.audio = encode_audio(clip.samples, CANONICAL_RATE)
             except DecodeFailure as exc:
                 if exc.reason is not Reason.EMPTY:
                     raise
     return metrics, parts
+
+
+def keyframe_jpeg(frame: av.VideoFrame, max_side: int) -> bytes:
+    """The frame as RGB JPEG, longer side ≤ `max_side`, scaled by FFmpeg (area averaging: as
+    good as Lanczos for a downscale, and about 10× faster than scaling the full frame in Pillow)."""
+    w, h = frame.width, frame.height
+    scale = min(1.0, max_side / max(w, h))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return encode_jpeg(frame.to_image(width=size[0], height=size[1], interpolation="AREA"))
 
 
 def subtitle_cues(data: bytes) -> list[Segment]:

@@ -70,15 +70,15 @@ class ClapAudioEncoder(_HubEncoder):
     processor_class = "ClapFeatureExtractor"
 
     def encode(self, items: list[Any]) -> np.ndarray:
-        """`items` are canonical 16 kHz mono WAV bytes; resampled to the extractor's rate here."""
+        """`items` are canonical 16 kHz mono FLAC bytes; resampled to the extractor's rate here."""
         import torch
         import torchaudio
 
-        from core.decode.audio import read_wav
+        from core.decode.audio import read_audio
 
         rate = int(self._processor.sampling_rate)
         resample = torchaudio.transforms.Resample(16_000, rate)
-        waves = [resample(torch.from_numpy(read_wav(x).samples)).numpy() for x in items]
+        waves = [resample(torch.from_numpy(read_audio(x).samples)).numpy() for x in items]
         inputs = self._processor(waves, sampling_rate=rate, return_tensors="pt")
         with torch.inference_mode():
             feats = _features(self._model.get_audio_features(input_features=inputs["input_features"].to(self._device, self._dtype)))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import core.ops  # noqa: F401  (registers every operator)
-from core.decode.audio import encode_wav
+from core.decode.audio import encode_audio
 from core.ops.base import REGISTRY, OpContext, build_ops
 from core.records import Quarantined, Reason, Sample, Segment
 
@@ -89,9 +89,9 @@ def corpus(
         make_sample(subtitles=b"not a subtitle file"),
         make_sample(subtitles=latin1_text),
     ]
-    wav16 = encode_wav(mk_tone(1.0, 16000).astype(np.float32))
+    wav16 = encode_audio(mk_tone(1.0, 16000).astype(np.float32))
     canonical_audio = (
-        make_sample(audio=wav16, formats={"audio": "wav:16k-mono"})
+        make_sample(audio=wav16, formats={"audio": "flac:16k-mono"})
         .with_metrics(duration_s=1.0, silence_ratio=0.0)
         .evolve(
             text="a tone",
@@ -113,7 +113,7 @@ def corpus(
         .evolve(
             modalities=["audio", "video"],
             media={"video": short_video, "audio": wav16},
-            formats={"video": "mp4", "audio": "wav:16k-mono"},
+            formats={"video": "mp4", "audio": "flac:16k-mono"},
             keyframes=[astronaut_jpeg],
             keyframe_times=[0.0],
             segments=[Segment(0.2, 0.9, "Hello there", "subtitle:mov_text:2")],

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.decode.audio import read_wav
+from core.decode.audio import read_audio
 from core.ops.base import OpContext, register_op
 from core.records import Result, Sample
 
@@ -33,7 +33,7 @@ class SpeechTranscribe:
             if not self.wants(s):
                 out.append(s)
                 continue
-            segments = transcriber.transcribe(read_wav(s.media["audio"]).samples, self.no_speech_threshold)
+            segments = transcriber.transcribe(read_audio(s.media["audio"]).samples, self.no_speech_threshold)
             transcript = " ".join(g.text for g in segments).strip() or None
             out.append(s.evolve(segments=segments, transcript=transcript).with_metrics(transcript_segments=float(len(segments))))
         return out

@@ -7,7 +7,7 @@ import numpy as np
 
 from core.augment import make_variant, variant_seed
 from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_RATE, AudioClip, audio_metrics, decode_audio, encode_wav
+from core.decode.audio import CANONICAL_RATE, AudioClip, audio_metrics, decode_audio, encode_audio
 from core.ops.base import OpContext, register_op
 from core.records import Result, Sample
 
@@ -43,6 +43,6 @@ class AudioNoise:
             noisy = add_noise(clip.samples, self.snr_db, np.random.default_rng(seed))
             params = {"snr_db": self.snr_db, "seed": seed}
             metrics = audio_metrics(AudioClip(noisy, CANONICAL_RATE, clip.source_rate, clip.source_channels))
-            variant = make_variant(s, self.op_name, params, media={**s.media, "audio": encode_wav(noisy, CANONICAL_RATE)})
+            variant = make_variant(s, self.op_name, params, media={**s.media, "audio": encode_audio(noisy, CANONICAL_RATE)})
             out.append(variant.with_metrics(**metrics, audio_rate=float(CANONICAL_RATE)))
         return out

@@ -8,7 +8,7 @@ from PIL import ImageOps
 
 from core.augment import make_variant
 from core.decode import DecodeFailure
-from core.decode.image import dhash, encode_png, open_image, to_rgb
+from core.decode.image import CANONICAL_PNG, dhash, encode_canonical, open_image, to_rgb
 from core.ops.base import OpContext, register_op
 from core.records import Result, Sample
 
@@ -32,7 +32,8 @@ def swap_sides(text: str) -> str:
 @register_op("image.hflip")
 @dataclass(frozen=True, slots=True)
 class ImageHFlip:
-    """Add a mirrored variant of each image; its caption says right where the parent says left."""
+    """Add a mirrored variant of each image, in its parent's canonical format; its caption says
+    right where the parent says left."""
 
     max_pixels: int = 40_000_000
 
@@ -48,7 +49,7 @@ class ImageHFlip:
                 continue
             h = dhash(flipped)
             variant = make_variant(
-                s, self.op_name, {"axis": "horizontal"}, media={**s.media, "image": encode_png(flipped)}, text=swap_sides(s.text) if s.text else s.text
+                s, self.op_name, {"axis": "horizontal"}, media={**s.media, "image": encode_canonical(flipped, s.formats.get("image", CANONICAL_PNG))}, text=swap_sides(s.text) if s.text else s.text
             )
             out.append(variant.with_metrics(dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF)))
         return out

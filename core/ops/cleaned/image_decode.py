@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.decode import DecodeFailure
-from core.decode.image import ALLOWED_FORMATS, CANONICAL_FORMAT, canonical_image, dhash, gray_preview, image_metrics, open_image
+from core.decode.image import ALLOWED_FORMATS, canonical_image, dhash, gray_preview, image_metrics, open_image
 from core.ops.base import RowOp, register_op
 from core.records import Result, Sample
 
@@ -13,7 +13,8 @@ from core.records import Result, Sample
 class ImageDecode(RowOp):
     """Decode all of the image's data under a pixel cap and format allow-list; record its
     declared size, blur, exposure and dHash; and, from the same decode, its canonical form
-    (upright RGB PNG, longer side ≤ `max_side`: what `image.canonical` would make), so the
+    (upright RGB, longer side ≤ `max_side`, JPEG from a JPEG and PNG otherwise: what
+    `image.canonical` would make), so the
     pixels are decoded once. A JPEG decodes at the smallest DCT scale still ≥ 2× `max_side`
     (every byte is still decoded, so truncation is still caught)."""
 
@@ -21,6 +22,7 @@ class ImageDecode(RowOp):
     formats: tuple[str, ...] = tuple(sorted(ALLOWED_FORMATS))
     max_side: int = 512
     png_level: int = 1
+    jpeg_quality: int = 90
     modality = "image"
 
     def __call__(self, s: Sample) -> Result:
@@ -31,8 +33,8 @@ class ImageDecode(RowOp):
             return s.quarantine(exc.reason, exc.detail)
         preview = gray_preview(im)
         h = dhash(preview)
-        png, _ = canonical_image(im, self.max_side, self.png_level)
+        data, _, fmt = canonical_image(im, self.max_side, self.png_level, self.jpeg_quality)
         # dHash kept as two exact 32-bit halves so it fits the float metrics columns.
-        return s.evolve(media={**s.media, "image": png}, formats={**s.formats, "image": CANONICAL_FORMAT}).with_metrics(
+        return s.evolve(media={**s.media, "image": data}, formats={**s.formats, "image": fmt}).with_metrics(
             **image_metrics(im, preview), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF)
         )

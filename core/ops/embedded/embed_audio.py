@@ -8,7 +8,7 @@ from core.records import Result, Sample
 
 
 def audio_for(s: Sample) -> bytes | None:
-    """The canonical 16 kHz mono WAV (a video's own track included)."""
+    """The canonical 16 kHz mono FLAC (a video's own track included)."""
     return s.media.get("audio")
 
 

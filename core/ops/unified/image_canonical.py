@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from core.decode import DecodeFailure
-from core.decode.image import CANONICAL_FORMAT, canonical_image, open_image
+from core.decode.image import CANONICAL_FORMATS, canonical_image, open_image
 from core.ops.base import RowOp, register_op
 from core.records import Result, Sample
 
@@ -14,18 +14,19 @@ from core.records import Result, Sample
 @register_op("image.canonical")
 @dataclass(frozen=True, slots=True)
 class ImageCanonical(RowOp):
-    """Upright (EXIF orientation applied) RGB PNG whose longer side is at most `max_side`;
-    deterministic bytes. An image `image.decode` already made canonical at this size is only
+    """Upright (EXIF orientation applied) RGB whose longer side is at most `max_side`, JPEG from a
+    JPEG source and PNG from any other; deterministic bytes. An image `image.decode` already made canonical at this size is only
     measured (its header read), not decoded again."""
 
     max_side: int = 512
     max_pixels: int = 40_000_000
     png_level: int = 1
+    jpeg_quality: int = 90
     modality = "image"
 
     def __call__(self, s: Sample) -> Result:
         data = s.media["image"]
-        if s.formats.get("image") == CANONICAL_FORMAT:
+        if s.formats.get("image") in CANONICAL_FORMATS:
             with Image.open(io.BytesIO(data)) as header:
                 size = header.size
             if max(size) <= self.max_side:
@@ -34,5 +35,5 @@ class ImageCanonical(RowOp):
             im = open_image(data, max_pixels=self.max_pixels, draft=(self.max_side, self.max_side))
         except DecodeFailure as exc:
             return s.quarantine(exc.reason, exc.detail)
-        png, (w, h) = canonical_image(im, self.max_side, self.png_level)
-        return s.evolve(media={**s.media, "image": png}, formats={**s.formats, "image": CANONICAL_FORMAT}).with_metrics(width=float(w), height=float(h))
+        data, (w, h), fmt = canonical_image(im, self.max_side, self.png_level, self.jpeg_quality)
+        return s.evolve(media={**s.media, "image": data}, formats={**s.formats, "image": fmt}).with_metrics(width=float(w), height=float(h))

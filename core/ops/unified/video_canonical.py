@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from core.decode.audio import CANONICAL_AUDIO
 from core.decode.video import VideoLimits, VideoParts, decode_video
 from core.ops.base import OpContext, map_isolated, register_op
 from core.records import MODALITY_ORDER, Result, Sample
@@ -12,7 +13,7 @@ from core.records import MODALITY_ORDER, Result, Sample
 @dataclass(frozen=True, slots=True)
 class VideoCanonical:
     """Keyframes every 1/`keyframe_fps` s (JPEG, longer side ≤ `max_side`), the first audio
-    track as 16 kHz mono WAV, and the cues of embedded subtitle streams; isolated from the
+    track as 16 kHz mono FLAC, and the cues of embedded subtitle streams; isolated from the
     stage. A video `video.decode` already took apart (it has keyframes) is left as it is."""
 
     keyframe_fps: float = 1.0
@@ -36,8 +37,8 @@ class VideoCanonical:
 def with_parts(s: Sample, parts: VideoParts) -> Sample:
     """Keyframes, cues, and the video's own track as the sample's audio (unless it has one)."""
     media, formats, modalities = dict(s.media), dict(s.formats), list(s.modalities)
-    if parts.audio_wav is not None and "audio" not in media:
-        media["audio"], formats["audio"] = parts.audio_wav, "wav:16k-mono"
+    if parts.audio is not None and "audio" not in media:
+        media["audio"], formats["audio"] = parts.audio, CANONICAL_AUDIO
         modalities = [m for m in MODALITY_ORDER if m in {*modalities, "audio"}]
     return s.evolve(
         media=media,

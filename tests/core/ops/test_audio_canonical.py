@@ -1,14 +1,14 @@
-"""audio.canonical: every audio becomes 16 kHz mono 16-bit PCM WAV with the same content."""
+"""audio.canonical: every audio becomes 16 kHz mono 16-bit FLAC with the same content."""
 
 from __future__ import annotations
 
 import io
-import wave
 
 import numpy as np
 import pytest
+import soundfile
 
-from core.decode.audio import read_wav
+from core.decode.audio import read_audio
 from core.ops.unified.audio_canonical import AudioCanonical
 from core.records import Quarantined, Reason, Sample
 
@@ -24,15 +24,15 @@ def _peak_hz(x: np.ndarray, rate: int) -> float:
 
 
 @pytest.mark.parametrize("fixture", ["tone_wav", "tone_flac"])
-def test_output_is_16k_mono_pcm_wav_of_the_same_tone(make_sample, request, fixture: str) -> None:
+def test_output_is_16k_mono_16bit_flac_of_the_same_tone(make_sample, request, fixture: str) -> None:
     out = _canon(make_sample(audio=request.getfixturevalue(fixture)))
     assert isinstance(out, Sample)
-    with wave.open(io.BytesIO(out.media["audio"])) as w:
-        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
-    assert out.formats["audio"] == "wav:16k-mono"
+    info = soundfile.info(io.BytesIO(out.media["audio"]))
+    assert (info.format, info.samplerate, info.channels, info.subtype) == ("FLAC", 16000, 1, "PCM_16")
+    assert out.formats["audio"] == "flac:16k-mono"
     assert out.metrics["audio_rate"] == 16000.0
     assert out.metrics["duration_s"] == pytest.approx(1.0, abs=0.01)
-    clip = read_wav(out.media["audio"])
+    clip = read_audio(out.media["audio"])
     assert _peak_hz(clip.samples, 16000) == pytest.approx(440, abs=2)
 
 
@@ -58,4 +58,4 @@ def test_rows_without_audio_pass_through(make_sample, astronaut_png) -> None:
 def test_loud_stereo_is_not_clipped_by_the_downmix(make_sample, mk_wav, mk_tone) -> None:
     x = mk_tone(1.0, 16000, amp=0.9)
     out = _canon(make_sample(audio=mk_wav(np.stack([x, x], axis=1), 16000)))
-    assert np.abs(read_wav(out.media["audio"]).samples).max() <= 0.95
+    assert np.abs(read_audio(out.media["audio"]).samples).max() <= 0.95

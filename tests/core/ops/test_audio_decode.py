@@ -91,12 +91,12 @@ def test_a_header_with_a_handful_of_samples_is_empty(make_sample, mk_wav, mk_ton
 
 
 def test_one_decode_makes_the_canonical_track_that_unified_keeps(make_sample, mk_wav, mk_tone) -> None:
-    from core.decode.audio import read_wav
+    from core.decode.audio import read_audio
     from core.ops.unified.audio_canonical import AudioCanonical
 
     out = _decode(make_sample(audio=mk_wav(mk_tone(1.0, 44_100, 440.0), 44_100)))
-    clip = read_wav(out.media["audio"])
-    assert out.formats["audio"] == "wav:16k-mono" and clip.rate == 16_000 and abs(clip.duration - 1.0) < 0.01
+    clip = read_audio(out.media["audio"])
+    assert out.formats["audio"] == "flac:16k-mono" and clip.rate == 16_000 and abs(clip.duration - 1.0) < 0.01
     spectrum = np.abs(np.fft.rfft(clip.samples))
     assert abs(np.argmax(spectrum) * 16_000 / len(clip.samples) - 440) < 3  # the same tone, resampled
     assert out.metrics["sample_rate"] == 44_100  # metrics describe the source

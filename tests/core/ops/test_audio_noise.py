@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.decode.audio import read_wav
+from core.decode.audio import read_audio
 from core.ops.augmented.audio_noise import AudioNoise
 from core.ops.base import OpContext
 from core.ops.unified.audio_canonical import AudioCanonical
@@ -28,7 +28,7 @@ def test_measured_snr_is_the_requested_one(canonical_tone: Sample, ctx, snr_db: 
     out = AudioNoise(snr_db=snr_db).apply([canonical_tone], ctx)
     assert len(out) == 2 and out[0] == canonical_tone
     variant = out[1]
-    clean, noisy = read_wav(canonical_tone.media["audio"]).samples, read_wav(variant.media["audio"]).samples
+    clean, noisy = read_audio(canonical_tone.media["audio"]).samples, read_audio(variant.media["audio"]).samples
     assert len(noisy) == len(clean)
     assert _snr_db(clean, noisy) == pytest.approx(snr_db, abs=1.0)
 
@@ -38,7 +38,7 @@ def test_variant_lineage(canonical_tone: Sample, ctx) -> None:
     assert v.parent_id == canonical_tone.sample_id and v.sample_id != canonical_tone.sample_id
     assert v.aug_op == "audio.noise"
     assert v.aug_params["snr_db"] == 10.0 and isinstance(v.aug_params["seed"], int)
-    assert v.text == "a tone" and v.formats["audio"] == "wav:16k-mono"
+    assert v.text == "a tone" and v.formats["audio"] == "flac:16k-mono"
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(canonical_tone: Sample) -> None:

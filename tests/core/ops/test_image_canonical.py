@@ -1,4 +1,4 @@
-"""image.canonical: an RGB PNG whose longer side is at most `max_side`, with deterministic bytes."""
+"""image.canonical: RGB whose longer side is at most `max_side` (JPEG from a JPEG, PNG from a lossless source), with deterministic bytes."""
 
 from __future__ import annotations
 
@@ -22,13 +22,27 @@ def _open(b: bytes) -> Image.Image:
     return Image.open(io.BytesIO(b))
 
 
-def test_downscaled_to_max_side_as_rgb_png(make_sample, astronaut_jpeg) -> None:
+def test_downscaled_to_max_side_as_rgb_jpeg_from_a_jpeg(make_sample, astronaut_jpeg) -> None:
     out = _canon(make_sample(image=astronaut_jpeg), max_side=48)
     im = _open(out.media["image"])
-    assert im.format == "PNG" and im.mode == "RGB"
+    assert im.format == "JPEG" and im.mode == "RGB"
     assert im.size == (48, 32)  # aspect ratio kept
-    assert out.formats["image"] == "png:rgb"
+    assert out.formats["image"] == "jpeg:rgb"
     assert (out.metrics["width"], out.metrics["height"]) == (48.0, 32.0)
+
+
+def test_a_lossless_source_stays_lossless(make_sample, astronaut_png) -> None:
+    out = _canon(make_sample(image=astronaut_png), max_side=48)
+    assert _open(out.media["image"]).format == "PNG" and out.formats["image"] == "png:rgb"
+
+
+def test_a_jpeg_canonical_is_a_fraction_of_the_png_of_the_same_pixels(make_sample) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(skimage.data.astronaut()).save(buf, format="JPEG", quality=95)
+    jpeg = _canon(make_sample(image=buf.getvalue()), max_side=512)
+    png = io.BytesIO()
+    _open(jpeg.media["image"]).save(png, format="PNG", compress_level=1)
+    assert len(jpeg.media["image"]) * 3 < len(png.getvalue())
 
 
 def test_small_images_are_never_upscaled(make_sample, astronaut_png) -> None:
@@ -87,7 +101,7 @@ def test_an_image_decoded_canonical_at_cleaned_is_not_decoded_again(make_sample,
 
     (decoded,) = ImageDecode(max_side=48).apply([make_sample(image=astronaut_jpeg)], None)
     declared = _open(astronaut_jpeg).size
-    assert decoded.formats["image"] == "png:rgb" and (decoded.metrics["width"], decoded.metrics["height"]) == declared
+    assert decoded.formats["image"] == "jpeg:rgb" and (decoded.metrics["width"], decoded.metrics["height"]) == declared
     out = _canon(decoded, max_side=48)
     assert out.media["image"] is decoded.media["image"]  # the same bytes: measured, not re-encoded
     assert (out.metrics["width"], out.metrics["height"]) == (48.0, 32.0)

@@ -1,13 +1,13 @@
-"""video.canonical: keyframes at a fixed rate, the audio track as 16 kHz WAV, embedded subtitle cues."""
+"""video.canonical: keyframes at a fixed rate, the audio track as 16 kHz FLAC, embedded subtitle cues."""
 
 from __future__ import annotations
 
 import io
-import wave
 
 import numpy as np
 import pytest
 import skimage.data
+import soundfile
 from PIL import Image
 
 from core.decode.video import frame_array
@@ -31,10 +31,10 @@ def test_keyframes_audio_and_cues(make_sample, mp4_with_subs) -> None:
         assert im.format == "JPEG" and max(im.size) <= 32
     # the audio track, canonical
     assert out.modalities == ["audio", "video"]
-    assert out.formats["audio"] == "wav:16k-mono"
-    with wave.open(io.BytesIO(out.media["audio"])) as w:
-        assert (w.getframerate(), w.getnchannels()) == (16000, 1)
-        assert w.getnframes() / 16000 == pytest.approx(2.0, abs=0.1)
+    assert out.formats["audio"] == "flac:16k-mono"
+    info = soundfile.info(io.BytesIO(out.media["audio"]))
+    assert (info.format, info.samplerate, info.channels) == ("FLAC", 16000, 1)
+    assert info.frames / 16000 == pytest.approx(2.0, abs=0.1)
     # the mov_text cues, timed
     assert [(g.start, g.end, g.text) for g in out.segments] == [(0.2, 0.9, "Hello there"), (1.1, 1.8, "Second cue")]
     assert all(g.source.startswith("subtitle:mov_text") for g in out.segments)

@@ -60,6 +60,6 @@ def test_one_decode_makes_the_canonical_parts_and_unified_keeps_them(make_sample
 
     (out,) = VideoDecode(keyframe_fps=2.0, max_side=32).apply([make_sample(video=mp4_with_subs)], OpContext(batch="b1"))
     assert out.keyframe_times == [0.0, 0.5, 1.0, 1.5] and out.metrics["video_frames"] > 0
-    assert out.segments and out.formats["audio"] == "wav:16k-mono" and "audio" in out.modalities
+    assert out.segments and out.formats["audio"] == "flac:16k-mono" and "audio" in out.modalities
     (again,) = VideoCanonical(keyframe_fps=2.0, max_side=32).apply([out], OpContext(batch="b1"))
     assert again is out  # already taken apart: not decoded a second time
