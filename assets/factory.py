@@ -94,6 +94,7 @@ def run_from_upstream(upstream: str, vector_dims: Callable[[StageContext], dict[
             stage=sc.stage, table=table, upstream=STAGE_TABLES[upstream], lake_uri=lake.resolved_uri(), batch=sc.batch,
             ops=tuple(sc.params.get(sc.stage, {}).get("ops", [])), seed=int(sc.params.get("seed", 0)), code_version=sc.code_version,
             run_id=sc.context.run_id, input_version=int(source.version) if source is not None else 0, hydrate=sc.hydrate,
+            stream_bytes=sc.execution("stream_bytes", 0),
             vector_dims=dims, models=sc.models.model_dump() if sc.models_used else None, models_used=sc.models_used,
             earlier_version=int(earlier.version) if earlier is not None else 0,
         )  # fmt: skip

@@ -53,6 +53,7 @@ class StageSpec:
     run_id: str
     input_version: int
     hydrate: tuple[str, ...] = MODALITY_ORDER
+    stream_bytes: int = 0  # audio/video larger than this reach their decoders as streams (0: never)
     prepared: dict[str, Any] = field(default_factory=dict)
     vector_dims: dict[str, int] = field(default_factory=dict)
     models: dict[str, Any] | None = None  # ModelsResource fields, for stages that encode or transcribe
@@ -81,7 +82,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutcome:
     """Read, process and write one chunk (in whatever process the engine chose)."""
     spec = task.spec
     lake = Lake(spec.lake_uri)
-    samples = lake.hydrate(arrow_to_samples(lake.take(spec.upstream, spec.input_version, list(task.addresses))), spec.hydrate)
+    samples = lake.hydrate(arrow_to_samples(lake.take(spec.upstream, spec.input_version, list(task.addresses))), spec.hydrate, spec.stream_bytes)
     if task.earlier:
         samples = _with_earlier_vectors(lake, spec, samples, list(task.earlier))
     models = None

@@ -10,10 +10,27 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import IO, Any, Protocol, runtime_checkable
 
 # Fixed order in which modalities enter the sample id; never reorder (ids would change).
 MODALITY_ORDER: tuple[str, ...] = ("text", "image", "audio", "video", "subtitles")
+# Modalities whose decoders read a stream: a stage may hand them stored bytes to open (`Stored`)
+# instead of loading the bytes into memory (params `execution.stream_bytes`).
+STREAMED_MODALITIES: tuple[str, ...] = ("audio", "video")
+
+
+@runtime_checkable
+class Stored(Protocol):
+    """Media bytes kept in the lake, read as a stream when opened (a large video need not fit in
+    memory, and an isolated decoder child opens it itself rather than receive a copy)."""
+
+    sha256: str
+    size: int
+
+    def open(self) -> IO[bytes]: ...
+
+
+Media = bytes | Stored
 MEDIA_MODALITIES: tuple[str, ...] = ("image", "audio", "video", "subtitles")
 
 
@@ -83,7 +100,7 @@ class Sample:
     modalities: list[str]
     raw_sha256: dict[str, str] = field(default_factory=dict)
     text: str | None = None
-    media: dict[str, bytes] = field(default_factory=dict)
+    media: dict[str, Media] = field(default_factory=dict)  # bytes, or Stored for a streamed modality
     formats: dict[str, str] = field(default_factory=dict)
     segments: list[Segment] = field(default_factory=list)
     keyframes: list[bytes] = field(default_factory=list)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from core.embedding import text_for
-from core.records import MODALITY_ORDER, Quarantined, Sample, Segment, sha256_hex
+from core.records import MODALITY_ORDER, Quarantined, Sample, Segment, Stored, sha256_hex
 
 # Every metric an operator may write; a new metric is added here (and shows up in GX and the UI).
 METRICS: tuple[str, ...] = (
@@ -108,11 +108,15 @@ def quarantine_id(stage: str, q: Quarantined) -> str:
 def media_refs(s: Sample, hydrated: Collection[str]) -> tuple[dict[str, str], list[str], dict[str, bytes]]:
     """(modality → sha256, keyframe shas, sha256 → bytes to store) for one row.
 
-    Bytes in flight are hashed; a reference the stage did not load (`hydrated`) is kept as
-    read. A modality an operator consumed (decoded text) was loaded and is gone: no reference."""
+    Bytes in flight are hashed; stored media handed over as a stream (`Stored`) and a reference
+    the stage did not load (`hydrated`) are kept as read. A modality an operator consumed
+    (decoded text) was loaded and is gone: no reference."""
     refs = {m: ref for m, ref in s.media_ref.items() if m not in hydrated}
     payload: dict[str, bytes] = {}
     for m, data in s.media.items():
+        if isinstance(data, Stored):
+            refs[m] = data.sha256
+            continue
         refs[m] = sha256_hex(data)
         payload[refs[m]] = data
     if s.keyframes:
@@ -152,6 +156,7 @@ def samples_to_arrow(
         refs, keyframes, stored = media_refs(s, hydrated)
         payload.update(stored)
         known.update((k, len(v)) for k, v in stored.items())
+        known.update((d.sha256, d.size) for d in s.media.values() if isinstance(d, Stored))
         row = {
             "row_id": landed_id(s.batch, s.sample_id) if q is None else quarantine_id(stage, q),
             "sample_id": s.sample_id,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +29,7 @@ import lance
 import pyarrow as pa
 from lance.fragment import FragmentMetadata, write_fragments
 
+from core.records import STREAMED_MODALITIES
 from core.schema import BATCH_SCHEMA, BLOB_SCHEMA, SAMPLE_SCHEMA, arrow_to_samples, stage_schema
 from resources.conflicts import is_retryable_conflict, retry_on_conflict
 from resources.home import lake_uri, s3_storage_options
@@ -225,9 +227,10 @@ class LakeStore:
                 out.setdefault(sha, (addr, size))
         return out
 
-    def open_blobs(self, shas: Iterable[str]) -> dict[str, IO[bytes]]:
-        """sha → a file-like stream over the stored bytes (large media need not fit in memory)."""
-        where = self.blob_addresses(shas)
+    def open_blobs(self, shas: Iterable[str], where: dict[str, tuple[int, int]] | None = None) -> dict[str, IO[bytes]]:
+        """sha → a file-like stream over the stored bytes (large media need not fit in memory).
+        `where`: their `blob_addresses`, when the caller has them."""
+        where = self.blob_addresses(shas) if where is None else where
         ds = self.dataset("blobs")
         if not where or ds is None:
             return {}
@@ -235,9 +238,9 @@ class LakeStore:
         files = ds.take_blobs("data", addresses=[where[k][0] for k in keys])
         return {k: f for k, f in zip(keys, files, strict=True) if f is not None}
 
-    def read_blobs(self, shas: Iterable[str]) -> dict[str, bytes]:
+    def read_blobs(self, shas: Iterable[str], where: dict[str, tuple[int, int]] | None = None) -> dict[str, bytes]:
         out = {}
-        for sha, f in self.open_blobs(shas).items():
+        for sha, f in self.open_blobs(shas, where).items():
             with f:
                 out[sha] = f.read()
         return out
@@ -251,10 +254,20 @@ class LakeStore:
         ref = row.get(f"media_{modality}")
         return self.read_blobs([ref]).get(ref) if ref else None
 
-    def hydrate(self, samples: list[Any], modalities: tuple[str, ...]) -> list[Any]:
-        """Load the referenced bytes of `modalities` ("keyframes" too) into the samples (missing → left absent)."""
+    def hydrate(self, samples: list[Any], modalities: tuple[str, ...], stream_over: int = 0) -> list[Any]:
+        """Load the referenced bytes of `modalities` ("keyframes" too) into the samples (missing →
+        left absent). Media of a STREAMED_MODALITIES modality larger than `stream_over` bytes (> 0)
+        are handed over as `BlobStream`s, opened by whoever decodes them, never loaded here."""
         want = [ref for s in samples for m in modalities for ref in _refs(s, m)]
-        blobs = self.read_blobs(want)
+        where = self.blob_addresses(want)
+        streamed = {
+            s.media_ref[m]
+            for s in samples
+            for m in STREAMED_MODALITIES
+            if m in modalities and s.media_ref.get(m) in where and stream_over and where[s.media_ref[m]][1] > stream_over
+        }
+        blobs: dict[str, Any] = self.read_blobs(set(where) - streamed, {k: v for k, v in where.items() if k not in streamed})
+        blobs.update({sha: BlobStream(self.resolved_uri(), sha, where[sha][1]) for sha in streamed})
         out = []
         for s in samples:
             media = {**s.media}
@@ -423,6 +436,22 @@ def iter_chunks(items: list[Any], sizes: list[int], max_rows: int, max_bytes: in
         used += size
     if chunk:
         yield chunk
+
+
+@dataclass(frozen=True, slots=True)
+class BlobStream:
+    """Stored bytes, opened as a stream by whoever decodes them (a `core.records.Stored`): small
+    to pickle, so an isolated decoder child opens the lake itself instead of receiving a copy."""
+
+    lake_uri: str
+    sha256: str
+    size: int
+
+    def open(self) -> IO[bytes]:
+        stream = Lake(self.lake_uri).open_blobs([self.sha256]).get(self.sha256)
+        if stream is None:
+            raise FileNotFoundError(f"blob {self.sha256[:12]} is not in the lake at {self.lake_uri}: was it cleaned up under a running stage?")
+        return stream
 
 
 class Lake(LakeStore):

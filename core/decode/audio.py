@@ -9,8 +9,9 @@ import av
 import numpy as np
 import soundfile
 
-from core.decode import DecodeFailure
-from core.records import Reason
+from core.decode import DecodeFailure, open_media
+from core.decode.container import open_container
+from core.records import Media, Reason
 
 CANONICAL_RATE = 16_000
 CANONICAL_AUDIO = "flac:16k-mono"  # formats["audio"] of canonical audio: 16 kHz mono 16-bit FLAC
@@ -31,13 +32,9 @@ class AudioClip:
         return len(self.samples) / self.rate if self.rate else 0.0
 
 
-def decode_audio(data: bytes, *, max_seconds: float, rate: int | None = None) -> AudioClip:
+def decode_audio(data: Media, *, max_seconds: float, rate: int | None = None) -> AudioClip:
     """Decode the first audio stream of `data` to mono float32, resampled to `rate` if given."""
-    try:
-        container = av.open(io.BytesIO(data), mode="r")
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise DecodeFailure(Reason.CORRUPT, f"not a readable audio container: {exc}") from None
-    with container:
+    with open_container(data, "audio") as container:
         return decode_audio_stream(container, max_seconds=max_seconds, rate=rate)
 
 
@@ -132,9 +129,10 @@ def encode_audio(samples: np.ndarray, rate: int = CANONICAL_RATE) -> bytes:
     return buf.getvalue()
 
 
-def read_audio(data: bytes) -> AudioClip:
+def read_audio(data: Media) -> AudioClip:
     """Inverse of `encode_audio` (also reads 16-bit WAV), without resampling."""
-    pcm, rate = soundfile.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    with open_media(data) as stream:
+        pcm, rate = soundfile.read(stream, dtype="int16", always_2d=True)
     channels = pcm.shape[1]
     clipped = float(np.mean(np.abs(pcm).max(axis=1) >= 32_735)) if len(pcm) else 0.0
     return AudioClip((pcm.mean(axis=1) / 32767.0).astype(np.float32), rate, rate, channels, clipped)

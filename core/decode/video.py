@@ -12,9 +12,10 @@ from PIL import Image
 
 from core.decode import DecodeFailure
 from core.decode.audio import CANONICAL_RATE, decode_audio_stream, encode_audio
+from core.decode.container import open_container
 from core.decode.image import encode_jpeg
 from core.decode.text import ass_dialogue_text
-from core.records import Reason, Segment
+from core.records import Media, Reason, Segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,19 +35,12 @@ class VideoParts:
     segments: list[Segment] = field(default_factory=list)
 
 
-def _open(data: bytes) -> av.container.InputContainer:
-    try:
-        return av.open(io.BytesIO(data), mode="r")
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise DecodeFailure(Reason.CORRUPT, f"not a readable video container: {exc}") from None
-
-
-def decode_video(data: bytes, limits: VideoLimits, *, keyframe_fps: float, max_side: int) -> tuple[dict[str, float], VideoParts]:
+def decode_video(data: Media, limits: VideoLimits, *, keyframe_fps: float, max_side: int) -> tuple[dict[str, float], VideoParts]:
     """One pass: decode every frame under `limits` (stream metrics), keeping a keyframe (JPEG,
     longer side ≤ `max_side`) every 1/`keyframe_fps` s; then the first audio track as 16 kHz
     mono FLAC and the embedded subtitle cues."""
     parts = VideoParts()
-    with _open(data) as c:
+    with open_container(data, "video") as c:
         if not c.streams.video:
             raise DecodeFailure(Reason.NO_STREAM, "container has no video stream")
         v = c.streams.video[0]
@@ -86,7 +80,7 @@ def decode_video(data: bytes, limits: VideoLimits, *, keyframe_fps: float, max_s
         }
     parts.segments = subtitle_cues(data)
     if metrics["audio_streams"]:
-        with _open(data) as c:  # a second demux pass: the first one consumed the packets
+        with open_container(data, "video") as c:  # a second demux pass: the first one consumed the packets
             try:
                 clip = decode_audio_stream(c, max_seconds=limits.max_seconds, rate=CANONICAL_RATE)
                 parts.audio = encode_audio(clip.samples, CANONICAL_RATE)
@@ -105,10 +99,10 @@ def keyframe_jpeg(frame: av.VideoFrame, max_side: int) -> bytes:
     return encode_jpeg(frame.to_image(width=size[0], height=size[1], interpolation="AREA"))
 
 
-def subtitle_cues(data: bytes) -> list[Segment]:
+def subtitle_cues(data: Media) -> list[Segment]:
     """Cues of every embedded subtitle stream, in time order."""
     cues: list[Segment] = []
-    with _open(data) as c:
+    with open_container(data, "video") as c:
         for stream in c.streams.subtitles:
             source = f"subtitle:{stream.codec_context.name}:{stream.index}"
             try:

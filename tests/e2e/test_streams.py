@@ -1,0 +1,43 @@
+"""A drop whose audio and video are over `execution.stream_bytes` runs through Dagster with every
+large file read from the lake as a stream, and lands exactly what decoding its bytes gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.decode.audio import CANONICAL_RATE, decode_audio, encode_audio
+from core.decode.video import VideoLimits, decode_video
+from core.records import sha256_hex
+from core.synth import encoded_audio, tone, video_bytes
+from orchestration.cli import ingest, materialize
+from resources.lake import LakeResource
+from resources.params import DEFAULT_PARAMS
+
+pytestmark = pytest.mark.slow
+
+
+def test_large_media_stream_through_the_stages_and_land_as_their_bytes_decode(tessera_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    params["execution"]["stream_bytes"] = 1  # every audio and video file counts as large
+    (tessera_home / "params.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (tessera_home / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.setenv("TESSERA_PARAMS", str(tessera_home / "params.yaml"))
+    drop = tessera_home / "drop"
+    drop.mkdir()
+    video, audio = video_bytes(seconds=3.0, cues=[(0.5, 1.5, "a cue")]), encoded_audio(tone(2.0), 22_050)
+    (drop / "scene.mp4").write_bytes(video)
+    (drop / "music.flac").write_bytes(audio)
+    ingest(str(drop), "big")
+    assert materialize("big", ["raw", "cleaned", "unified"], quiet=True)["success"]
+
+    lake = LakeResource()
+    rows = {r["raw_sha256_video"] or r["raw_sha256_audio"]: r for r in lake.dataset("unified").to_table(filter="status = 'landed'").to_pylist()}
+    assert set(rows) == {sha256_hex(video), sha256_hex(audio)}
+    _, parts = decode_video(video, VideoLimits(600, 1 << 40, 1 << 40), keyframe_fps=1.0, max_side=384)
+    scene = rows[sha256_hex(video)]
+    assert lake.media_of(scene, "keyframes") == parts.keyframes and [g["text"] for g in scene["segments"]] == ["a cue"]
+    assert lake.media_of(scene, "audio") == parts.audio
+    assert lake.media_of(rows[sha256_hex(audio)], "audio") == encode_audio(decode_audio(audio, max_seconds=600, rate=CANONICAL_RATE).samples)
