@@ -65,6 +65,12 @@ class StageContext:
     def execution(self, key: str, default: int) -> int:
         return int(self.params.get("execution", {}).get(key, default))
 
+    @property
+    def spread(self) -> int:
+        """How many chunks a small batch is cut into at least: two per worker, so that workers
+        finishing early take the rest."""
+        return 2 * self.engine.resolved_workers()
+
 
 @dataclass(slots=True)
 class StageOutcome:
@@ -98,7 +104,7 @@ def run_from_upstream(upstream: str, vector_dims: Callable[[StageContext], dict[
             vector_dims=dims, models=sc.models.model_dump() if sc.models_used else None, models_used=sc.models_used,
             earlier_version=int(earlier.version) if earlier is not None else 0,
         )  # fmt: skip
-        ids, _, tasks = plan_chunks(lake, spec, sc.execution("chunk_rows", 256), sc.execution("chunk_bytes", 64 << 20))
+        ids, _, tasks = plan_chunks(lake, spec, sc.execution("chunk_rows", 256), sc.execution("chunk_bytes", 64 << 20), sc.spread)
         # a stage with models runs them in model workers (locally: this process, so they load once;
         # on Ray: actors with `execution.encoder_gpus` GPUs each where the cluster has GPUs)
         run = run_chunks(sc.engine, tasks, model=bool(sc.models_used), num_gpus=float(sc.params.get("execution", {}).get("encoder_gpus", 1)))

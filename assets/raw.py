@@ -32,7 +32,7 @@ def run_landing(sc: StageContext) -> StageOutcome:
     found = plan(landing.list(), batch, manifest, manifest_name)
     lake.ensure("blobs", BLOB_SCHEMA)
     sizes = [sum(landing.size(n) for n in g.names) for g in found.groups]
-    chunks = iter_chunks(found.groups, sizes, sc.execution("chunk_rows", 256), sc.execution("chunk_bytes", 64 << 20))
+    chunks = iter_chunks(found.groups, sizes, sc.execution("chunk_rows", 256), sc.execution("chunk_bytes", 64 << 20), sc.spread)
     tasks = (
         LandingTask(lake.resolved_uri(), str(landing.root), batch, i, tuple(c), {n: landing.relative(n) for g in c for n in g.names},
                     sc.context.run_id, sc.code_version)

@@ -123,9 +123,10 @@ def _with_earlier_vectors(lake: LakeStore, spec: StageSpec, samples: list[Any], 
 
 
 # -- planning --------------------------------------------------------------------------------
-def plan_chunks(lake: LakeStore, spec: StageSpec, max_rows: int, max_bytes: int) -> tuple[list[str], dict[str, Any], Iterator[ChunkTask]]:
+def plan_chunks(lake: LakeStore, spec: StageSpec, max_rows: int, max_bytes: int, spread: int = 1) -> tuple[list[str], dict[str, Any], Iterator[ChunkTask]]:
     """(input ids, prepared state, lazy tasks) for a stage reading `spec.upstream` at `spec.input_version`.
-    Chunks follow sample-id order, so a batch is cut the same way on every run."""
+    Chunks follow sample-id order, so a batch is cut the same way on every run (with as many
+    workers; `spread`: see `iter_chunks`)."""
     ops = build_ops(spec.ops)
     cols = sorted({"sample_id", "media_bytes", *prepare_columns(ops)})
     rows, _ = lake.batch_rows(spec.upstream, spec.batch, cols, version=spec.input_version)
@@ -142,7 +143,7 @@ def plan_chunks(lake: LakeStore, spec: StageSpec, max_rows: int, max_bytes: int)
 
     def tasks() -> Iterator[ChunkTask]:
         pairs = list(zip(ids, addresses, strict=True))
-        for i, chunk in enumerate(iter_chunks(pairs, sizes, max_rows, max_bytes)):
+        for i, chunk in enumerate(iter_chunks(pairs, sizes, max_rows, max_bytes, spread)):
             yield ChunkTask(full, i, tuple(a for _, a in chunk), tuple(earlier[s] for s, _ in chunk if s in earlier))
 
     return ids, prepared, tasks()

@@ -423,9 +423,13 @@ def _pad(rows: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=pa.schema(fields))
 
 
-def iter_chunks(items: list[Any], sizes: list[int], max_rows: int, max_bytes: int) -> Iterator[list[Any]]:
+def iter_chunks(items: list[Any], sizes: list[int], max_rows: int, max_bytes: int, spread: int = 1) -> Iterator[list[Any]]:
     """Consecutive runs of `items` with at most `max_rows` rows and `max_bytes` bytes (a single
-    larger item stands alone)."""
+    larger item stands alone). `spread`: both budgets shrink so that a batch smaller than them
+    still makes about this many chunks (every worker gets a share, not one worker all of it)."""
+    if spread > 1 and items:
+        max_rows = min(max_rows, -(-len(items) // spread))
+        max_bytes = min(max_bytes, max(1, -(-sum(sizes) // spread)))
     chunk: list[Any] = []
     used = 0
     for item, size in zip(items, sizes, strict=True):

@@ -82,3 +82,13 @@ def test_a_table_written_by_older_code_gains_the_new_columns(tmp_path: Path) -> 
     assert ds.count_rows() == 1
     (row,) = lake.read_stage("cleaned", "a")[0]
     assert row.sample_id == "id1" and row.text == "t"
+
+
+def test_a_batch_smaller_than_one_chunk_is_still_shared_by_the_workers() -> None:
+    from resources.store import iter_chunks
+
+    items, sizes = list(range(25)), [2_000_000] * 25  # 50 MB: one 64 MiB chunk would leave a worker idle
+    assert len(list(iter_chunks(items, sizes, 256, 64 << 20))) == 1
+    spread = list(iter_chunks(items, sizes, 256, 64 << 20, spread=4))
+    assert 4 <= len(spread) <= 5 and [i for c in spread for i in c] == items  # order kept, nothing lost
+    assert list(iter_chunks([0, 1, 2], [1, 100, 1], 256, 10, spread=2)) == [[0], [1], [2]]  # a large item stands alone
