@@ -696,8 +696,8 @@ def decomposition(parts: dict[str, Any], naive: dict[str, float], stage_s: float
         "   cleaned + unified taken apart: the same rows, one process, serially, with the runner's own functions (per-op seconds; "
         "isolated decoders included); 'ops/naive' = work done per unit of the naive loop's work",  # fmt: skip
         table(["kind", "naive s", "cleaned ops s", "unified ops s", "ops/naive"], rows),
-        f"   a forkserver preloading core.ops + assets.runner starts in {parts['forkserver_start_s']:.2f} s; every pool worker that meets a video "
-        f"starts its own (cleaned and unified each start a new pool); with 2 workers the serial {serial:.2f} s could take ≈{serial / 2:.2f} s, "
+        f"   a forkserver preloading core.ops + assets.runner starts in {parts['forkserver_start_s']:.2f} s; the pool lives for the run, "
+        f"so its workers (and the decoder forkserver a worker starts at its first video) serve every stage; with 2 workers the serial {serial:.2f} s could take ≈{serial / 2:.2f} s, "
         f"the stages took {stage_s:.2f} s",  # fmt: skip
     ]
     return "\n".join(lines)
