@@ -161,6 +161,43 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
     }
 
 
+def cmd_delete_batch(args: argparse.Namespace) -> int:
+    out = delete_batch(args.batch)
+    handed = ", ".join(f"{b} ({n} samples)" for b, n in out["handed_to"].items())
+    text = f"deleted batch {args.batch} from every stage table" + (f"; what it held passed to {handed}, re-run from cleaned" if handed else "")
+    _emit(args, out, text)
+    return 0 if all(r["success"] for r in out["reruns"]) else 1
+
+
+def delete_batch(batch: str) -> dict[str, Any]:
+    """Remove a batch from every stage table and from Dagster's partitions. Content it held passes
+    (in raw's commit) to the earliest-registered batch that also carries it, and each receiving
+    batch is re-run from `cleaned` through the stages it had reached, so that content lands again."""
+    from orchestration.instance import get_instance
+    from resources.lake import STAGE_TABLES
+    from resources.ledger import release_batch
+
+    lake = _lake()
+    try:
+        lake.batch_info(batch)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    handoffs: dict[str, list[str]] = {}
+
+    def on_raw() -> None:
+        handoffs.update(release_batch(lake, batch).handoffs)
+
+    lake.delete_batch(batch, on_raw)
+    instance = get_instance()
+    if batch in instance.get_dynamic_partitions("batch"):
+        instance.delete_dynamic_partition("batch", batch)
+    reruns = []
+    for receiver in sorted(handoffs):
+        reached = [s for s in STAGES[1:] if (t := lake.open(STAGE_TABLES[s])) is not None and t.count_rows(f"batch = '{receiver}'")]
+        reruns.append(materialize(receiver, reached or ["cleaned"], quiet=True))
+    return {"batch": batch, "handed_to": {b: len(ids) for b, ids in sorted(handoffs.items())}, "reruns": reruns}
+
+
 def run_owner_tags() -> dict[str, str]:
     """Which process runs an in-process run, so a later command can tell it died."""
     import socket
@@ -397,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--modality", choices=("text", "image", "audio", "video"), help="only samples that have this modality")
     sp.add_argument("--like", metavar="SAMPLE_ID", help="samples nearest to this one")
     sp.add_argument("--variants", action="store_true", help="include augmentation variants in the hits")
+    sp = add("delete-batch", cmd_delete_batch, "remove a batch from every stage table; what it held passes to the next batch that has it")
+    sp.add_argument("batch")
     add("maintain", cmd_maintain, "compaction, index merge/rebuild, old-version cleanup of every lake table (keeps tagged releases)")
     sp = add("ui", cmd_ui, "the Dagster web UI over the same instance (127.0.0.1 by default)")
     sp.add_argument("--host", default="127.0.0.1")

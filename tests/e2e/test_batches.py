@@ -64,3 +64,19 @@ def test_shared_content_lands_once_in_any_order_of_runs_and_reruns(tessera_home:
     assert materialize("b", ["cleaned"], quiet=True)["success"]  # what `tessera materialize` runs next by itself
     moved = _landed(lake, "cleaned")
     assert all(len(bs) == 1 for bs in moved.values()) and sorted(bs[0] for bs in moved.values()) == ["a", "b", "b"]
+
+
+def test_deleting_the_holding_batch_hands_its_content_on(tessera_home: Path) -> None:
+    from orchestration.cli import delete_batch
+
+    a, b = _drop(tessera_home / "drops/a", "chelsea.png"), _drop(tessera_home / "drops/b", "coffee.png")
+    for batch, drop in (("a", a), ("b", b)):
+        ingest(str(drop), batch)
+        assert materialize(batch, ["raw", "cleaned"], quiet=True)["success"]
+    out = delete_batch("a")
+    assert out["handed_to"] == {"b": 1} and [r["success"] for r in out["reruns"]] == [True]  # the caption pair: one sample
+    lake = LakeResource()
+    assert _landed(lake, "cleaned") and all(bs == ["b"] for bs in _landed(lake, "cleaned").values())
+    assert len(_landed(lake, "cleaned")) == 2  # b's own image and the pair a held
+    assert lake.quarantine_rows("b") == [] and _accounted(lake, "raw", "a") == 0 and _accounted(lake, "cleaned", "a") == 0
+    assert "a" not in {x["batch"] for x in lake.batches()}

@@ -35,6 +35,7 @@ def _run(*args: str, home: Path, ok: bool = True) -> subprocess.CompletedProcess
         (["materialize", "--batch", "nope"], "is not registered"),
         (["status"], "no batch is registered"),
         (["ingest", ".", "--batch", "../evil"], "batch name"),
+        (["delete-batch", "nope"], "is not registered"),
     ],
 )
 def test_failures_exit_non_zero_with_one_line(tmp_path: Path, args: list[str], says: str) -> None:
