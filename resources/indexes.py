@@ -31,12 +31,20 @@ from typing import Any
 
 import pyarrow as pa
 from lance.dataset import LanceDataset
-from lancedb.index import FTS, HnswSq, IvfPq
 
 from resources.conflicts import retry_on_conflict
 
 VECTOR_PREFIX = "vec_"
-ANN_CONFIGS: dict[str, type] = {"IVF_HNSW_SQ": HnswSq, "IVF_PQ": IvfPq}
+ANN_KINDS = ("IVF_HNSW_SQ", "IVF_PQ")
+
+
+def ann_config(kind: str) -> type:
+    """The lancedb.index class of an ANN kind (LanceDB is imported when an index is made, not
+    when the Definitions load: that import is a second of every run's start-up)."""
+    from lancedb.index import HnswSq, IvfPq
+
+    return {"IVF_HNSW_SQ": HnswSq, "IVF_PQ": IvfPq}[kind]
+
 SCALAR_KINDS = ("BTREE", "BITMAP")
 DEFAULT_SCALAR = {"sample_id": "BTREE", "batch": "BITMAP", "status": "BITMAP"}
 
@@ -64,12 +72,12 @@ class IndexParams:
             raise ValueError(f"params.yaml indexes.{unknown[0]}: unknown key; known: {', '.join(sorted(known))}")
         ann = dict(section.get("ann") or {"distance_type": "cosine"})
         kind = str(ann.pop("kind", "IVF_HNSW_SQ")).upper()
-        if kind not in ANN_CONFIGS:
-            raise ValueError(f"params.yaml indexes.ann.kind: {kind!r} is not one of {', '.join(ANN_CONFIGS)}")
+        if kind not in ANN_KINDS:
+            raise ValueError(f"params.yaml indexes.ann.kind: {kind!r} is not one of {', '.join(ANN_KINDS)}")
         try:
-            ANN_CONFIGS[kind](**ann)  # fail here, on the params, not halfway through a run
+            ann_config(kind)(**ann)  # fail here, on the params, not halfway through a run
         except TypeError as exc:
-            raise ValueError(f"params.yaml indexes.ann: {exc}; see lancedb.index.{ANN_CONFIGS[kind].__name__}") from None
+            raise ValueError(f"params.yaml indexes.ann: {exc}; see lancedb.index.{ann_config(kind).__name__}") from None
         scalar = {str(c): str(k).upper() for c, k in (section.get("scalar", DEFAULT_SCALAR) or {}).items()}
         if bad := [f"{c}: {k}" for c, k in scalar.items() if k not in SCALAR_KINDS]:
             raise ValueError(f"params.yaml indexes.scalar: {bad[0]} is not one of {', '.join(SCALAR_KINDS)}")
@@ -242,6 +250,8 @@ def _create_fts(table: Any, column: str, created: dict[str, str]) -> None:
     if column in _indexed_columns(latest(table)):
         return  # created by a concurrent writer meanwhile
     table.checkout_latest()
+    from lancedb.index import FTS
+
     table.create_index(column, config=FTS(), replace=True)
     created[f"{column}_idx"] = f"FTS over {table.count_rows()} rows"
 
@@ -257,7 +267,7 @@ def _create_ann(table: Any, column: str, cfg: IndexParams, created: dict[str, st
     if column in _indexed_columns(latest(table)):
         return
     table.checkout_latest()
-    table.create_index(column, config=ANN_CONFIGS[cfg.ann_kind](**cfg.ann_options), replace=True)
+    table.create_index(column, config=ann_config(cfg.ann_kind)(**cfg.ann_options), replace=True)
     created[f"{column}_idx"] = f"{cfg.ann_kind} ({', '.join(f'{k}={v}' for k, v in cfg.ann_options.items())}) over {table.count_rows()} rows"
 
 
