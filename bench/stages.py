@@ -789,9 +789,14 @@ def report(res: dict[str, Any]) -> str:
     out.append(table(["run", "RSS sum peak", "PSS sum peak", "largest process", "alive peak", "per depth"], rows))
     if sc and len(sc["sizes"]) >= 2:
         lo, hi = sc["sizes"][0], sc["sizes"][-1]
-        grow = hi["run"]["memory"]["peak_tree_bytes"] / lo["run"]["memory"]["peak_tree_bytes"]
-        out.append(f"RSS sum peak, {hi['label']} drop / {lo['label']} drop: {grow:.2f}× for {hi['drop']['media_bytes'] / lo['drop']['media_bytes']:.0f}× the bytes "
-                   f"({'flat' if grow < 1.25 else 'NOT flat'}); largest process {mib(lo['run']['memory']['peak_single_bytes'])} → {mib(hi['run']['memory']['peak_single_bytes'])} MiB")  # fmt: skip
+        peaks = [s["run"]["memory"]["peak_tree_bytes"] for s in sc["sizes"]]
+        grow = peaks[-1] / max(peaks[:-1])  # flat: the largest drop needs no more than a smaller one did
+        by_drop = " → ".join(f"{s['label']} {mib(p)}" for s, p in zip(sc["sizes"], peaks, strict=True))
+        out.append(f"RSS sum peak by drop: {by_drop} MiB; "
+                   f"the {hi['label']} drop ({hi['drop']['media_bytes'] / lo['drop']['media_bytes']:.0f}× the {lo['label']} drop's bytes) peaks at {grow:.2f}× the largest "
+                   f"smaller drop's peak ({'flat' if grow < 1.25 else 'NOT flat'}); a batch under 2 × workers × chunk_bytes is cut into smaller chunks, so smaller "
+                   f"drops can peak lower; largest process {mib(lo['run']['memory']['peak_single_bytes'])} → {mib(hi['run']['memory']['peak_single_bytes'])} MiB; "
+                   f"{peaks[-1] / hi['drop']['media_bytes']:.2f} bytes of RAM per byte of media at {hi['label']}")  # fmt: skip
         out.append(f"scale runs stop after `{sc['sizes'][0]['run']['through']}`: `aligned` transcribes every clip with Whisper on CPU "
                    "(≈100 min of audio in the 1 GiB drop), too slow here; CPU seconds per depth of the tree:")  # fmt: skip
         rows = [[s["label"], f"{s['run']['ingest_wall_s']:.1f}", f"{s['run']['wall_s']:.1f}", *(secs(s["run"]["stages"].get(st)) for st in STAGES[:3]),
@@ -911,7 +916,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=24, help="quick corpus: images, audio clips and videos each (default 24)")
     ap.add_argument("--scale", action="store_true", help="also the 50 MiB / 250 MiB / 1 GiB drops and the 1 %% batch (tens of minutes)")
-    ap.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=list(SCALE_SIZES_MIB), help="scale drops in MiB of media (default 50,250,1024)")
+    ap.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",") if x], default=list(SCALE_SIZES_MIB), help="scale drops in MiB of media (default 50,250,1024)")
     ap.add_argument("--scale-through", choices=STAGES, default="unified", help="last stage of the scale drops' runs (default: unified)")
     ap.add_argument("--full-at", type=int, default=SCALE_SIZES_MIB[0], help="also run this scale drop through all six stages (default 50; 0: none)")
     ap.add_argument("--base-n", type=int, default=100, help="1 %% batch: the base batch is the quick corpus at this --n (4×N files), the new one 4×N/100 files")
