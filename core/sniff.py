@@ -9,7 +9,7 @@ TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".caption"})
 SUBTITLE_SUFFIXES = frozenset({".srt", ".vtt"})
 MEDIA_SUFFIXES: dict[str, str] = {
     **dict.fromkeys([".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"], "image"),
-    **dict.fromkeys([".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a"], "audio"),
+    **dict.fromkeys([".wav", ".rf64", ".w64", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aif", ".aiff", ".aifc", ".caf"], "audio"),
     **dict.fromkeys([".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"], "video"),
 }
 
@@ -17,6 +17,10 @@ MEDIA_SUFFIXES: dict[str, str] = {
 # an ISO-BMFF 'hdlr' box: size, 'hdlr', version+flags, pre_defined, then the handler type
 _VIDEO_HANDLER = re.compile(rb"hdlr.{8}vide", re.DOTALL)
 _AUDIO_HANDLER = re.compile(rb"hdlr.{8}soun", re.DOTALL)
+
+
+_W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
+_W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +68,14 @@ def _magic(head: bytes) -> tuple[str, str] | None:
         return "image", "bmp"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "image", "tiff"
-    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
-        return "audio", "wav"
+    if head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":  # RF64/BW64: WAV over 4 GiB (EBU Tech 3306/ITU BS.2088)
+        return "audio", "wav" if head[:4] == b"RIFF" else head[:4].decode().lower()
+    if head.startswith(_W64_RIFF) and head[24:40] == _W64_WAVE:  # Sony Wave64: GUID chunk ids
+        return "audio", "w64"
+    if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
+        return "audio", head[8:12].decode().lower()
+    if head.startswith(b"caff\x00\x01"):  # Core Audio Format, version 1
+        return "audio", "caf"
     if head.startswith(b"fLaC"):
         return "audio", "flac"
     if head.startswith(b"OggS"):

@@ -112,3 +112,16 @@ def test_text_file_starting_with_id3_is_text() -> None:
 def test_audio_only_m4a_with_a_generic_brand_is_audio(audio_only_mp4) -> None:
     assert audio_only_mp4[8:12] == b"isom"
     assert sniff(audio_only_mp4, "memo.m4a").modality == "audio"
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [("RF64", "rf64"), ("W64", "w64"), ("AIFF", "aiff"), ("CAF", "caf")])
+def test_long_form_wav_and_other_pcm_containers_are_audio_that_decodes(fmt: str, expected: str) -> None:
+    """RF64 and Wave64 are how recorders write WAV past 4 GiB: real audio, never CORRUPT."""
+    import soundfile
+
+    from core.decode.audio import decode_audio
+
+    buf = io.BytesIO()
+    soundfile.write(buf, (0.3 * np.sin(np.arange(1600) / 3)).astype(np.float32), 16000, format=fmt, subtype="PCM_16")
+    assert sniff(buf.getvalue(), "no-suffix") == Sniffed("audio", expected)
+    assert decode_audio(buf.getvalue(), max_seconds=60).duration == pytest.approx(0.1, abs=0.005)
