@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.ops.aligned.pair_check import PairCheck
 from core.ops.cleaned.subtitles_decode import SubtitlesDecode
 from core.records import Quarantined, Reason, Sample
@@ -34,3 +36,18 @@ def test_subtitles_with_audio_or_video_are_kept(make_sample, srt_bytes, tone_wav
 def test_rows_without_cues_are_kept(make_sample, astronaut_png, latin1_text) -> None:
     rows = [make_sample(image=astronaut_png), make_sample(text=latin1_text)]
     assert _check(rows) == rows
+
+
+def test_a_dataset_requirement_quarantines_what_lacks_a_modality_and_names_it(make_sample, astronaut_png, tone_wav) -> None:
+    captioned, bare, audio = make_sample(image=astronaut_png, text=b"an astronaut"), make_sample(image=astronaut_png), make_sample(audio=tone_wav)
+    check = PairCheck(require=("image+text", "audio"))
+    kept_captioned, lacking, kept_audio = check.apply([captioned, bare, audio], None)
+    assert kept_captioned == captioned and kept_audio == audio
+    assert isinstance(lacking, Quarantined) and lacking.reason is Reason.UNPAIRED
+    assert lacking.detail == "the dataset requires text+image or audio; this sample has image, missing text"
+    assert PairCheck(require="any").apply([bare], None) == [bare]
+
+
+def test_a_requirement_naming_no_modality_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"pair.check require: 'image\+smell' is not"):
+        PairCheck(require=("image+smell",))
