@@ -35,6 +35,7 @@ from core.records import MODALITY_ORDER
 from core.schema import stage_schema
 from expectations.bridge import CHECK as QUALITY
 from expectations.bridge import quality_check
+from expectations.distributions import QUANTILES, distributions, markdown
 from resources.engine import EngineResource
 from resources.lake import STAGE_TABLES, LakeResource
 from resources.models import ModelsResource
@@ -177,6 +178,7 @@ def stage_asset(
 
 
 def _metadata(acct: Account, outcome: StageOutcome, elapsed: float) -> dict[str, Any]:
+    dists = distributions(outcome.manifest)
     return {
         "in": acct.inputs,
         "landed": acct.landed,
@@ -188,6 +190,9 @@ def _metadata(acct: Account, outcome: StageOutcome, elapsed: float) -> dict[str,
         "chunks": outcome.chunks,
         "lake_version": outcome.version,
         "preview": MetadataValue.md(_preview(outcome.preview)),
+        "distributions": MetadataValue.md(markdown(dists)),
+        # one number per metric and quantile: the UI plots each across the batch's runs
+        **{f"{m}_{q}": MetadataValue.float(round(d[q], 4)) for m, d in dists.items() for q in QUANTILES},
     }
 
 

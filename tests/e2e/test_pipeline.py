@@ -177,3 +177,11 @@ def test_rerun_is_idempotent(pipeline):
     success, checks = pipeline["second"]
     assert success and all(checks.values())
     assert _snapshot(pipeline["lake"], "b1") == pipeline["snapshot"]
+
+
+def test_each_stage_reports_the_distribution_of_its_metrics(pipeline) -> None:
+    from dagster import AssetKey
+
+    meta = DagsterInstance.get().get_latest_materialization_event(AssetKey("cleaned")).asset_materialization.metadata
+    assert 0 < meta["width_p10"].value <= meta["width_median"].value <= meta["width_p90"].value  # plotted across runs in the UI
+    assert "| width |" in meta["distributions"].value and "| duration_s |" in meta["distributions"].value
