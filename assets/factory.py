@@ -191,6 +191,7 @@ def _metadata(acct: Account, outcome: StageOutcome, elapsed: float) -> dict[str,
         "lake_version": outcome.version,
         "preview": MetadataValue.md(_preview(outcome.preview)),
         "distributions": MetadataValue.md(markdown(dists)),
+        "flagged": sum(1 for e in outcome.manifest if e.get("flagged")),  # landed, with an outlier flag on the row
         # one number per metric and quantile: the UI plots each across the batch's runs
         **{f"{m}_{q}": MetadataValue.float(round(d[q], 4)) for m, d in dists.items() for q in QUANTILES},
     }

@@ -25,6 +25,7 @@ def manifest_rows(rows: pa.Table) -> list[dict[str, Any]]:
             "variant_has_parent": r.get("aug_op") is None or r.get("parent_id") is not None,
             "text_embedded": r.get("search_text") is None or any(r.get(c) is not None for c in vec_columns if c.startswith("vec_text__")),
             **{k: v for k, v in (r.get("metrics") or {}).items() if v is not None},
+            "flagged": len(r.get("flags") or []),  # what statistics operators noticed and kept on the row
         }
         for column in vec_columns:
             if r.get(column) is not None and r["status"] == "landed":
@@ -33,4 +34,4 @@ def manifest_rows(rows: pa.Table) -> list[dict[str, Any]]:
     return out
 
 
-_MANIFEST_COLUMNS = {"sample_id", "batch", "status", "modalities", "aug_op", "parent_id", "search_text", "metrics"}
+_MANIFEST_COLUMNS = {"sample_id", "batch", "status", "modalities", "aug_op", "parent_id", "search_text", "metrics", "flags"}
