@@ -848,7 +848,7 @@ def report(res: dict[str, Any]) -> str:
     rows = [
         ["python -c pass", fx["python_s"]],
         ["tessera --help", fx["help_s"]],
-        ["import orchestration.definitions (what materialize loads: dagster, lancedb, assets, GX bridge)", fx["definitions_import_s"]],
+        ["import orchestration.definitions (what materialize loads: dagster, lance, assets, GX bridge)", fx["definitions_import_s"]],
         ["import core.ops, assets.runner (what every forkserver preloads)", fx["runner_import_s"]],
         ["import great_expectations (the first check of a run pays it)", fx["gx_import_s"]],
         ["tessera status --batch bench (quick lake)", fx["status_s"]],
