@@ -47,7 +47,7 @@ def markdown(dists: dict[str, dict[str, Any]]) -> str:
         return "no landed rows with these metrics"
     lines = ["| metric | n | min | p10 | median | p90 | max | histogram |", "|---|---|---|---|---|---|---|---|"]
     for m, d in dists.items():
-        lines.append(f"| {m} | {d['n']} | " + " | ".join(_num(d[k]) for k in ("min", "p10", "median", "p90", "max")) + f" | `{sparkline(d['histogram']['counts'])}` |")
+        lines.append(f"| {m} | {d['n']} | " + " | ".join(number(d[k]) for k in ("min", "p10", "median", "p90", "max")) + f" | `{sparkline(d['histogram']['counts'])}` |")
     return "\n".join(lines)
 
 
@@ -56,5 +56,6 @@ def sparkline(counts: list[int]) -> str:
     return "".join(BARS[0 if c == 0 else max(1, round(c / top * (len(BARS) - 1)))] for c in counts)
 
 
-def _num(v: float) -> str:
+def number(v: float) -> str:
+    """3 significant digits, or thousands separators past 1,000."""
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"

@@ -282,6 +282,7 @@ def stage_status(batch: str) -> dict[str, Any]:
         originals = table.count_rows(f"{mine} AND parent_id IS NULL") if table is not None else 0
         reasons = Counter(r["reason"] for r in q_rows if r["stage"] == stage)
         quarantined = sum(reasons.values())
+        metrics = _distributions(table, mine) if table is not None and stage != "raw" else {}
         if stage == "raw":
             tbl = table.to_lance().to_table(columns=["source"], filter=mine).to_pylist() if table is not None else []
             landed_inputs = sum(len(split_source(r["source"])) for r in tbl)
@@ -294,10 +295,33 @@ def stage_status(batch: str) -> dict[str, Any]:
                 "stage": stage, "in": n_in, "landed": originals, "variants": landed - originals,
                 "quarantined": quarantined, "by_reason": dict(sorted(reasons.items())),
                 "checks": latest_checks(stage, batch, runs), "lake_version": int(table.version) if table is not None else 0,
+                "metrics": metrics,
             }
         )  # fmt: skip
         prev_landed = landed
     return {"batch": batch, "stages": rows}
+
+
+def _distributions(table: Any, where: str) -> dict[str, Any]:
+    """The main metrics' distributions over the stage's landed rows of the batch, and how many carry an outlier flag."""
+    from expectations.distributions import distributions
+
+    cols = [c for c in ("metrics", "flags") if c in table.schema.names]
+    rows = table.to_lance().to_table(columns=cols, filter=where).to_pylist()
+    out: dict[str, Any] = {m: {k: v for k, v in d.items() if k != "histogram"} for m, d in distributions({**(r.get("metrics") or {}), "status": "landed"} for r in rows).items()}
+    return {**out, "flagged": sum(1 for r in rows if r.get("flags"))} if out else {}
+
+
+def _metrics_text(r: dict[str, Any]) -> str:
+    """Medians per stage (p10–p90 in --json): what a curator checks first."""
+    from expectations.distributions import MAIN_METRICS, number
+
+    stages = [s for s in r["stages"] if s.get("metrics")]
+    names = [m for m in MAIN_METRICS if any(m in s["metrics"] for s in stages)]
+    if not names:
+        return ""
+    rows = [[s["stage"], *(number(s["metrics"][m]["median"]) if m in s["metrics"] else "" for m in names), s["metrics"]["flagged"]] for s in stages]
+    return "\nmedians of the landed rows\n" + _table(["stage", *names, "flagged"], rows)
 
 
 def _summary_text(r: dict[str, Any]) -> str:
@@ -310,7 +334,7 @@ def _summary_text(r: dict[str, Any]) -> str:
         for s in r["stages"]
     ]  # fmt: skip
     head = f"batch {r['batch']}" + (f"  run {r['run_id'][:8]}  {'ok' if r['success'] else 'FAILED ' + ','.join(r['failed_steps'])}" if "run_id" in r else "")
-    return head + "\n" + _table(["stage", "in", "landed", "variants", "quarantined", "checks", "version", "reasons"], rows)
+    return head + "\n" + _table(["stage", "in", "landed", "variants", "quarantined", "checks", "version", "reasons"], rows) + _metrics_text(r)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

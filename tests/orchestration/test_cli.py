@@ -78,6 +78,9 @@ def test_status_and_search_speak_json(materialized) -> None:
     (status,) = json.loads(_run("status", "--batch", "cli", "--json", home=home).stdout)
     assert [s["stage"] for s in status["stages"]] == ["raw", "cleaned", "unified", "aligned", "augmented", "embedded"]
     assert all(s["checks"] == {"accounted_for": "passed", "quality": "passed"} and s["lake_version"] > 0 for s in status["stages"])
+    cleaned = status["stages"][1]["metrics"]  # the distribution of what the stage landed
+    assert cleaned["width"]["n"] == 2 and cleaned["width"]["p10"] <= cleaned["width"]["median"] <= cleaned["width"]["p90"]
+    assert "medians of the landed rows" in _run("status", "--batch", "cli", home=home).stdout
     hits = json.loads(_run("search", "a cat", "--json", home=home).stdout)
     assert hits[0]["text"] == "a tabby cat looking at the camera" and hits[0]["score"] > hits[-1]["score"]
     assert all(h["parent_id"] is None for h in hits)  # variants only on request
