@@ -14,8 +14,9 @@ kills (half of them land just before or just after a stage table's commit) and t
 each kill landed; no verdict depends on that.
 
 Shared content is held by the batch whose raw commit lands it first, so the kills run in two
-phases: batch `a` first (as in the clean run), then both; if `a` does not hold the shared
-sample when phase 1 ends, one unkilled `--through cleaned` of `a` comes between.
+phases: batch `a` alone first (as in the clean run), then both; if `a` does not hold the shared
+sample when phase 1 ends, one unkilled `--through cleaned` of `a` comes between. No command of
+`b` runs before that: a raw commit of `b` landing the content first would make `b` hold it.
 
 Replay: TESSERA_FAULT_SEED=<seed from the report> pytest -m fault tests/fault/test_kill.py
 (the seed fixes the schedule and the delays; where inside the run a delay lands still depends
@@ -549,8 +550,10 @@ def test_kill_minus_9_anywhere_then_rerun_keeps_the_lake_whole(tmp_path: Path, f
     for batch in BATCHES:
         fault.json("ingest", str(fault_drops[batch]), "--batch", batch)
     first, second = BATCHES
-    phase1 = [(first, s) for s in rng.sample(STAGES, 6)] + [(first, rng.choice(STAGES)) for _ in range(2)] + [(second, "raw")] * 2
-    phase2 = [(second, s) for s in rng.sample(STAGES, 6)] + [(first, rng.choice(STAGES)) for _ in range(4)]
+    # `second`'s raw runs only once `first` holds the shared content: a raw commit of `second` that
+    # landed it first would make `second` its holder, by the rule, and the clean run's books differ
+    phase1 = [(first, s) for s in rng.sample(STAGES, 6)] + [(first, rng.choice(STAGES)) for _ in range(4)]
+    phase2 = [(second, s) for s in rng.sample(STAGES, 6)] + [(second, "raw")] * 2 + [(first, rng.choice(STAGES)) for _ in range(2)]
     rng.shuffle(phase1)
     rng.shuffle(phase2)
     attempts: list[Attempt] = []
