@@ -106,6 +106,8 @@ class Sample:
     keyframes: list[bytes] = field(default_factory=list)
     keyframe_times: list[float] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    language: str | None = None  # ISO 639-1 of the caption (text.language), "und" when undetermined
+    language_score: float | None = None
     flags: list[str] = field(default_factory=list)  # "op:what it noticed", kept on the row when not quarantined
     parent_id: str | None = None
     aug_op: str | None = None

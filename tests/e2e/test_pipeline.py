@@ -185,3 +185,9 @@ def test_each_stage_reports_the_distribution_of_its_metrics(pipeline) -> None:
     meta = DagsterInstance.get().get_latest_materialization_event(AssetKey("cleaned")).asset_materialization.metadata
     assert 0 < meta["width_p10"].value <= meta["width_median"].value <= meta["width_p90"].value  # plotted across runs in the UI
     assert "| width |" in meta["distributions"].value and "| duration_s |" in meta["distributions"].value
+
+
+def test_captions_carry_their_language(pipeline) -> None:
+    captioned = [r for r in _rows(pipeline["lake"], "samples") if r["text"] and len(r["text"].strip()) >= 12]
+    assert captioned and all(r["language"] for r in captioned)
+    assert any(r["language"] == "en" and r["language_score"] > 0.5 for r in captioned)

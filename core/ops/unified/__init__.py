@@ -1,1 +1,9 @@
-from core.ops.unified import audio_canonical, image_canonical, image_near_dup, stats_outliers, text_canonical, video_canonical  # noqa: F401
+from core.ops.unified import (  # noqa: F401
+    audio_canonical,
+    image_canonical,
+    image_near_dup,
+    stats_outliers,
+    text_canonical,
+    text_language,
+    video_canonical,
+)

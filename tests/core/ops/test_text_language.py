@@ -1,0 +1,27 @@
+"""text.language: the caption's language and probability on the row, from a model that ships in
+its package; `und` when too short or unsure; an `allowed` list quarantines the others."""
+
+from __future__ import annotations
+
+from core.ops.unified.text_language import TextLanguage
+from core.records import Quarantined, Reason, Sample
+from core.schema import arrow_to_samples, samples_to_arrow
+
+
+def _s(text: str) -> Sample:
+    return Sample(sample_id=text[:8] or "empty", batch="b", source="[]", modalities=["text", "image"], text=text)
+
+
+def test_languages_and_their_probability_land_on_the_row() -> None:
+    en, fr, short = TextLanguage().apply([_s("a dog catching a frisbee in the park"), _s("un chien qui attrape un frisbee dans le parc"), _s("ok")], None)
+    assert (en.language, fr.language, short.language) == ("en", "fr", "und")
+    assert en.language_score > 0.9 and short.language_score == 0.0
+    rows, _ = samples_to_arrow([en], run_id="r", code_version="c", input_version=1, stage="unified")
+    (back,) = arrow_to_samples(rows)
+    assert (back.language, back.language_score) == ("en", en.language_score)
+
+
+def test_an_allowed_list_quarantines_captions_in_other_languages() -> None:
+    de, en, short = TextLanguage(allowed=("en",)).apply([_s("ein Hund fängt eine Frisbeescheibe im Park"), _s("a dog catching a frisbee"), _s("ok")], None)
+    assert isinstance(de, Quarantined) and de.reason is Reason.UNSUPPORTED and de.detail.startswith("caption language de (p=")
+    assert en.language == "en" and short.language == "und"  # undetermined is kept
