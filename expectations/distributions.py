@@ -14,12 +14,13 @@ QUANTILES = {"p10": 10, "median": 50, "p90": 90}
 BARS = " ▁▂▃▄▅▆▇█"
 
 
-def distributions(entries: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def distributions(entries: Iterable[dict[str, Any]], landed_only: bool = True) -> dict[str, dict[str, Any]]:
     """metric → n, min, p10, median, p90, max and a 12-bin histogram (counts, edges), over the
-    landed rows that have the metric (a metric no landed row has is left out)."""
+    landed rows that have the metric (a metric no landed row has is left out). `landed_only`
+    False: the entries are already the landed rows' metrics."""
     values: dict[str, list[float]] = {m: [] for m in MAIN_METRICS}
     for e in entries:
-        if e.get("status") != "landed":
+        if landed_only and e.get("status") != "landed":
             continue
         for m in MAIN_METRICS:
             v = e.get(m)

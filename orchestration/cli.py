@@ -308,7 +308,7 @@ def _distributions(table: Any, where: str) -> dict[str, Any]:
 
     cols = [c for c in ("metrics", "flags") if c in table.schema.names]
     rows = table.to_lance().to_table(columns=cols, filter=where).to_pylist()
-    out: dict[str, Any] = {m: {k: v for k, v in d.items() if k != "histogram"} for m, d in distributions({**(r.get("metrics") or {}), "status": "landed"} for r in rows).items()}
+    out: dict[str, Any] = {m: {k: v for k, v in d.items() if k != "histogram"} for m, d in distributions((r.get("metrics") or {} for r in rows), landed_only=False).items()}
     return {**out, "flagged": sum(1 for r in rows if r.get("flags"))} if out else {}
 
 

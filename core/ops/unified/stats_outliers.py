@@ -53,11 +53,16 @@ class StatsOutliers:
     prepare_columns: ClassVar[tuple[str, ...]] = ("metrics",)
 
     def __post_init__(self) -> None:
-        for metric, rule in self.rules.items():
-            bad = {k: v for k, v in (("method", rule.get("method", "mad")), ("side", rule.get("side", "both")), ("action", rule.get("action", "flag")))
-                   if v not in {"method": METHODS, "side": SIDES, "action": ACTIONS}[k]}  # fmt: skip
-            if bad or float(rule.get("k", 3.5)) <= 0:
-                raise ValueError(f"stats.outliers rule for {metric}: {rule}; method is one of {METHODS}, side of {SIDES}, action of {ACTIONS}, k > 0")
+        for metric in self.rules:
+            self.rule(metric)  # a bad rule fails when the stage is built, not per row
+
+    def rule(self, metric: str) -> tuple[str, float, str, str]:
+        """(method, k, side, action) of `metric`'s rule, defaults filled and checked."""
+        r = self.rules[metric]
+        method, k, side, action = r.get("method", "mad"), float(r.get("k", 3.5)), r.get("side", "both"), r.get("action", "flag")
+        if method not in METHODS or side not in SIDES or action not in ACTIONS or k <= 0:
+            raise ValueError(f"stats.outliers rule for {metric}: {dict(r)}; method is one of {METHODS}, side of {SIDES}, action of {ACTIONS}, k > 0")
+        return method, k, side, action
 
     def prepare(self, rows: Any) -> dict[str, Fence]:
         return self.fences(r or {} for r in rows.column("metrics").to_pylist())
@@ -73,9 +78,9 @@ class StatsOutliers:
         for m, vs in values.items():
             if len(vs) < self.min_rows:
                 continue
-            x, rule = np.asarray(vs), self.rules[m]
-            k = float(rule.get("k", 3.5))
-            if rule.get("method", "mad") == "mad":
+            x = np.asarray(vs)
+            method, k, _, _ = self.rule(m)
+            if method == "mad":
                 center = float(np.median(x))
                 scale = float(np.median(np.abs(x - center))) * 1.4826
                 low, high = center - k * scale, center + k * scale
@@ -84,7 +89,7 @@ class StatsOutliers:
                 scale = q3 - q1
                 low, high = q1 - k * scale, q3 + k * scale
             if scale > 0:
-                out[m] = Fence(str(rule.get("method", "mad")), center, scale, low, high, len(vs))
+                out[m] = Fence(method, center, scale, low, high, len(vs))
         return out
 
     def apply(self, samples: list[Sample], ctx: OpContext | None) -> list[Result]:
@@ -95,12 +100,11 @@ class StatsOutliers:
     def _judge(self, s: Sample, fences: Mapping[str, Fence]) -> Result:
         flags, worst = [], None
         for m, fence in fences.items():
-            v, rule = s.metrics.get(m), self.rules[m]
-            side = rule.get("side", "both")
+            v, (_, k, side, action) = s.metrics.get(m), self.rule(m)
             if v is None or not ((v < fence.low and side != "high") or (v > fence.high and side != "low")):
                 continue
-            detail = f"{m} {fence.describe(v, float(rule.get('k', 3.5)))}"
-            if rule.get("action", "flag") == "quarantine":
+            detail = f"{m} {fence.describe(v, k)}"
+            if action == "quarantine":
                 worst = worst or detail
             else:
                 flags.append(f"{self.op_name}:{detail}")
