@@ -21,7 +21,8 @@ import pyarrow as pa
 from core.embedding import text_for
 from core.records import MODALITY_ORDER, Quarantined, Sample, Segment, Stored, sha256_hex
 
-# Every metric an operator may write; a new metric is added here (and shows up in GX and the UI).
+# Every metric an operator may write; a new metric is added here (and shows up in GX and the UI),
+# always at the end: existing lakes gain it as a new child of their `metrics` struct (LakeStore.ensure).
 METRICS: tuple[str, ...] = (
     "width", "height", "blur_var", "brightness", "clipped_share", "dhash_hi", "dhash_lo",
     "duration_s", "sample_rate", "channels", "silence_ratio", "clipping_ratio", "loudness_dbfs", "audio_rate",

@@ -133,14 +133,13 @@ class LakeStore:
                     raise
                 ds = self.dataset(name)
                 assert ds is not None, f"table {name} neither created nor found"
-        missing = [f for f in schema if f.name not in ds.schema.names]
-        if missing:
+        if missing_fields(ds.schema, schema):
             def add() -> lance.LanceDataset:
                 latest = self.dataset(name)
                 assert latest is not None
-                todo = pa.schema([f for f in missing if f.name not in latest.schema.names])
-                if len(todo):
-                    latest.add_columns(todo)
+                todo = missing_fields(latest.schema, schema)
+                if todo:
+                    latest.add_columns(pa.schema(todo))
                 return self.dataset(name)
 
             ds = retrying(f"{name}: add columns", add)
@@ -404,6 +403,25 @@ def _deletions(ds: lance.LanceDataset, where: str) -> tuple[list[int], list[Frag
         else:
             updated.append(meta)
     return removed, updated
+
+
+def missing_fields(have: pa.Schema, want: pa.Schema) -> list[pa.Field]:
+    """The fields of `want` that `have` lacks, as Lance's `add_columns` takes them: a new column
+    whole, and for a struct column that exists (`metrics`) a struct of only its new children
+    (Lance adds them in place; old rows read them as null). Without the latter, a new metric
+    would be cast away on every existing lake."""
+    out: list[pa.Field] = []
+    for f in want:
+        if f.name not in have.names:
+            out.append(f)
+            continue
+        old = have.field(f.name).type
+        if pa.types.is_struct(f.type) and pa.types.is_struct(old):
+            known = {old.field(i).name for i in range(old.num_fields)}
+            new = [f.type.field(i) for i in range(f.type.num_fields) if f.type.field(i).name not in known]
+            if new:
+                out.append(pa.field(f.name, pa.struct(new)))
+    return out
 
 
 def _pad(rows: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -92,3 +92,21 @@ def test_a_batch_smaller_than_one_chunk_is_still_shared_by_the_workers() -> None
     spread = list(iter_chunks(items, sizes, 256, 64 << 20, spread=4))
     assert 4 <= len(spread) <= 5 and [i for c in spread for i in c] == items  # order kept, nothing lost
     assert list(iter_chunks([0, 1, 2], [1, 100, 1], 256, 10, spread=2)) == [[0], [1], [2]]  # a large item stands alone
+
+
+def test_a_table_written_before_a_metric_existed_keeps_the_new_metric(tmp_path: Path) -> None:
+    """`metrics` is a struct: an older lake gains the new metric as a child (null on old rows),
+    rather than having it cast away on every write."""
+    from core.schema import METRICS
+
+    lake = LakeResource(uri=str(tmp_path / "lake"))
+    newest = METRICS[-1]
+    old_metrics = pa.struct([(m, pa.float64()) for m in METRICS[:-1]])
+    old_schema = pa.schema([pa.field("metrics", old_metrics) if f.name == "metrics" else f for f in SAMPLE_SCHEMA])
+    old = lake.db().create_table("cleaned", schema=old_schema)
+    old.add(pa.Table.from_pylist([{"sample_id": "old", "batch": "b", "status": "landed", "metrics": {"width": 5.0}}], schema=old_schema))
+    _commit(lake, "a", [_s(1, "a").with_metrics(**{newest: 0.25, "width": 7.0})])
+    (row,) = lake.read_stage("cleaned", "a")[0]
+    assert row.metrics == {newest: 0.25, "width": 7.0}
+    (old_row,) = lake.read_stage("cleaned", "b")[0]
+    assert old_row.metrics == {"width": 5.0}
