@@ -129,7 +129,7 @@ def plan_chunks(lake: LakeStore, spec: StageSpec, max_rows: int, max_bytes: int,
     workers; `spread`: see `iter_chunks`)."""
     ops = build_ops(spec.ops)
     cols = sorted({"sample_id", "media_bytes", *prepare_columns(ops)})
-    rows, _ = lake.batch_rows(spec.upstream, spec.batch, cols, version=spec.input_version)
+    rows, _ = lake.stage_inputs(spec.upstream, spec.batch, cols, version=spec.input_version)
     rows = rows.sort_by("sample_id")
     prepared = prepare_all(ops, rows)
     ids = rows["sample_id"].to_pylist()

@@ -270,11 +270,12 @@ def batch_runs(batch: str) -> set[str]:
 def stage_status(batch: str) -> dict[str, Any]:
     from core.discover import split_source
     from resources.lake import LANDED, STAGE_TABLES
+    from resources.store import carried_on
 
     lake = _lake()
     q_rows = lake.quarantine_rows(batch)
     runs = batch_runs(batch)
-    rows, prev_landed = [], None
+    rows, prev_carried = [], None
     for stage in STAGES:
         table = lake.open(STAGE_TABLES[stage])
         mine = f"batch = '{batch}' AND {LANDED}"
@@ -289,7 +290,7 @@ def stage_status(batch: str) -> dict[str, Any]:
             q_inputs = sum(len(split_source(r["source"])) for r in q_rows if r["stage"] == "raw")
             n_in = landed_inputs + q_inputs
         else:
-            n_in = prev_landed or 0
+            n_in = prev_carried or 0
         rows.append(
             {
                 "stage": stage, "in": n_in, "landed": originals, "variants": landed - originals,
@@ -298,7 +299,7 @@ def stage_status(batch: str) -> dict[str, Any]:
                 "metrics": metrics,
             }
         )  # fmt: skip
-        prev_landed = landed
+        prev_carried = table.count_rows(f"batch = '{batch}' AND {carried_on(table.schema)}") if table is not None else 0
     return {"batch": batch, "stages": rows}
 
 

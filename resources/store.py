@@ -40,6 +40,14 @@ TABLE_STAGES = {t: s for s, t in STAGE_TABLES.items()}
 
 # Stage tables also hold their quarantined inputs; readers of what a stage produced use this.
 LANDED = "status = 'landed'"
+
+
+def carried_on(schema: pa.Schema | None) -> str:
+    """Filter of the landed rows a next stage reads: a windowed medium (`metrics.windows` set)
+    ends at the stage that cut it; a table older than windowing has none to leave out."""
+    metrics = schema.field("metrics").type if schema is not None and "metrics" in schema.names else None
+    has_windows = metrics is not None and pa.types.is_struct(metrics) and metrics.get_field_index("windows") >= 0
+    return f"{LANDED} AND metrics.windows IS NULL" if has_windows else LANDED
 QUARANTINED = "status = 'quarantined'"
 COMMIT_RETRIES = 10
 Extra = Callable[[lance.LanceDataset], tuple[str | None, list[FragmentMetadata]]]
@@ -286,6 +294,12 @@ class LakeStore:
         cols = [c for c in columns if c in ds.schema.names]
         t = ds.to_table(columns=cols, filter=f"batch = {_quote(batch)}" + (f" AND {where}" if where else ""), with_row_address=True)
         return t, int(ds.version)
+
+    def stage_inputs(self, name: str, batch: str, columns: list[str], *, version: int | None = None) -> tuple[pa.Table, int]:
+        """What the stage after `name` reads of the batch: its landed rows, less the media a
+        decoder cut into windows (their windows, rows of their own, carry on instead)."""
+        ds = self.dataset(name, version)
+        return self.batch_rows(name, batch, columns, version=version, where=carried_on(ds.schema if ds is not None else None))
 
     def take(self, name: str, version: int, addresses: list[int], columns: list[str] | None = None) -> pa.Table:
         """Rows by address at a pinned version (cost ∝ rows taken, not the table)."""

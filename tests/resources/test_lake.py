@@ -110,3 +110,13 @@ def test_a_table_written_before_a_metric_existed_keeps_the_new_metric(tmp_path: 
     assert row.metrics == {newest: 0.25, "width": 7.0}
     (old_row,) = lake.read_stage("cleaned", "b")[0]
     assert old_row.metrics == {"width": 5.0}
+
+
+def test_a_windowed_medium_ends_at_its_stage_and_its_windows_carry_on(tmp_path: Path) -> None:
+    lake = LakeResource(uri=str(tmp_path / "lake"))
+    parent = _s(1, "a").with_metrics(windows=2.0, duration_s=1200.0)
+    windows = [_s(i, "a").evolve(parent_id="id1").with_metrics(window_start_s=600.0 * (i - 2), window_end_s=600.0 * (i - 1)) for i in (2, 3)]
+    _commit(lake, "a", [parent, *windows, _s(4, "a")])
+    rows, _ = lake.stage_inputs("cleaned", "a", ["sample_id"])
+    assert sorted(rows["sample_id"].to_pylist()) == ["id2", "id3", "id4"]
+    assert len(lake.read_stage("cleaned", "a")[0]) == 4  # the parent is landed (accounted for) at its own stage

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.decode.audio import read_audio
+from core.ops.base import RowOp, register_op
+from core.records import Reason, Result, Sample, Segment
+
+TRANSCRIBED = "whisper:"  # cues a transcriber made from the audio itself are on its timeline by construction
+
+
+def activity(samples: np.ndarray, rate: int, frame_s: float) -> np.ndarray:
+    """Per frame, 1.0 where the audio is active: frame energy 12 dB over the track's own floor
+    (its 10th percentile) and above -55 dBFS, so that a quiet room tone is not 'speech'."""
+    n = max(1, int(round(frame_s * rate)))
+    frames = samples[: len(samples) // n * n].reshape(-1, n) if len(samples) >= n else samples[None, :]
+    db = 10.0 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+    floor = float(np.percentile(db, 10))
+    return (db > max(floor + 12.0, -55.0)).astype(np.float64)
+
+
+def cue_track(cues: list[Segment], frames: int, frame_s: float) -> np.ndarray:
+    """Per frame, 1.0 where some cue is showing."""
+    track = np.zeros(frames)
+    for g in cues:
+        a, b = int(np.floor(max(0.0, g.start) / frame_s)), int(np.ceil(max(0.0, g.end) / frame_s))
+        track[min(a, frames) : min(b, frames)] = 1.0
+    return track
+
+
+def best_lag(speech: np.ndarray, cues: np.ndarray, max_lag: int) -> tuple[int, float, float]:
+    """(lag in frames, its correlation, correlation at lag 0): the shift of `cues` that best
+    matches `speech` (positive: cues come late). Pearson correlation over the overlap, vectorised."""
+    n = len(speech)
+
+    def corr(lag: int) -> float:
+        a, b = (speech[: n - lag], cues[lag:]) if lag >= 0 else (speech[-lag:], cues[: n + lag])
+        if len(a) < 2 or a.std() == 0 or b.std() == 0:
+            return 0.0
+        return float(np.corrcoef(a, b)[0, 1])
+
+    lags = np.arange(-max_lag, max_lag + 1)
+    scores = np.array([corr(int(k)) for k in lags])
+    i = int(np.argmax(scores - 1e-9 * np.abs(lags)))  # ties go to the smaller shift
+    return int(lags[i]), float(scores[i]), corr(0)
+
+
+@register_op("segments.offset")
+@dataclass(frozen=True, slots=True)
+class SegmentsOffset(RowOp):
+    """Estimate how far a sample's cues (subtitles, embedded cues) sit from its audio: the shift
+    that best lines the cue track up with the audio's activity (cross-correlation at `frame_s`
+    steps, within ±`search_s`). Kept on the row as `cue_offset_s` (positive: cues late) and
+    `cue_offset_score` (the correlation there). A confident offset beyond `max_offset_s` is
+    MISALIGNED, naming it; with `shift`, a smaller one is corrected (cues re-timed)."""
+
+    frame_s: float = 0.1
+    search_s: float = 10.0
+    max_offset_s: float = 1.0
+    min_score: float = 0.3
+    shift: bool = False
+
+    def applies_to(self, s: Sample) -> bool:
+        return "audio" in s.media and any(not g.source.startswith(TRANSCRIBED) for g in s.segments)
+
+    def __call__(self, s: Sample) -> Result:
+        audio = read_audio(s.media["audio"])
+        speech = activity(audio.samples, audio.rate, self.frame_s)
+        timed = [g for g in s.segments if not g.source.startswith(TRANSCRIBED)]
+        lag, score, at_zero = best_lag(speech, cue_track(timed, len(speech), self.frame_s), int(self.search_s / self.frame_s))
+        offset = round(lag * self.frame_s, 3) if score >= self.min_score and score > at_zero else 0.0
+        s = s.with_metrics(cue_offset_s=offset, cue_offset_score=round(max(score, at_zero), 4))
+        if abs(offset) > self.max_offset_s:
+            late = "late" if offset > 0 else "early"
+            return s.quarantine(Reason.MISALIGNED, f"cues run {abs(offset):.1f} s {late} against the audio (correlation {score:.2f}; limit {self.max_offset_s} s)")
+        if self.shift and offset:
+            moved = [Segment(g.start - offset, g.end - offset, g.text, g.source) if g in timed else g for g in s.segments]
+            return s.evolve(segments=moved)
+        return s
