@@ -11,12 +11,13 @@ import csv
 import io
 import json
 import posixpath
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from core.records import MODALITY_ORDER, Quarantined, Reason, Sample, compute_sample_id, sha256_hex
-from core.sniff import claimed_modality, sniff
+from core.sniff import SUBTITLE_SUFFIXES, TEXT_SUFFIXES, claimed_modality, sniff
 
 MANIFEST_PART_COLUMNS = ("image", "audio", "video", "subtitles", "text_path")
 
@@ -288,13 +289,24 @@ def _bad(batch: str, name: str, reason: Reason, detail: str, op: str, data: byte
     return Quarantined(sample, reason, detail, op)
 
 
+# a language tag before a caption's or subtitle track's suffix: en, pt-BR, zh-Hans; and, for
+# subtitles only (where players use them), three letters: eng, fra
+_LANGUAGE_TAG = {"text": re.compile(r"[a-z]{2}(-[A-Za-z0-9]{2,8})?"), "subtitles": re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")}
+
+
 def _stem(name: str) -> str:
-    """`dir/cat.jpg`, `dir/cat.txt` and `dir/cat.jpg.txt` all pair under `dir/cat`; folders never split."""
+    """`dir/cat.jpg`, `dir/cat.txt` and `dir/cat.jpg.txt` all pair under `dir/cat`; so do a
+    caption or subtitle track tagged with its language (`dir/cat.en.srt`, `dir/cat.pt-BR.vtt`);
+    folders never split."""
     head, base = posixpath.split(name)
-    stem, _, _ = base.rpartition(".")
+    stem, _, last = base.rpartition(".")
     if not stem:
         return name
     inner, _, suffix = stem.rpartition(".")
+    kind = "subtitles" if f".{last.lower()}" in SUBTITLE_SUFFIXES else "text" if f".{last.lower()}" in TEXT_SUFFIXES else ""
+    tag = _LANGUAGE_TAG.get(kind)
+    if inner and tag is not None and tag.fullmatch(suffix):
+        return posixpath.join(head, inner)
     return posixpath.join(head, inner if inner and claimed_modality(f"x.{suffix}") else stem)
 
 

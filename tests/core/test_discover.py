@@ -225,3 +225,10 @@ def test_row_with_an_id_and_only_bad_paths_is_still_accounted_for() -> None:
 def test_files_without_suffix_in_a_dotted_folder_do_not_pair(astronaut_png, tone_wav) -> None:
     d = discover(MemoryLanding({"v1.2/cat": astronaut_png, "v1.2/dog": tone_wav}), "b1")
     assert sorted(s.modalities for s in d.samples) == [["audio"], ["image"]]
+
+
+def test_tracks_tagged_with_their_language_pair_with_their_media(tone_wav, srt_bytes) -> None:
+    d = discover(MemoryLanding({"talk/intro.wav": tone_wav, "talk/intro.en.srt": srt_bytes, "talk/intro.de.txt": b"Hallo zusammen"}), "b1")
+    (s,) = d.samples
+    assert s.modalities == ["text", "audio", "subtitles"]
+    assert_every_input_once(d)
