@@ -36,6 +36,7 @@ from core.schema import stage_schema
 from expectations.bridge import CHECK as QUALITY
 from expectations.bridge import quality_check
 from expectations.distributions import QUANTILES, distributions, markdown
+from resources import decisions
 from resources.engine import EngineResource
 from resources.lake import STAGE_TABLES, LakeResource
 from resources.models import ModelsResource
@@ -104,6 +105,7 @@ def run_from_upstream(upstream: str, vector_dims: Callable[[StageContext], dict[
             stream_bytes=sc.execution("stream_bytes", 0),
             vector_dims=dims, models=sc.models.model_dump() if sc.models_used else None, models_used=sc.models_used,
             earlier_version=int(earlier.version) if earlier is not None else 0,
+            verdicts=decisions.verdicts(lake, sc.batch, sc.stage),
         )  # fmt: skip
         ids, _, tasks = plan_chunks(lake, spec, sc.execution("chunk_rows", 256), sc.execution("chunk_bytes", 64 << 20), sc.spread)
         # a stage with models runs them in model workers (locally: this process, so they load once;

@@ -59,6 +59,7 @@ class StageSpec:
     models: dict[str, Any] | None = None  # ModelsResource fields, for stages that encode or transcribe
     models_used: tuple[str, ...] = ()
     earlier_version: int = 0  # `samples` version whose vectors a re-run may reuse
+    verdicts: dict[str, Any] = field(default_factory=dict)  # sample id → a steward's decision in force at this stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutcome:
 
         models = ModelsResource(**(spec.models or {})).load(spec.models_used)
     ctx = OpContext(batch=spec.batch, seed=spec.seed, workers=1, models=models, prepared=spec.prepared)
-    result = run_ops(build_ops(spec.ops), samples, ctx)
+    result = run_ops(build_ops(spec.ops), samples, ctx, spec.verdicts)
     landed = [s.evolve(code_versions={**s.code_versions, spec.stage: spec.code_version}) for s in result.landed]
     return write_chunk(lake, spec, task.index, landed, result.quarantined)
 

@@ -52,6 +52,7 @@ class Reason(StrEnum):
     LOW_QUALITY = "LOW_QUALITY"
     DECODER_CRASH = "DECODER_CRASH"
     OP_ERROR = "OP_ERROR"
+    REJECTED = "REJECTED"  # a data steward's decision (core/decisions.py)
 
 
 @dataclass(frozen=True, slots=True)

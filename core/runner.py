@@ -6,8 +6,10 @@ import logging
 import re
 import traceback
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from core.decisions import Verdict, approved, before_ops
 from core.ops.base import Op, OpContext, Result
 from core.records import Quarantined, Reason, Sample
 
@@ -26,20 +28,30 @@ class StageResult:
         return dict(Counter(q.reason.value for q in self.quarantined))
 
 
-def run_ops(ops: list[Op], samples: list[Sample], ctx: OpContext) -> StageResult:
+def run_ops(ops: list[Op], samples: list[Sample], ctx: OpContext, verdicts: Mapping[str, Verdict] | None = None) -> StageResult:
     """Apply `ops` in order; each op sees only what the previous ones landed.
+
+    `verdicts` (sample id → a steward's decision at this stage) are applied first: rejected
+    samples are set aside, relabelled ones carry their new caption; a sample a steward approved
+    stays in when the operator it was approved against quarantines it again.
 
     An operator that raises is a bug; its batch is retried row by row so that only
     the offending rows are quarantined as OP_ERROR and the run goes on.
     """
     result = StageResult()
-    current = list(samples)
+    verdicts = verdicts or {}
+    current, result.quarantined = before_ops(list(samples), verdicts)
     for op in ops:
         outputs = _apply_guarded(op, current, ctx)
         current = []
         for out in outputs:
             if isinstance(out, Quarantined):
-                result.quarantined.append(out if out.op else Quarantined(out.sample, out.reason, out.detail, op.op_name))
+                named = out if out.op else Quarantined(out.sample, out.reason, out.detail, op.op_name)
+                back = approved(named, named.op, verdicts) if verdicts else None
+                if back is not None:
+                    current.append(back)
+                else:
+                    result.quarantined.append(named)
             else:
                 current.append(out)
     result.landed = current

@@ -239,3 +239,21 @@ def arrow_to_samples(table: pa.Table) -> list[Sample]:
             )
         )
     return out
+
+# A data steward's decisions (core/decisions.py): appended, never rewritten.
+DECISION_SCHEMA = pa.schema(
+    [
+        pa.field("decision_id", pa.string(), nullable=False),
+        pa.field("sample_id", pa.string(), nullable=False),
+        pa.field("batch", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("op", pa.string()),  # the operator whose quarantine the decision is about
+        pa.field("reason", pa.string()),
+        pa.field("action", pa.string(), nullable=False),  # approve | reject | relabel
+        pa.field("note", pa.string()),
+        pa.field("text", pa.string()),  # relabel: the new caption
+        pa.field("who", pa.string(), nullable=False),
+        pa.field("client", pa.string()),  # where the decision came from: cli, or the web client's address
+        pa.field("decided_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)

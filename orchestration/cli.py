@@ -425,14 +425,89 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     return 1 if report["errors"] else 0
 
 
+# -- review (the steward's queue from the terminal; steward/queue.py is shared with the web app) ---
+def _who(args: argparse.Namespace) -> str:
+    who = args.who or os.environ.get("TESSERA_USER") or os.environ.get("USER") or ""
+    if not who:
+        raise CliError("who decides? give --who NAME (or set TESSERA_USER)")
+    return who
+
+
+def _queue_filter(args: argparse.Namespace):
+    from steward.queue import Filter
+
+    return Filter(batch=args.batch, stage=args.stage, reason=args.reason, status=getattr(args, "status", "open"))
+
+
+def _short(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_review_list(args: argparse.Namespace) -> int:
+    from steward.queue import page
+
+    rows, total = page(_lake(), _queue_filter(args), args.limit, args.offset)
+    table = [
+        [r["sample_id"][:12], r["batch"], r["stage"], r["reason"], (r["decision"] or {}).get("action", "open"), _short(r["detail"] or "", 70)]
+        for r in rows
+    ]  # fmt: skip
+    shown = f"{args.offset + 1}–{args.offset + len(rows)} of {total}" if rows else f"none of {total}"
+    text = _table(["sample", "batch", "stage", "reason", "status", "detail"], table) + f"\n{shown}"
+    _emit(args, {"total": total, "offset": args.offset, "entries": rows}, text)
+    return 0
+
+
+def cmd_review_show(args: argparse.Namespace) -> int:
+    from steward.queue import resolve, story
+
+    lake = _lake()
+    out = story(lake, resolve(lake, args.sample_id))
+    lines = [f"sample {out['sample_id']}"]
+    for r in out["stages"]:
+        verdict = "landed" if r["status"] == "landed" else f"{r['reason']} by {r['op']}: {r['detail']}"
+        lines.append(f"  {r['stage']:<10} {r['batch']:<16} {verdict}")
+    lines += [f"  text: {r['text']}" for r in out["stages"][-1:] if r.get("text")]
+    metrics = out["stages"][-1]["metrics"] if out["stages"] else {}
+    lines += [f"  metrics: {', '.join(f'{k}={v:g}' for k, v in sorted(metrics.items()))}"] if metrics else []
+    for d in out["decisions"]:
+        lines.append(f"  decision {d['decision_id'][:12]} {d['decided_at']:%Y-%m-%d %H:%M} {d['who']}: {d['action']} at {d['stage']}" + (f" — {d['note']}" if d["note"] else ""))
+    _emit(args, out, "\n".join(lines))
+    return 0
+
+
+def cmd_review_decide(args: argparse.Namespace) -> int:
+    from core.decisions import Action
+    from steward.queue import decide, entries, resolve, target
+
+    lake, action = _lake(), Action(args.action)
+    if args.sample_ids and args.matching:
+        raise CliError("give sample ids or --matching, not both")
+    if args.matching:
+        targets = [{k: e[k] for k in ("sample_id", "batch", "stage", "op", "reason")} for e in entries(lake, _queue_filter(args))]
+        if action is Action.APPROVE:
+            targets = [t for t in targets if t["stage"] != "raw"]
+    elif args.sample_ids:
+        targets = [target(lake, resolve(lake, sid), action, args.batch, args.stage) for sid in args.sample_ids]
+    else:
+        raise CliError("give the sample ids to decide on, or --matching with filters (--batch, --stage, --reason)")
+    if not targets:
+        raise CliError("no open queue entry matches")
+    rows = decide(lake, targets, action, who=_who(args), client="cli", note=args.note or "", text=getattr(args, "text", None))
+    batches = sorted({(r["batch"], r["stage"]) for r in rows})
+    text = f"{len(rows)} {action.value} decision(s) recorded; the steward_decisions sensor re-runs " + ", ".join(f"{b} from {s}" for b, s in batches)
+    _emit(args, {"decisions": rows}, text)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tessera", description="Multimodal drops → curated, versioned, searchable LanceDB table.")
     p.add_argument("-v", "--verbose", action="store_true", help="show Dagster and library logs")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def add(name: str, fn, help: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help, description=help)
+    def add(name: str, fn, help: str, under: Any = sub) -> argparse.ArgumentParser:
+        sp = under.add_parser(name, help=help, description=help)
         sp.add_argument("--json", action="store_true", help="machine-readable output")
         sp.set_defaults(fn=fn)
         return sp
@@ -462,6 +537,33 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("delete-batch", cmd_delete_batch, "remove a batch from every stage table; what it held passes to the next batch that has it")
     sp.add_argument("batch")
     add("maintain", cmd_maintain, "compaction, index merge/rebuild, old-version cleanup of every lake table (keeps tagged releases)")
+    review = sub.add_parser("review", help="the steward's review queue: list, show, approve, reject, relabel")
+    rsub = review.add_subparsers(dest="review_command", required=True)
+
+    def filters(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--batch")
+        sp.add_argument("--stage", choices=STAGES)
+        sp.add_argument("--reason", help="a reason code, e.g. LOW_QUALITY")
+
+    sp = add("list", cmd_review_list, "quarantined samples, newest decisions applied; paged", rsub)
+    filters(sp)
+    sp.add_argument("--status", choices=("open", "decided", "all"), default="open")
+    sp.add_argument("--limit", type=int, default=50)
+    sp.add_argument("--offset", type=int, default=0)
+    sp = add("show", cmd_review_show, "one sample: its row at every stage, metrics, decisions", rsub)
+    sp.add_argument("sample_id")
+    for action, help in (("approve", "land quarantined samples (the operator's verdict is overridden, on the row)"),
+                         ("reject", "keep samples out, now and in every later ingest of the same content"),
+                         ("relabel", "replace a sample's caption; it flows through the stages again")):  # fmt: skip
+        sp = add(action, cmd_review_decide, help, rsub)
+        sp.set_defaults(action=action)
+        sp.add_argument("sample_ids", nargs="*", metavar="SAMPLE_ID")
+        filters(sp)
+        sp.add_argument("--matching", action="store_true", help="every open queue entry the filters match (bulk)")
+        sp.add_argument("--note", help="why (kept with the decision)")
+        sp.add_argument("--who", help="who decides (default: TESSERA_USER, else USER)")
+        if action == "relabel":
+            sp.add_argument("--text", required=True, help="the new caption")
     sp = add("ui", cmd_ui, "the Dagster web UI over the same instance (127.0.0.1 by default)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=3000)
@@ -484,11 +586,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except CliError as exc:
-        print(f"tessera {args.command}: {exc}", file=sys.stderr)
+        print(f"tessera {_command(args)}: {exc}", file=sys.stderr)
         return 1
     except (FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"tessera {args.command}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        print(f"tessera {_command(args)}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1
+
+
+def _command(args: argparse.Namespace) -> str:
+    return " ".join(c for c in (args.command, getattr(args, "review_command", None)) if c)
 
 
 if __name__ == "__main__":

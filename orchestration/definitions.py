@@ -14,7 +14,7 @@ from dagster import AssetSelection, Definitions, define_asset_job, multiprocess_
 from assets.factory import batch_partitions
 from assets.stages import STAGE_ASSETS
 from orchestration.maintenance import maintenance, nightly_maintenance
-from orchestration.sensors import landing_drops
+from orchestration.sensors import landing_drops, steward_decisions
 from resources.engine import EngineResource
 from resources.lake import LakeResource
 from resources.models import ModelsResource
@@ -49,7 +49,7 @@ def build_definitions(path: Path | None = None, resources: dict[str, Any] | None
         assets=STAGE_ASSETS,
         jobs=[pipeline, maintenance],
         schedules=[nightly_maintenance],
-        sensors=[landing_drops],
+        sensors=[landing_drops, steward_decisions],
         resources={
             "lake": LakeResource(),
             "engine": EngineResource(),

@@ -1,4 +1,5 @@
-"""Sensors: new complete landing drops become batch partitions and pipeline runs.
+"""Sensors: new complete landing drops become batch partitions and pipeline runs; a data
+steward's new decisions re-run the batches they touch.
 
 A drop is a folder under the landing root; it is complete when its ready marker exists
 (default `_READY`, written by whoever copies the drop, last). Half-copied folders wait.
@@ -8,15 +9,19 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from assets.factory import batch_partitions
-from resources.lake import LakeResource, check_batch_name
+from resources import decisions
+from resources.lake import STAGE_TABLES, LakeResource, check_batch_name
 from resources.params import load_params
 
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
+STAGES = tuple(STAGE_TABLES)
 
 
 def batch_name(folder: str) -> str:
@@ -59,3 +64,39 @@ def landing_drops(context: SensorEvaluationContext, lake: LakeResource) -> Senso
         run_requests=[RunRequest(partition_key=name, run_key=f"batch:{name}") for name in new],
         dynamic_partitions_requests=[batch_partitions.build_add_request(new)],
     )
+
+
+def rerun_requests(new: list[dict[str, Any]]) -> list[RunRequest]:
+    """One run per batch with new decisions, from the earliest stage decided through `embedded`;
+    the run key names the last decision, so a decision never starts two runs."""
+    earliest: dict[str, int] = {}
+    last: dict[str, str] = {}
+    for d in new:
+        earliest[d["batch"]] = min(earliest.get(d["batch"], len(STAGES)), STAGES.index(d["stage"]))
+        last[d["batch"]] = d["decision_id"]
+    return [
+        RunRequest(
+            partition_key=batch,
+            asset_selection=[AssetKey(s) for s in STAGES[earliest[batch] :]],
+            run_key=f"decisions:{batch}:{last[batch][:16]}",
+            tags={"tessera/trigger": "steward", "tessera/from_stage": STAGES[earliest[batch]]},
+        )
+        for batch in sorted(earliest)
+    ]
+
+
+@sensor(
+    job_name="pipeline",
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Re-runs each batch a data steward decided on, from the stage decided through embedded "
+    "(approved samples land, rejected ones leave, relabelled ones flow on with their new text).",
+)
+def steward_decisions(context: SensorEvaluationContext, lake: LakeResource) -> SensorResult | SkipReason:
+    after = datetime.fromisoformat(context.cursor) if context.cursor else None
+    new = decisions.since(lake, after)
+    if not new:
+        return SkipReason("no new steward decisions")
+    requests = rerun_requests(new)
+    context.log.info(f"{len(new)} new decisions: re-running {', '.join(r.partition_key or '' for r in requests)}")
+    return SensorResult(run_requests=requests, cursor=max(d["decided_at"] for d in new).isoformat())

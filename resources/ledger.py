@@ -30,9 +30,11 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 from lance.fragment import FragmentMetadata
 
+from core.decisions import Verdict, rejection
 from core.discover import split_source
-from core.records import Reason
+from core.records import Reason, Sample
 from core.schema import landed_id, quarantine_key, stage_schema
+from resources.decisions import rejected
 from resources.store import LANDED, TOKEN_ID, LakeStore, _quote, in_list, token_row
 
 HOLDER_OP = "raw.holder"
@@ -94,16 +96,18 @@ def commit_raw(lake: LakeStore, batch: str, spool: Spool) -> RawCommit:
                 winner[sid] = source
     result = RawCommit(version=0)
 
+    refused = rejected(lake, sorted(winner))  # content a steward rejected stays out of every batch
+
     def decide(ds: Any) -> tuple[str, list[FragmentMetadata]]:
         held = _landed_elsewhere(ds, batch, sorted(winner))
         final, fragments = [], []
         for rb in spool.batches():
-            rows = [_verdict(r, batch, winner, held) for r in pa.Table.from_batches([rb]).to_pylist()]
+            rows = [_verdict(r, batch, winner, held, refused) for r in pa.Table.from_batches([rb]).to_pylist()]
             final += [{k: v for k, v in r.items() if not k.startswith("vec_")} for r in rows]
             fragments += lake.write_rows("raw", pa.Table.from_pylist(rows, schema=stage_schema()))
         landing = {r["sample_id"] for r in final if r["status"] == "landed"}
         mine = set(ds.to_table(columns=["sample_id"], filter=f"batch = {_quote(batch)} AND {LANDED}")["sample_id"].to_pylist())
-        flips, replaced, handoffs = _handoffs(lake, ds, batch, sorted(mine - landing - held.keys()))
+        flips, replaced, handoffs = _handoffs(lake, ds, batch, sorted(mine - landing - held.keys() - refused.keys()))
         fragments += lake.write_rows("raw", pa.Table.from_pylist(flips, schema=stage_schema())) if flips else []
         fragments += lake.write_rows("raw", token_row())
         result.rows, result.handoffs = final, handoffs
@@ -131,10 +135,13 @@ def _landed_elsewhere(ds: Any, batch: str, ids: list[str], chunk: int = 512) -> 
     return out
 
 
-def _verdict(row: dict[str, Any], batch: str, winner: dict[str, str], held: dict[str, str]) -> dict[str, Any]:
+def _verdict(row: dict[str, Any], batch: str, winner: dict[str, str], held: dict[str, str], refused: dict[str, Verdict]) -> dict[str, Any]:
     sid = row["sample_id"]
     if row["status"] != "landed":
         return row
+    if sid in refused:
+        q = rejection(Sample(sid, batch, row["source"], []), refused[sid])
+        return _set_aside(row, q.reason, q.detail, q.op)
     if sid in held:
         return _duplicate(row, f"same content is held by batch {held[sid]!r}", HOLDER_OP)
     if row["source"] != winner[sid]:
@@ -143,7 +150,11 @@ def _verdict(row: dict[str, Any], batch: str, winner: dict[str, str], held: dict
 
 
 def _duplicate(row: dict[str, Any], detail: str, op: str) -> dict[str, Any]:
-    out = {**row, "status": "quarantined", "reason": Reason.DUPLICATE.value, "detail": detail, "op": op}
+    return _set_aside(row, Reason.DUPLICATE, detail, op)
+
+
+def _set_aside(row: dict[str, Any], reason: Reason, detail: str, op: str) -> dict[str, Any]:
+    out = {**row, "status": "quarantined", "reason": reason.value, "detail": detail, "op": op}
     out["row_id"] = quarantine_key("raw", row["batch"], row["sample_id"], row["source"])
     return out
 
