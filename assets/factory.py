@@ -30,12 +30,13 @@ from dagster import (
 
 from assets.runner import StageSpec, plan_chunks, run_chunks
 from core.accounting import Account, Books
+from core.decisions import GATE_OP
 from core.ops.base import REGISTRY
-from core.records import MODALITY_ORDER
+from core.records import MODALITY_ORDER, Reason
 from core.schema import stage_schema
 from expectations.bridge import CHECK as QUALITY
-from expectations.bridge import quality_check
-from expectations.distributions import QUANTILES, distributions, markdown
+from expectations.bridge import check_result, gated_rows, run_suite
+from expectations.distributions import MAIN_METRICS, QUANTILES, distributions, markdown
 from resources import decisions
 from resources.engine import EngineResource
 from resources.lake import STAGE_TABLES, LakeResource
@@ -167,16 +168,52 @@ def stage_asset(
         all_params = params.all()
         sc = StageContext(context, lake, engine, models, all_params, name, code_version, hydrate, models_used)
         outcome = run(sc)
+        verdicts = decisions.verdicts(lake, sc.batch, name)
+        approved = lambda sid, op: sid in verdicts and verdicts[sid].overrides(op)  # noqa: E731
+        # rows a steward approved against a gate are not judged by it again
+        judged = [e for e in outcome.manifest if not (e["sample_id"] in verdicts and verdicts[e["sample_id"]].op.startswith(GATE_OP))]
+        suite = run_suite(name, all_params, sc.batch, judged, _previous_metrics(sc))
+        gated = _gate(sc, outcome, suite, approved)
         extra = after_commit(sc, outcome) if after_commit else {}
         acct = outcome.books.account(outcome.inputs)
         elapsed = time.perf_counter() - started
         return MaterializeResult(
             metadata={**_metadata(acct, outcome, elapsed), **outcome.metadata, **extra},
             data_version=DataVersion(_content_hash(code_version, outcome)),
-            check_results=[_check(acct), quality_check(name, all_params, sc.batch, outcome.manifest)],
+            check_results=[_check(acct), check_result(suite, gated)],
         )
 
     return _stage
+
+
+def _previous_metrics(sc: StageContext, look_back: int = 5) -> dict[str, list[float]]:
+    """The main metrics of the landed rows of the latest earlier-registered batch this stage has
+    rows of (cost ∝ that batch): what drift is measured against."""
+    order = [b["batch"] for b in sc.lake.batches()]
+    earlier = order[: order.index(sc.batch)] if sc.batch in order else []
+    for prev in reversed(earlier[-look_back:]):
+        rows, _ = sc.lake.batch_rows(STAGE_TABLES[sc.stage], prev, ["metrics"])
+        if rows.num_rows:
+            metrics = [m or {} for m in rows["metrics"].to_pylist()]
+            return {k: [float(m[k]) for m in metrics if m.get(k) is not None] for k in MAIN_METRICS}
+    return {}
+
+
+def _gate(sc: StageContext, outcome: StageOutcome, suite: list[dict[str, Any]], approved: Callable[[str, str], bool]) -> dict[str, tuple[str, str]]:
+    """Inputs whose landed rows failed a row-level `error` or `review` expectation become GATE
+    quarantine rows (a second commit, after the stage's own: until then the step has not
+    finished, so no later stage has read the batch). A steward's approval against a gate holds."""
+    inputs = set(outcome.inputs)
+    failing = gated_rows(suite, outcome.manifest, approved)
+    gated = {sid: v for sid, v in failing.items() if sid in inputs}
+    if gated:
+        outcome.version = sc.lake.set_aside(STAGE_TABLES[sc.stage], sc.stage, sc.batch, gated)
+        outcome.books.set_aside(gated, Reason.GATE.value)
+        for e in outcome.manifest:
+            if e["sample_id"] in gated:
+                e["status"] = "quarantined"
+        sc.context.log.warning(f"batch {sc.batch}: {len(gated)} rows failed the {sc.stage} gate and are quarantined GATE")
+    return gated
 
 
 def _metadata(acct: Account, outcome: StageOutcome, elapsed: float) -> dict[str, Any]:

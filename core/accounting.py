@@ -56,6 +56,17 @@ class Books:
                 continue
             self.keys.update(split_source(r["source"]) if self.by_source else [r["sample_id"]])
 
+    def set_aside(self, ids: Iterable[str], reason: str) -> None:
+        """Landed rows turned into quarantined ones after the fact (a quality gate's verdict)."""
+        gone = set(ids)
+        for sid, parent in [o for o in self.outputs if o[0] in gone]:
+            self.outputs.remove((sid, parent))
+            self.landed -= 1
+            self.quarantined += 1
+            self.reasons[reason] += 1
+            if parent is not None:  # a variant that is an input was counted through `outputs`
+                self.keys[sid] += 1
+
     def account(self, input_keys: Iterable[str]) -> Account:
         inputs = set(input_keys)
         variants = [(sid, parent) for sid, parent in self.outputs if parent is not None and sid not in inputs]

@@ -17,6 +17,8 @@ from typing import Any
 
 from core.records import Quarantined, Reason, Sample
 
+GATE_OP = "gate."  # a quality gate's verdicts name it gate.<Expectation>(<column>) (expectations/)
+
 
 class Action(StrEnum):
     APPROVE = "approve"
@@ -72,6 +74,8 @@ def before_ops(samples: list[Sample], verdicts: Mapping[str, Verdict]) -> tuple[
             rejected.append(rejection(s, v))
         elif v is not None and v.action is Action.RELABEL and v.text is not None:
             kept.append(s.evolve(text=v.text, flags=[*s.flags, f"steward.relabel:{v.short}"]))
+        elif v is not None and v.action is Action.APPROVE and v.op.startswith(GATE_OP):  # the gate will not judge it: say so on the row
+            kept.append(s.evolve(flags=[*s.flags, f"steward.approve:{v.op}:GATE:{v.short}"]))
         else:
             kept.append(s)
     return kept, rejected

@@ -53,6 +53,7 @@ class Reason(StrEnum):
     DECODER_CRASH = "DECODER_CRASH"
     OP_ERROR = "OP_ERROR"
     REJECTED = "REJECTED"  # a data steward's decision (core/decisions.py)
+    GATE = "GATE"  # a row a stage's quality gate (Great Expectations) failed; `op` names the expectation
 
 
 @dataclass(frozen=True, slots=True)

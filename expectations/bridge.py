@@ -7,12 +7,13 @@ Failing sample ids travel into the check metadata.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
-from expectations.suites import Rule, stage_rules
+from expectations.suites import Rule, drift_rules, stage_rules
 
 CHECK = "quality"
 
@@ -34,14 +35,16 @@ def validate(df: pd.DataFrame, rules: list[Rule], name: str) -> list[dict[str, A
     context.variables.progress_bars = {"globally": False}
     batch_def = context.data_sources.add_pandas(name).add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("all")
     suite = gx.ExpectationSuite(name=name)
-    for rule in applicable:
-        suite.add_expectation(getattr(gxe, rule.expectation)(**rule.kwargs, meta={"severity": rule.severity}))
+    for i, rule in enumerate(applicable):
+        suite.add_expectation(getattr(gxe, rule.expectation)(**rule.kwargs, meta={"severity": rule.severity, "rule": i}))
     result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
         suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["sample_id"]}
     )
     out = []
     for r in result.results:
+        rule = applicable[int(r.expectation_config.meta["rule"])]
         ids = [u.get("sample_id") for u in (r.result.get("unexpected_index_list") or []) if isinstance(u, dict)]
+        failing = sorted({str(i) for i in ids if i is not None})
         out.append(
             {
                 "expectation": r.expectation_config.type,
@@ -49,18 +52,55 @@ def validate(df: pd.DataFrame, rules: list[Rule], name: str) -> list[dict[str, A
                 "severity": r.expectation_config.meta.get("severity", "error"),
                 "success": bool(r.success),
                 "unexpected_percent": round(float(r.result.get("unexpected_percent") or 0.0), 3),
-                "failing_ids": sorted({str(i) for i in ids if i is not None})[:50],
+                "failing_ids": failing[:50],
+                "rule": rule,
+                "failing": failing,
             }
         )
     return out
 
 
-def quality_check(stage: str, params: dict[str, Any], batch: str, entries: list[dict[str, Any]]) -> AssetCheckResult:
-    """The stage's suite over the manifest of every row the batch wrote."""
+def gated_rows(outcomes: list[dict[str, Any]], entries: list[dict[str, Any]], approved: Callable[[str, str], bool]) -> dict[str, tuple[str, str]]:
+    """sample id → (gate op, one-line detail) for each landed row that failed a row-level
+    expectation of severity error or review, unless a steward approved it against that gate."""
+    landed = {e["sample_id"]: e for e in entries if e.get("status") == "landed"}
+    out: dict[str, tuple[str, str]] = {}
+    for o in outcomes:
+        rule: Rule = o["rule"]
+        if o["success"] or not rule.row_level or rule.severity == "warn":
+            continue
+        for sid in o["failing"]:
+            if sid in landed and sid not in out and not approved(sid, rule.op):
+                out[sid] = (rule.op, f"{o['column']} = {landed[sid].get(o['column'])} {_expected(rule)} ({o['expectation']}, {rule.severity})")
+    return out
+
+
+def _expected(rule: Rule) -> str:
+    k = rule.kwargs
+    if "value_set" in k:
+        return f"not in {k['value_set']}"
+    lo, hi = k.get("min_value"), k.get("max_value")
+    return f"outside [{'-∞' if lo is None else lo}, {'∞' if hi is None else hi}]"
+
+
+def run_suite(stage: str, params: dict[str, Any], batch: str, entries: list[dict[str, Any]], previous: dict[str, list[float]] | None = None) -> list[dict[str, Any]]:
+    """The stage's suite over the manifest of every row the batch wrote; with `previous` (metric →
+    the previous batch's landed values at this stage), drift rules too (params `gates.drift_mads`)."""
     vector_columns = sorted({k.removeprefix("norm__") for e in entries for k in e if k.startswith("norm__")})
-    outcomes = validate(manifest(entries), stage_rules(stage, params, batch, vector_columns), f"{stage}_{batch}")
+    rules = stage_rules(stage, params, batch, vector_columns)
+    if previous:
+        rules += drift_rules(previous, float(params.get("gates", {}).get("drift_mads", 5.0)))
+    return validate(manifest(entries), rules, f"{stage}_{batch}")
+
+
+def check_result(outcomes: list[dict[str, Any]], gated: dict[str, tuple[str, str]] | None = None) -> AssetCheckResult:
+    """ERROR when an `error` expectation failed (downstream is blocked); WARN when only `warn` ones
+    did; a failed `review` expectation blocks nothing: its rows went to the steward's queue."""
+    gated = gated or {}
     errors = [o for o in outcomes if not o["success"] and o["severity"] == "error"]
-    warns = [o for o in outcomes if not o["success"] and o["severity"] != "error"]
+    warns = [o for o in outcomes if not o["success"] and o["severity"] == "warn"]
+    reviews = [o for o in outcomes if not o["success"] and o["severity"] == "review"]
+    shown = [{k: v for k, v in o.items() if k not in ("rule", "failing")} for o in outcomes]
     return AssetCheckResult(
         check_name=CHECK,
         passed=not errors and not warns,
@@ -69,8 +109,14 @@ def quality_check(stage: str, params: dict[str, Any], batch: str, entries: list[
             "expectations": len(outcomes),
             "failed_error": len(errors),
             "failed_warn": len(warns),
-            "results": MetadataValue.json(outcomes),
-            "failing_ids": MetadataValue.json(sorted({i for o in errors + warns for i in o["failing_ids"]})[:100]),
+            "failed_review": len(reviews),
+            "quarantined_gate": len(gated),  # rows set aside as GATE (error and review expectations)
+            "results": MetadataValue.json(shown),
+            "failing_ids": MetadataValue.json(sorted({i for o in errors + warns + reviews for i in o["failing_ids"]})[:100]),
         },
         description=None if not (errors or warns) else "; ".join(f"{o['expectation']}({o['column']}) [{o['severity']}]" for o in errors + warns)[:500],
     )
+
+
+def quality_check(stage: str, params: dict[str, Any], batch: str, entries: list[dict[str, Any]]) -> AssetCheckResult:
+    return check_result(run_suite(stage, params, batch, entries))

@@ -9,14 +9,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from core.decisions import GATE_OP
 from core.records import MODALITY_ORDER
+
+SEVERITIES = ("error", "review", "warn")
+STRUCTURAL = ("sample_id", "batch", "status", "modality")  # columns whose failures are about the batch, not a row
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """`error` failures block downstream stages and their rows are quarantined GATE; `review`
+    rows are quarantined GATE (the steward's queue) and nothing is blocked; `warn` only reports."""
+
     expectation: str  # a class name in great_expectations.expectations
     kwargs: dict[str, Any] = field(default_factory=dict)
-    severity: str = "error"  # "error" blocks downstream; "warn" reports drift
+    severity: str = "error"
+
+    @property
+    def row_level(self) -> bool:
+        """Its failing rows are rows to set aside (a metric out of range), not a broken batch."""
+        return self.expectation.startswith("ExpectColumnValues") and self.kwargs.get("column") not in STRUCTURAL
+
+    @property
+    def op(self) -> str:
+        """How a quarantined row names the gate it failed."""
+        return f"{GATE_OP}{self.expectation}({self.kwargs.get('column')})"
 
 
 def _op_param(params: dict[str, Any], stage: str, op: str, key: str, default: Any) -> Any:
@@ -67,4 +86,28 @@ def stage_rules(stage: str, params: dict[str, Any], batch: str, vector_columns: 
     elif stage == "embedded":
         rules += [between(f"norm__{c}", 0.99, 1.01) for c in vector_columns]
         rules += [Rule("ExpectColumnValuesToBeInSet", {"column": "text_embedded", "value_set": [True]}, "warn")]
+    return [_with_severity(r, stage, gates.get("severity") or {}) for r in rules]
+
+
+def _with_severity(rule: Rule, stage: str, overrides: dict[str, str]) -> Rule:
+    """params.yaml `gates.severity`: `<stage>.<column>: error | review | warn` overrides a rule's default."""
+    chosen = overrides.get(f"{stage}.{rule.kwargs.get('column')}", rule.severity)
+    if chosen not in SEVERITIES:
+        raise ValueError(f"gates.severity {stage}.{rule.kwargs.get('column')}: {chosen!r} is not one of {', '.join(SEVERITIES)}")
+    return Rule(rule.expectation, rule.kwargs, chosen)
+
+
+def drift_rules(previous: dict[str, list[float]], mads: float, min_rows: int = 5) -> list[Rule]:
+    """WARN when a metric's median moves more than `mads` robust deviations (1.4826 × MAD) from
+    the previous batch's; metrics the previous batch had too few of, or no spread in, are not judged."""
+    rules = []
+    for metric, values in sorted(previous.items()):
+        v = np.asarray(values, dtype=np.float64)
+        if len(v) < min_rows:
+            continue
+        median = float(np.median(v))
+        spread = 1.4826 * float(np.median(np.abs(v - median)))
+        if spread > 0:
+            bounds = {"min_value": round(median - mads * spread, 6), "max_value": round(median + mads * spread, 6)}
+            rules.append(Rule("ExpectColumnMedianToBeBetween", {"column": metric, **bounds, "row_condition": 'status=="landed"', "condition_parser": "pandas"}, "warn"))
     return rules

@@ -30,7 +30,7 @@ import pyarrow as pa
 from lance.fragment import FragmentMetadata, write_fragments
 
 from core.records import STREAMED_MODALITIES
-from core.schema import BATCH_SCHEMA, BLOB_SCHEMA, SAMPLE_SCHEMA, arrow_to_samples, stage_schema
+from core.schema import BATCH_SCHEMA, BLOB_SCHEMA, SAMPLE_SCHEMA, arrow_to_samples, quarantine_key, stage_schema
 from resources.conflicts import is_retryable_conflict, retry_on_conflict
 from resources.home import lake_uri, s3_storage_options
 
@@ -371,6 +371,20 @@ class LakeStore:
         version = self.replace_rows(name, f"batch = {_quote(batch)}", fragments, extra)
         ensure_scalar_indexes(self.dataset(name))
         return version
+
+    def set_aside(self, name: str, stage: str, batch: str, verdicts: dict[str, tuple[str, str]]) -> int:
+        """One commit turning the batch's landed rows of `verdicts` (sample id → (op, detail)) into
+        quarantined GATE rows (no vectors); cost ∝ those rows."""
+        ds = self.dataset(name)
+        assert ds is not None
+        where = f"batch = {_quote(batch)} AND {LANDED} AND {in_list('sample_id', sorted(verdicts))}"
+        rows = ds.to_table(filter=where).to_pylist()
+        for r in rows:
+            op, detail = verdicts[r["sample_id"]]
+            r.update(status="quarantined", reason="GATE", op=op, detail=detail, row_id=quarantine_key(stage, batch, r["sample_id"], r["source"] or ""))
+            r.update({c: None for c in r if c.startswith("vec_")})
+        fragments = self.write_rows(name, pa.Table.from_pylist(rows, schema=ds.schema))
+        return self.replace_rows(name, where, fragments)
 
     # -- quarantine: a view over the stage tables --------------------------------------------
     def quarantine_rows(self, batch: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from dagster import AssetCheckSeverity
 
 from core.records import Reason, Sample
 from core.schema import samples_to_arrow
-from expectations.bridge import manifest, quality_check, validate
+from expectations.bridge import check_result, manifest, quality_check, run_suite, validate
 from expectations.manifest import manifest_rows
 from expectations.suites import stage_rules
 from resources.params import load_params
@@ -58,3 +58,14 @@ def test_vectors_off_the_unit_sphere_fail_the_embedded_gate():
     bad = _sample(2).evolve(vectors={"vec_text__m": np.ones(4).tolist()})
     result = quality_check("embedded", PARAMS, "b", _entries([good, bad], []))
     assert result.severity == AssetCheckSeverity.ERROR and result.metadata["failing_ids"].value == ["id2"]
+
+
+def test_a_median_far_from_the_previous_batch_is_drift_a_warning_only():
+    previous = {"brightness": [0.45, 0.5, 0.52, 0.48, 0.55, 0.5, 0.47]}
+    bright = [_sample(i, width=300, height=200, brightness=0.95) for i in range(6)]
+    outcomes = run_suite("cleaned", PARAMS, "b", _entries(bright, []), previous)
+    drift = [o for o in outcomes if o["expectation"] == "expect_column_median_to_be_between"]
+    assert [(o["column"], o["success"], o["severity"]) for o in drift] == [("brightness", False, "warn")]
+    assert check_result(outcomes).severity == AssetCheckSeverity.WARN
+    steady = [_sample(i, width=300, height=200, brightness=0.5) for i in range(6)]
+    assert all(o["success"] for o in run_suite("cleaned", PARAMS, "b", _entries(steady, []), previous) if o["column"] == "brightness")
