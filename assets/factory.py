@@ -35,10 +35,11 @@ from core.ops.base import REGISTRY
 from core.records import MODALITY_ORDER, Reason
 from core.schema import stage_schema
 from expectations.bridge import CHECK as QUALITY
-from expectations.bridge import check_result, gated_rows, run_suite
+from expectations.bridge import check_result, docs_url, gated_rows, run_suite
 from expectations.distributions import MAIN_METRICS, QUANTILES, distributions, markdown
 from resources import decisions
 from resources.engine import EngineResource
+from resources.home import tessera_home
 from resources.lake import STAGE_TABLES, LakeResource
 from resources.models import ModelsResource
 from resources.params import ParamsResource, load_params, stage_params_hash
@@ -172,7 +173,8 @@ def stage_asset(
         approved = lambda sid, op: sid in verdicts and verdicts[sid].overrides(op)  # noqa: E731
         # rows a steward approved against a gate are not judged by it again
         judged = [e for e in outcome.manifest if not (e["sample_id"] in verdicts and verdicts[e["sample_id"]].op.startswith(GATE_OP))]
-        suite = run_suite(name, all_params, sc.batch, judged, _previous_metrics(sc))
+        docs = tessera_home() / "gx"
+        suite = run_suite(name, all_params, sc.batch, judged, _previous_metrics(sc), docs)
         gated = _gate(sc, outcome, suite, approved)
         extra = after_commit(sc, outcome) if after_commit else {}
         acct = outcome.books.account(outcome.inputs)
@@ -180,7 +182,7 @@ def stage_asset(
         return MaterializeResult(
             metadata={**_metadata(acct, outcome, elapsed), **outcome.metadata, **extra},
             data_version=DataVersion(_content_hash(code_version, outcome)),
-            check_results=[_check(acct), check_result(suite, gated)],
+            check_results=[_check(acct), check_result(suite, gated, docs_url(docs))],
         )
 
     return _stage

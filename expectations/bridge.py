@@ -7,7 +7,9 @@ Failing sample ids travel into the check metadata.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,6 +18,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 from expectations.suites import Rule, drift_rules, stage_rules
 
 CHECK = "quality"
+DOCS_SOURCE = "tessera"  # the GX data source (pandas) whose assets are the stages' manifests
 
 
 def manifest(entries: list[dict[str, Any]]) -> pd.DataFrame:
@@ -23,23 +26,33 @@ def manifest(entries: list[dict[str, Any]]) -> pd.DataFrame:
     return df if not df.empty else pd.DataFrame({"sample_id": pd.Series(dtype=str)})
 
 
-def validate(df: pd.DataFrame, rules: list[Rule], name: str) -> list[dict[str, Any]]:
-    """One entry per rule that applies to `df`: expectation, column, severity, success, failing ids."""
+RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["sample_id"]}
+
+
+def validate(df: pd.DataFrame, rules: list[Rule], name: str, docs: Path | None = None, run_name: str = "") -> list[dict[str, Any]]:
+    """One entry per rule that applies to `df`: expectation, column, severity, success, failing ids.
+    With `docs` (a GX project folder), the suite and its result are kept there and the result's
+    Data Docs page is built (see `docs_url`); without, nothing is written."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
     applicable = [r for r in rules if r.kwargs.get("column") in df.columns and df[r.kwargs["column"]].notna().any()]
     if not applicable or df.empty:
         return []
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    batch_def = context.data_sources.add_pandas(name).add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("all")
-    suite = gx.ExpectationSuite(name=name)
-    for i, rule in enumerate(applicable):
-        suite.add_expectation(getattr(gxe, rule.expectation)(**rule.kwargs, meta={"severity": rule.severity, "rule": i}))
-    result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
-        suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["sample_id"]}
-    )
+
+    def suite() -> Any:  # made once a context is active (GX requires one)
+        made = gx.ExpectationSuite(name=name)
+        for i, rule in enumerate(applicable):
+            made.add_expectation(getattr(gxe, rule.expectation)(**rule.kwargs, meta={"severity": rule.severity, "rule": i}))
+        return made
+
+    if docs is None:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = {"globally": False}
+        batch_def = context.data_sources.add_pandas(name).add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("all")
+        result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(suite(), result_format=RESULT_FORMAT)
+    else:
+        result = _validate_kept(df, suite, name, docs, run_name)
     out = []
     for r in result.results:
         rule = applicable[int(r.expectation_config.meta["rule"])]
@@ -58,6 +71,34 @@ def validate(df: pd.DataFrame, rules: list[Rule], name: str) -> list[dict[str, A
             }
         )
     return out
+
+
+def _validate_kept(df: pd.DataFrame, suite: Callable[[], Any], name: str, docs: Path, run_name: str) -> Any:
+    """Validate in a file-backed GX project (one suite, asset and validation definition per stage,
+    so its config does not grow with batches) and build this result's Data Docs page only (cost ∝
+    the result, not the history). Steps of one machine share the project: a file lock orders them."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier, ValidationResultIdentifier
+
+    docs.mkdir(parents=True, exist_ok=True)
+    with open(docs / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        context = gx.get_context(mode="file", project_root_dir=str(docs))
+        context.variables.progress_bars = {"globally": False}
+        source = context.data_sources.add_or_update_pandas(DOCS_SOURCE)
+        asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(name=name)
+        batch_def = next((b for b in asset.batch_definitions if b.name == "all"), None) or asset.add_batch_definition_whole_dataframe("all")
+        kept = context.validation_definitions.add_or_update(gx.ValidationDefinition(data=batch_def, suite=context.suites.add_or_update(suite()), name=name))
+        result = kept.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT, run_id=RunIdentifier(run_name=run_name or name))
+        key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name), result.meta["run_id"], f"{DOCS_SOURCE}-{name}")
+        context.build_data_docs(resource_identifiers=[key])
+    return result
+
+
+def docs_url(docs: Path) -> str:
+    """The Data Docs index of a GX project folder `validate` kept results in."""
+    return (docs / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").as_uri()
 
 
 def gated_rows(outcomes: list[dict[str, Any]], entries: list[dict[str, Any]], approved: Callable[[str, str], bool]) -> dict[str, tuple[str, str]]:
@@ -83,17 +124,19 @@ def _expected(rule: Rule) -> str:
     return f"outside [{'-∞' if lo is None else lo}, {'∞' if hi is None else hi}]"
 
 
-def run_suite(stage: str, params: dict[str, Any], batch: str, entries: list[dict[str, Any]], previous: dict[str, list[float]] | None = None) -> list[dict[str, Any]]:
+def run_suite(
+    stage: str, params: dict[str, Any], batch: str, entries: list[dict[str, Any]], previous: dict[str, list[float]] | None = None, docs: Path | None = None
+) -> list[dict[str, Any]]:
     """The stage's suite over the manifest of every row the batch wrote; with `previous` (metric →
     the previous batch's landed values at this stage), drift rules too (params `gates.drift_mads`)."""
     vector_columns = sorted({k.removeprefix("norm__") for e in entries for k in e if k.startswith("norm__")})
     rules = stage_rules(stage, params, batch, vector_columns)
     if previous:
         rules += drift_rules(previous, float(params.get("gates", {}).get("drift_mads", 5.0)))
-    return validate(manifest(entries), rules, f"{stage}_{batch}")
+    return validate(manifest(entries), rules, stage if docs else f"{stage}_{batch}", docs, batch)
 
 
-def check_result(outcomes: list[dict[str, Any]], gated: dict[str, tuple[str, str]] | None = None) -> AssetCheckResult:
+def check_result(outcomes: list[dict[str, Any]], gated: dict[str, tuple[str, str]] | None = None, docs: str | None = None) -> AssetCheckResult:
     """ERROR when an `error` expectation failed (downstream is blocked); WARN when only `warn` ones
     did; a failed `review` expectation blocks nothing: its rows went to the steward's queue."""
     gated = gated or {}
@@ -113,6 +156,7 @@ def check_result(outcomes: list[dict[str, Any]], gated: dict[str, tuple[str, str
             "quarantined_gate": len(gated),  # rows set aside as GATE (error and review expectations)
             "results": MetadataValue.json(shown),
             "failing_ids": MetadataValue.json(sorted({i for o in errors + warns + reviews for i in o["failing_ids"]})[:100]),
+            **({"data_docs": MetadataValue.url(docs)} if docs else {}),
         },
         description=None if not (errors or warns) else "; ".join(f"{o['expectation']}({o['column']}) [{o['severity']}]" for o in errors + warns)[:500],
     )

@@ -43,6 +43,10 @@ def gated(tessera_home: Path, monkeypatch: pytest.MonkeyPatch):
     return make
 
 
+def tessera_home_of(lake: LakeResource) -> Path:
+    return Path(lake.resolved_uri()).parent
+
+
 def _rows(lake: LakeResource, table: str) -> dict[str, dict]:
     return {r["source"]: r for r in lake.dataset(table).to_table(filter="batch = 'a' AND parent_id IS NULL").to_pylist()}
 
@@ -69,6 +73,10 @@ def test_an_error_expectation_quarantines_its_rows_and_stops_the_stages_after_it
     evaluation = _quality("cleaned")
     assert not evaluation.passed and row["sample_id"] in evaluation.metadata["failing_ids"].value
     assert any(r["reason"] == "GATE" for r in lake.quarantine_rows(batch, "cleaned"))
+    docs = Path(evaluation.metadata["data_docs"].value.removeprefix("file://"))
+    assert docs.is_file() and docs.is_relative_to(tessera_home_of(lake))
+    pages = list((docs.parent / "validations" / "cleaned" / batch).rglob("*.html"))
+    assert len(pages) == 1 and "brightness" in pages[0].read_text()
     for later in ("unified", "embedded"):
         ds = lake.dataset(later if later != "embedded" else "samples")
         assert ds is None or ds.count_rows("batch = 'a'") == 0  # nothing of the batch went on
