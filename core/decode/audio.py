@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import av
@@ -39,47 +40,63 @@ def decode_audio(data: Media, *, max_seconds: float, rate: int | None = None) ->
 
 
 def decode_audio_stream(container: av.container.InputContainer, *, max_seconds: float, rate: int | None) -> AudioClip:
-    """One pass: every frame is measured for clipping as decoded (at the source's own sample
-    format, rate and channels), then downmixed and resampled to mono float32 at `rate` (the
-    source rate when None). Mono is the mean of the channels (never their sum, which clips
-    correlated stereo)."""
-    if not container.streams.audio:
-        raise DecodeFailure(Reason.NO_STREAM, "container has no audio stream")
-    stream = container.streams.audio[0]
-    src_rate = int(stream.codec_context.sample_rate or 0)
-    src_channels = int(stream.codec_context.channels or 0)
-    out_rate = rate or src_rate or CANONICAL_RATE
-    resampler: av.AudioResampler | None = None
-    chunks: list[np.ndarray] = []
-    clipped = total = 0
-    limit = int(max_seconds * out_rate)
-
-    def take(frames: list[av.AudioFrame]) -> None:
-        nonlocal total
-        for out in frames:  # fltp: one row per channel; FFmpeg's own downmix would sum them
-            chunks.append(out.to_ndarray().reshape(out.layout.nb_channels, -1).mean(axis=0))
-            total += out.samples
-
-    try:
-        for frame in container.decode(stream):
-            if resampler is None:  # the first frame tells the real layout (headers can lie)
-                resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=out_rate)
-            clipped += _clipped_instants(frame)
-            take(resampler.resample(frame))
-            if total > limit:
-                raise DecodeFailure(Reason.TOO_LONG, f"audio longer than the {max_seconds:g} s limit")
-        if resampler is not None:
-            take(resampler.resample(None))
-    except DecodeFailure:
-        raise
-    except (av.error.FFmpegError, ValueError, EOFError) as exc:
-        reason = Reason.TRUNCATED if chunks else Reason.CORRUPT
-        raise DecodeFailure(reason, f"audio stream stops decoding after {total / out_rate:.2f} s: {exc}") from None
-    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    """The whole first audio stream as one clip (see `AudioStream`)."""
+    stream = AudioStream(container, max_seconds=max_seconds, rate=rate)
+    blocks = list(stream.blocks())
+    samples = np.concatenate(blocks).astype(np.float32) if blocks else np.zeros(0, np.float32)
     if samples.size == 0:
         raise DecodeFailure(Reason.EMPTY, "audio stream decodes to no samples")
-    source_instants = samples.size * (src_rate / out_rate) if src_rate else samples.size
-    return AudioClip(np.clip(samples, -1.0, 1.0), out_rate, src_rate, src_channels, min(1.0, clipped / source_instants))
+    return stream.clip(samples)
+
+
+class AudioStream:
+    """One pass over the first audio stream: every frame is measured for clipping as decoded (at
+    the source's own sample format, rate and channels), then downmixed and resampled to mono
+    float32 at `rate` (the source rate when None) and handed out block by block, so a caller
+    may keep as little of a long track as it needs. Mono is the mean of the channels (never
+    their sum, which clips correlated stereo). Past `max_seconds`: TOO_LONG."""
+
+    def __init__(self, container: av.container.InputContainer, *, max_seconds: float, rate: int | None) -> None:
+        if not container.streams.audio:
+            raise DecodeFailure(Reason.NO_STREAM, "container has no audio stream")
+        self.container = container
+        self.stream = container.streams.audio[0]
+        self.src_rate = int(self.stream.codec_context.sample_rate or 0)
+        self.src_channels = int(self.stream.codec_context.channels or 0)
+        self.rate = rate or self.src_rate or CANONICAL_RATE
+        self.max_seconds = max_seconds
+        self.clipped = 0  # source instants at full scale
+        self.total = 0  # samples handed out, at `rate`
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        resampler: av.AudioResampler | None = None
+        limit = int(self.max_seconds * self.rate)
+
+        def take(frames: list[av.AudioFrame]) -> Iterator[np.ndarray]:
+            for out in frames:  # fltp: one row per channel; FFmpeg's own downmix would sum them
+                self.total += out.samples
+                yield np.clip(out.to_ndarray().reshape(out.layout.nb_channels, -1).mean(axis=0), -1.0, 1.0).astype(np.float32)
+
+        try:
+            for frame in self.container.decode(self.stream):
+                if resampler is None:  # the first frame tells the real layout (headers can lie)
+                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=self.rate)
+                self.clipped += _clipped_instants(frame)
+                yield from take(resampler.resample(frame))
+                if self.total > limit:
+                    raise DecodeFailure(Reason.TOO_LONG, f"audio longer than the {self.max_seconds:g} s limit")
+            if resampler is not None:
+                yield from take(resampler.resample(None))
+        except DecodeFailure:
+            raise
+        except (av.error.FFmpegError, ValueError, EOFError) as exc:
+            reason = Reason.TRUNCATED if self.total else Reason.CORRUPT
+            raise DecodeFailure(reason, f"audio stream stops decoding after {self.total / self.rate:.2f} s: {exc}") from None
+
+    def clip(self, samples: np.ndarray) -> AudioClip:
+        """`samples` (some or all of what was handed out) as a clip, with the clipping share so far."""
+        source_instants = self.total * (self.src_rate / self.rate) if self.src_rate else self.total
+        return AudioClip(samples, self.rate, self.src_rate, self.src_channels, min(1.0, self.clipped / max(source_instants, 1)))
 
 
 def _clipped_instants(frame: av.AudioFrame) -> int:

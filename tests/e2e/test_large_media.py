@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dagster import AssetCheckKey, AssetKey
 
 from core.decode.audio import CANONICAL_RATE, decode_audio, encode_audio
 from core.decode.video import VideoLimits, decode_video
 from core.records import sha256_hex
 from core.synth import encoded_audio, tone, video_bytes
 from orchestration.cli import ingest, materialize
+from orchestration.instance import get_instance
 from resources.lake import LakeResource
 from resources.params import DEFAULT_PARAMS
 
@@ -41,3 +43,31 @@ def test_large_media_stream_through_the_stages_and_land_as_their_bytes_decode(te
     assert lake.media_of(scene, "keyframes") == parts.keyframes and [g["text"] for g in scene["segments"]] == ["a cue"]
     assert lake.media_of(scene, "audio") == parts.audio
     assert lake.media_of(rows[sha256_hex(audio)], "audio") == encode_audio(decode_audio(audio, max_seconds=600, rate=CANONICAL_RATE).samples)
+
+
+def test_a_long_recording_reaches_samples_as_windows_and_its_parent_ends_at_cleaned(tessera_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    decode = next(spec for spec in params["cleaned"]["ops"] if isinstance(spec, dict) and "audio.decode" in spec)
+    decode["audio.decode"].update(window_over_s=20.0, window_s=10.0)
+    (tessera_home / "params.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (tessera_home / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.setenv("TESSERA_PARAMS", str(tessera_home / "params.yaml"))
+    drop = tessera_home / "drop"
+    drop.mkdir()
+    (drop / "lecture.flac").write_bytes(encoded_audio(tone(35.0, rate=16_000), 16_000))
+    (drop / "lecture.srt").write_text("1\n00:00:12,000 --> 00:00:14,000\nhalf way in\n")
+    ingest(str(drop), "long")
+    assert materialize("long", quiet=True)["success"]
+
+    lake = LakeResource()
+    (parent,) = lake.dataset("cleaned").to_table(filter="parent_id IS NULL").to_pylist()
+    assert (parent["status"], parent["metrics"]["windows"]) == ("landed", 4.0)  # 10 + 10 + 10 + 5 s
+    samples = lake.dataset("samples").to_table(filter="status = 'landed' AND aug_op = 'audio.window'").to_pylist()
+    assert sorted(r["metrics"]["window_start_s"] for r in samples) == [0.0, 10.0, 20.0, 30.0]
+    assert all(r["parent_id"] == parent["sample_id"] for r in samples)
+    second = next(r for r in samples if r["metrics"]["window_start_s"] == 10.0)
+    assert [(g["start"], g["end"], g["text"]) for g in second["segments"]] == [(2.0, 4.0, "half way in")]
+    assert lake.dataset("samples").count_rows(f"sample_id = '{parent['sample_id']}'") == 0
+    for stage in ("cleaned", "unified", "aligned", "augmented", "embedded"):  # every stage accounts for its inputs
+        record = get_instance().get_latest_asset_check_evaluation_record(AssetCheckKey(AssetKey(stage), "accounted_for"))
+        assert record.event.asset_check_evaluation.passed, stage

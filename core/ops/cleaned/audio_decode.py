@@ -1,33 +1,99 @@
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, audio_metrics, decode_audio, encode_audio
-from core.ops.base import RowOp, register_op
+from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, AudioClip, AudioStream, audio_metrics, encode_audio
+from core.decode.container import open_container
+from core.ops.base import OpContext, RowOp, register_op
 from core.records import Reason, Result, Sample
+from core.windows import cut, window
 
 
 @register_op("audio.decode")
 @dataclass(frozen=True, slots=True)
 class AudioDecode(RowOp):
-    """Fully decode the audio (PyAV) between `min_seconds` and `max_seconds`, straight to the
-    canonical 16 kHz mono track (what `audio.canonical` would make, as FLAC), so the stream is
-    decoded once; record duration, clipping (on the source samples), silence and loudness (on
-    the canonical track), and the source's rate and channels."""
+    """Fully decode the audio (PyAV) straight to the canonical 16 kHz mono track (what
+    `audio.canonical` would make, as FLAC), so the stream is decoded once; record duration,
+    clipping (on the source samples), silence and loudness (on the canonical track), and the
+    source's rate and channels. Shorter than `min_seconds`: EMPTY. Longer than `window_over_s`:
+    cut into windows of `window_s` (core/windows.py), decoded as they stream by, so memory holds
+    one window; past `max_seconds` (a bogus header, or more than anyone should window): TOO_LONG."""
 
-    max_seconds: float = 600.0
+    window_over_s: float = 600.0
+    window_s: float = 30.0
+    max_seconds: float = 14400.0
     min_seconds: float = 0.1
     modality = "audio"
 
+    def apply(self, samples: list[Sample], ctx: OpContext | None = None) -> list[Result]:
+        return [out for s in samples for out in (self.decode(s) if self.applies_to(s) else [s])]
+
     def __call__(self, s: Sample) -> Result:
+        return self.decode(s)[0]
+
+    def decode(self, s: Sample) -> list[Result]:
         try:
-            clip = decode_audio(s.media["audio"], max_seconds=self.max_seconds, rate=CANONICAL_RATE)
+            with open_container(s.media["audio"], "audio") as container:
+                stream = AudioStream(container, max_seconds=self.max_seconds, rate=CANONICAL_RATE)
+                blocks = stream.blocks()
+                head, held = [], 0
+                for block in blocks:  # up to the windowing threshold, the track is kept whole
+                    head.append(block)
+                    held += len(block)
+                    if held > self.window_over_s * CANONICAL_RATE:
+                        return self.windowed(s, stream, itertools.chain(head, blocks))
+                whole = np.concatenate(head) if head else np.zeros(0, np.float32)
+                clip = stream.clip(whole)
         except DecodeFailure as exc:
-            return s.quarantine(exc.reason, exc.detail)
+            return [s.quarantine(exc.reason, exc.detail)]
         if clip.duration < self.min_seconds:
-            return s.quarantine(Reason.EMPTY, f"audio lasts {clip.duration:.4f} s (< {self.min_seconds:g} s): nothing to hear or align")
-        flac = encode_audio(clip.samples, CANONICAL_RATE)
-        return s.evolve(media={**s.media, "audio": flac}, formats={**s.formats, "audio": CANONICAL_AUDIO}).with_metrics(
-            **audio_metrics(clip), audio_rate=float(CANONICAL_RATE)
-        )
+            return [s.quarantine(Reason.EMPTY, f"audio lasts {clip.duration:.4f} s (< {self.min_seconds:g} s): nothing to hear or align")]
+        return [_canonical(s, clip)]
+
+    def windowed(self, s: Sample, stream: AudioStream, blocks: itertools.chain) -> list[Result]:
+        """The parent with whole-track metrics, then its windows; a last remainder shorter than
+        `min_seconds` joins the window before it."""
+        rate = CANONICAL_RATE
+        children: list[Sample] = []
+        energy, silent, start, clipped_before = 0.0, 0.0, 0.0, 0
+        pending: np.ndarray | None = None
+
+        def emit(samples: np.ndarray) -> None:
+            nonlocal energy, silent, start, clipped_before
+            clip = AudioClip(samples, rate, stream.src_rate, stream.src_channels, min(1.0, (stream.clipped - clipped_before) / max(len(samples) * stream.src_rate / rate, 1)))
+            clipped_before = stream.clipped
+            metrics = audio_metrics(clip)
+            energy += float(np.sum(np.square(samples, dtype=np.float64)))
+            silent += metrics["silence_ratio"] * clip.duration
+            span = (start, start + clip.duration)
+            children.append(window(s, "audio", len(children), span, {"audio": encode_audio(samples, rate)}, {"audio": CANONICAL_AUDIO}, {**metrics, "audio_rate": float(rate)}))
+            start = span[1]
+
+        for samples in cut(blocks, rate, self.window_s):
+            if pending is not None and len(samples) < self.min_seconds * rate:
+                pending = np.concatenate([pending, samples])
+                continue
+            if pending is not None:
+                emit(pending)
+            pending = samples
+        if pending is not None:
+            emit(pending)
+        total = stream.total / rate
+        whole = stream.clip(np.zeros(0, np.float32))
+        parent = s.evolve(media={m: v for m, v in s.media.items() if m != "audio"}).with_metrics(
+            duration_s=total, sample_rate=float(stream.src_rate), channels=float(stream.src_channels),
+            silence_ratio=silent / total if total else 1.0, clipping_ratio=whole.clipped_share,
+            loudness_dbfs=max(-240.0, 10 * float(np.log10(energy / max(stream.total, 1) + 1e-24))), windows=float(len(children)),
+        )  # fmt: skip
+        return [parent, *children]
+
+
+def _canonical(s: Sample, clip: AudioClip) -> Sample:
+    flac = encode_audio(clip.samples, CANONICAL_RATE)
+    return s.evolve(media={**s.media, "audio": flac}, formats={**s.formats, "audio": CANONICAL_AUDIO}).with_metrics(
+        **audio_metrics(clip), audio_rate=float(CANONICAL_RATE)
+    )
