@@ -31,6 +31,7 @@ METRICS: tuple[str, ...] = (
     "video_subtitle_streams", "keyframes", "embedded_cues",
     "cues", "cues_dropped", "keyframes_with_cue", "transcript_segments",
     "windows", "window_start_s", "window_end_s", "cue_offset_s", "cue_offset_score",
+    "loudness_lufs", "snr_db",
 )  # fmt: skip
 
 SEGMENT = pa.struct([("start", pa.float64()), ("end", pa.float64()), ("text", pa.string()), ("source", pa.string())])

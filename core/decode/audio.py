@@ -12,6 +12,7 @@ import soundfile
 
 from core.decode import DecodeFailure, open_media
 from core.decode.container import open_container
+from core.decode.loudness import block_powers, integrated, snr_of_levels
 from core.records import Media, Reason
 
 CANONICAL_RATE = 16_000
@@ -116,25 +117,46 @@ def _clipped_instants(frame: av.AudioFrame) -> int:
     return int(np.count_nonzero(peak.max(axis=0) >= full))
 
 
-def audio_metrics(clip: AudioClip, silence_dbfs: float = -50.0) -> dict[str, float]:
-    """Duration, silence share (20 ms windows under `silence_dbfs`), clipping share, loudness."""
-    x = clip.samples.astype(np.float64)
-    win = max(1, clip.rate // 50)
-    n = len(x) // win
-    if n:
-        rms = np.sqrt(np.mean(x[: n * win].reshape(n, win) ** 2, axis=1))
-        silence = float(np.mean(20 * np.log10(rms + 1e-12) < silence_dbfs))
-    else:
-        silence = 1.0
-    loud = float(20 * np.log10(np.sqrt(np.mean(x**2)) + 1e-12)) if len(x) else -240.0
-    return {
-        "duration_s": clip.duration,
-        "sample_rate": float(clip.source_rate),
-        "channels": float(clip.source_channels),
-        "silence_ratio": silence,
-        "clipping_ratio": clip.clipped_share,
-        "loudness_dbfs": max(loud, -240.0),
-    }
+@dataclass(frozen=True, slots=True)
+class Measures:
+    """What the metrics of a track are computed from; several windows' measures concatenate
+    into the whole track's (`joined`), so a windowed recording is measured without its samples."""
+
+    levels: np.ndarray  # 20 ms frame levels, dB
+    powers: np.ndarray  # BS.1770 block powers (core/decode/loudness.py)
+    energy: float  # sum of squared samples
+    samples: int
+    rate: int
+
+    @classmethod
+    def of(cls, x: np.ndarray, rate: int) -> Measures:
+        win = max(1, rate // 50)
+        n = len(x) // win
+        frames = x[: n * win].astype(np.float64).reshape(n, win)
+        levels = 10 * np.log10(np.mean(frames * frames, axis=1) + 1e-24) if n else np.zeros(0)
+        return cls(levels, block_powers(x, rate), float(np.sum(np.square(x, dtype=np.float64))), len(x), rate)
+
+    @classmethod
+    def joined(cls, parts: list[Measures]) -> Measures:
+        return cls(np.concatenate([p.levels for p in parts]), np.concatenate([p.powers for p in parts]), sum(p.energy for p in parts), sum(p.samples for p in parts), parts[0].rate)
+
+    def metrics(self, silence_dbfs: float = -50.0) -> dict[str, float]:
+        """Duration, silence share (20 ms frames under `silence_dbfs`), RMS loudness (dBFS),
+        integrated loudness (LUFS) and, where the track has a floor to measure, SNR (dB)."""
+        out = {
+            "duration_s": self.samples / self.rate if self.rate else 0.0,
+            "silence_ratio": float(np.mean(self.levels < silence_dbfs)) if len(self.levels) else 1.0,
+            "loudness_dbfs": max(10 * float(np.log10(self.energy / self.samples + 1e-24)), -240.0) if self.samples else -240.0,
+            "loudness_lufs": integrated(self.powers),
+        }
+        snr = snr_of_levels(self.levels)
+        return out | ({"snr_db": snr} if snr is not None else {})
+
+
+def audio_metrics(clip: AudioClip, measures: Measures | None = None) -> dict[str, float]:
+    """The track's measures (see `Measures.metrics`) and its source's rate, channels, clipping."""
+    m = measures or Measures.of(clip.samples, clip.rate)
+    return {**m.metrics(), "sample_rate": float(clip.source_rate), "channels": float(clip.source_channels), "clipping_ratio": clip.clipped_share}
 
 
 def encode_audio(samples: np.ndarray, rate: int = CANONICAL_RATE) -> bytes:

@@ -10,7 +10,7 @@ from expectations.distributions import distributions, markdown, sparkline
 
 
 def test_quantiles_and_histogram_over_landed_rows_only() -> None:
-    entries = [{"status": "landed", "width": float(w), "loudness_dbfs": None} for w in range(1, 101)]
+    entries = [{"status": "landed", "width": float(w), "loudness_lufs": None} for w in range(1, 101)]
     entries += [{"status": "quarantined", "width": 1e9}, {"status": "landed", "width": math.nan}]
     d = distributions(entries)
     assert set(d) == {"width"}  # no landed row has a loudness

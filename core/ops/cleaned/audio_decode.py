@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, AudioClip, AudioStream, audio_metrics, encode_audio
+from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, AudioClip, AudioStream, Measures, audio_metrics, encode_audio
 from core.decode.container import open_container
 from core.ops.base import OpContext, RowOp, register_op
 from core.records import Reason, Result, Sample
@@ -59,19 +59,20 @@ class AudioDecode(RowOp):
         `min_seconds` joins the window before it."""
         rate = CANONICAL_RATE
         children: list[Sample] = []
-        energy, silent, start, clipped_before = 0.0, 0.0, 0.0, 0
+        measured: list[Measures] = []
         pending: np.ndarray | None = None
+        clipped_before = 0
 
         def emit(samples: np.ndarray) -> None:
-            nonlocal energy, silent, start, clipped_before
-            clip = AudioClip(samples, rate, stream.src_rate, stream.src_channels, min(1.0, (stream.clipped - clipped_before) / max(len(samples) * stream.src_rate / rate, 1)))
+            nonlocal clipped_before
+            share = (stream.clipped - clipped_before) / max(len(samples) * stream.src_rate / rate, 1)
             clipped_before = stream.clipped
-            metrics = audio_metrics(clip)
-            energy += float(np.sum(np.square(samples, dtype=np.float64)))
-            silent += metrics["silence_ratio"] * clip.duration
+            clip = AudioClip(samples, rate, stream.src_rate, stream.src_channels, min(1.0, share))
+            measured.append(Measures.of(samples, rate))
+            start = children[-1].metrics["window_end_s"] if children else 0.0
             span = (start, start + clip.duration)
-            children.append(window(s, "audio", len(children), span, {"audio": encode_audio(samples, rate)}, {"audio": CANONICAL_AUDIO}, {**metrics, "audio_rate": float(rate)}))
-            start = span[1]
+            metrics = {**audio_metrics(clip, measured[-1]), "audio_rate": float(rate)}
+            children.append(window(s, "audio", len(children), span, {"audio": encode_audio(samples, rate)}, {"audio": CANONICAL_AUDIO}, metrics))
 
         for samples in cut(blocks, rate, self.window_s):
             if pending is not None and len(samples) < self.min_seconds * rate:
@@ -82,13 +83,10 @@ class AudioDecode(RowOp):
             pending = samples
         if pending is not None:
             emit(pending)
-        total = stream.total / rate
         whole = stream.clip(np.zeros(0, np.float32))
         parent = s.evolve(media={m: v for m, v in s.media.items() if m != "audio"}).with_metrics(
-            duration_s=total, sample_rate=float(stream.src_rate), channels=float(stream.src_channels),
-            silence_ratio=silent / total if total else 1.0, clipping_ratio=whole.clipped_share,
-            loudness_dbfs=max(-240.0, 10 * float(np.log10(energy / max(stream.total, 1) + 1e-24))), windows=float(len(children)),
-        )  # fmt: skip
+            **audio_metrics(whole, Measures.joined(measured)), windows=float(len(children))
+        )
         return [parent, *children]
 
 

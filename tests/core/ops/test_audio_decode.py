@@ -102,3 +102,25 @@ def test_one_decode_makes_the_canonical_track_that_unified_keeps(make_sample, mk
     assert out.metrics["sample_rate"] == 44_100  # metrics describe the source
     (again,) = AudioCanonical().apply([out], None)
     assert again is out  # already canonical: not decoded again
+
+
+def test_integrated_loudness_follows_bs1770(make_sample, mk_wav, mk_tone) -> None:
+    """A full-scale 997 Hz sine reads -3.01 LUFS by the standard (-2.97 on the 16 kHz canonical
+    track, whose K-weighting is derived at that rate); 20 dB quieter reads 20 LU less."""
+    full = _decode(make_sample(audio=mk_wav(mk_tone(5.0, 16000, freq=997.0, amp=1.0), 16000))).metrics
+    quiet = _decode(make_sample(audio=mk_wav(mk_tone(5.0, 16000, freq=997.0, amp=0.1), 16000))).metrics
+    assert full["loudness_lufs"] == pytest.approx(-3.01, abs=0.06)
+    assert full["loudness_lufs"] - quiet["loudness_lufs"] == pytest.approx(20.0, abs=0.05)
+    assert _decode(make_sample(audio=mk_wav(np.zeros(16000 * 2, np.float32), 16000))).metrics["loudness_lufs"] == -120.0
+
+
+def test_snr_is_the_loud_parts_over_the_floor_between_them(make_sample, mk_wav) -> None:
+    rng = np.random.default_rng(3)
+    rate = 16000
+    track = rng.normal(0, 0.001, rate * 6)  # a floor at about -60 dBFS
+    for start in (1, 3, 5):  # bursts at about -20 dBFS
+        track[start * rate : start * rate + rate // 2] += rng.normal(0, 0.1, rate // 2)
+    m = _decode(make_sample(audio=mk_wav(track.astype(np.float32), rate))).metrics
+    assert m["snr_db"] == pytest.approx(40.0, abs=3.0)
+    steady = _decode(make_sample(audio=mk_wav(rng.normal(0, 0.1, rate * 3).astype(np.float32), rate))).metrics
+    assert "snr_db" not in steady  # no quieter stretch: no floor to measure
