@@ -31,7 +31,7 @@ METRICS: tuple[str, ...] = (
     "video_subtitle_streams", "keyframes", "embedded_cues",
     "cues", "cues_dropped", "keyframes_with_cue", "transcript_segments",
     "windows", "window_start_s", "window_end_s", "cue_offset_s", "cue_offset_score",
-    "loudness_lufs", "snr_db",
+    "loudness_lufs", "snr_db", "phash_hi", "phash_lo", "cluster_size", "cluster_distance",
 )  # fmt: skip
 
 SEGMENT = pa.struct([("start", pa.float64()), ("end", pa.float64()), ("text", pa.string()), ("source", pa.string())])
@@ -60,6 +60,7 @@ SAMPLE_FIELDS: list[pa.Field] = [
     pa.field("flags", pa.list_(pa.string())),
     pa.field("language", pa.string()),
     pa.field("language_score", pa.float64()),
+    pa.field("cluster", pa.string()),  # near-duplicate cluster: the sample id of its representative
     pa.field("parent_id", pa.string()),
     pa.field("aug_op", pa.string()),
     pa.field("aug_params", pa.string()),
@@ -187,6 +188,7 @@ def samples_to_arrow(
             "flags": s.flags or None,
             "language": s.language,
             "language_score": s.language_score,
+            "cluster": s.cluster,
             "parent_id": s.parent_id,
             "aug_op": s.aug_op,
             "aug_params": json.dumps(s.aug_params, sort_keys=True) if s.aug_params is not None else None,
@@ -231,6 +233,7 @@ def arrow_to_samples(table: pa.Table) -> list[Sample]:
                 flags=list(r.get("flags") or []),
                 language=r.get("language"),
                 language_score=r.get("language_score"),
+                cluster=r.get("cluster"),
                 parent_id=r.get("parent_id"),
                 aug_op=r.get("aug_op"),
                 aug_params=json.loads(r["aug_params"]) if r.get("aug_params") else None,

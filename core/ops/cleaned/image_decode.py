@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.decode import DecodeFailure
-from core.decode.image import ALLOWED_FORMATS, canonical_image, dhash, gray_preview, image_metrics, open_image
+from core.decode.image import ALLOWED_FORMATS, canonical_image, dhash, gray_preview, image_metrics, open_image, phash
 from core.ops.base import RowOp, register_op
 from core.records import Result, Sample
 
@@ -12,7 +12,7 @@ from core.records import Result, Sample
 @dataclass(frozen=True, slots=True)
 class ImageDecode(RowOp):
     """Decode all of the image's data under a pixel cap and format allow-list; record its
-    declared size, blur, exposure and dHash; and, from the same decode, its canonical form
+    declared size, blur, exposure, dHash and pHash; and, from the same decode, its canonical form
     (upright RGB, longer side ≤ `max_side`, JPEG from a JPEG and PNG otherwise: what
     `image.canonical` would make), so the
     pixels are decoded once. A JPEG decodes at the smallest DCT scale still ≥ 2× `max_side`
@@ -32,9 +32,9 @@ class ImageDecode(RowOp):
         except DecodeFailure as exc:
             return s.quarantine(exc.reason, exc.detail)
         preview = gray_preview(im)
-        h = dhash(preview)
+        h, p = dhash(preview), phash(preview)
         data, _, fmt = canonical_image(im, self.max_side, self.png_level, self.jpeg_quality)
-        # dHash kept as two exact 32-bit halves so it fits the float metrics columns.
+        # hashes kept as two exact 32-bit halves so they fit the float metrics columns
         return s.evolve(media={**s.media, "image": data}, formats={**s.formats, "image": fmt}).with_metrics(
-            **image_metrics(im, preview), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF)
+            **image_metrics(im, preview), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF), phash_hi=float(p >> 32), phash_lo=float(p & 0xFFFFFFFF)
         )

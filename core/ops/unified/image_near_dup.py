@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -7,26 +8,37 @@ from typing import Any, ClassVar
 from core.ops.base import OpContext, register_op
 from core.records import Reason, Result, Sample
 
-Clusters = dict[str, tuple[str, int]]  # duplicate id → (id of the image kept, bits apart)
+Clusters = dict[str, tuple[str, int]]  # member id → (its representative's id, bits apart); representatives map to themselves
+HASHES = ("phash", "dhash")
+ACTIONS = ("quarantine", "keep")
 
 
-def _dhash(metrics: dict[str, Any]) -> int | None:
-    hi, lo = metrics.get("dhash_hi"), metrics.get("dhash_lo")
+def image_hash(metrics: dict[str, Any], kind: str) -> int | None:
+    hi, lo = metrics.get(f"{kind}_hi"), metrics.get(f"{kind}_lo")
     return None if hi is None or lo is None else (int(hi) << 32) | int(lo)
 
 
 @register_op("image.near_dup")
 @dataclass(frozen=True, slots=True)
 class ImageNearDup:
-    """Within a batch, keep the first image (by sample id) of each cluster whose dHashes (from
-    cleaned) lie within `radius` bits; quarantine the others as DUPLICATE naming the one kept.
+    """Within a batch, cluster images whose perceptual hashes (from cleaned; `hash`: phash or
+    dhash) lie within `radius` bits of a cluster's representative — the first image by sample id.
+    The cluster is data on every member's row (`cluster`: the representative's id;
+    `cluster_size`; `cluster_distance`: bits from it). With `action: quarantine` the members
+    other than the representative are DUPLICATE naming it; with `keep` they land, clustered.
     Only image-only samples are compared (a captioned pair is distinct by its text).
 
     Batch-aware: clusters come from `prepare` over the whole batch, so the verdict does not
     depend on chunking. Applied to a bare list (no prepared state), the list is the batch."""
 
     radius: int = 4
+    hash: str = "phash"
+    action: str = "quarantine"
     prepare_columns: ClassVar[tuple[str, ...]] = ("sample_id", "modalities", "metrics")
+
+    def __post_init__(self) -> None:
+        if self.hash not in HASHES or self.action not in ACTIONS:
+            raise ValueError(f"image.near_dup: hash must be one of {HASHES} and action one of {ACTIONS}, not {self.hash!r} / {self.action!r}")
 
     def prepare(self, rows: Any) -> Clusters:
         return self.clusters((r["sample_id"], r["modalities"] or [], r["metrics"] or {}) for r in rows.to_pylist())
@@ -38,27 +50,36 @@ class ImageNearDup:
         width = -(-64 // bands)
         buckets: dict[tuple[int, int], list[int]] = {}
         kept: list[tuple[int, str]] = []
-        dups: Clusters = {}
+        members: Clusters = {}
         for sid, modalities, metrics in sorted(items):
-            h = _dhash(metrics)
+            h = image_hash(metrics, self.hash)
             if list(modalities) != ["image"] or h is None:
                 continue
             keys = [(b, (h >> (b * width)) & ((1 << width) - 1)) for b in range(bands)]
             near = sorted({i for k in keys for i in buckets.get(k, ()) if (kept[i][0] ^ h).bit_count() <= self.radius})
             if near:
-                dups[sid] = (kept[near[0]][1], (kept[near[0]][0] ^ h).bit_count())
+                members[sid] = (kept[near[0]][1], (kept[near[0]][0] ^ h).bit_count())
                 continue
             for k in keys:
                 buckets.setdefault(k, []).append(len(kept))
             kept.append((h, sid))
-        return dups
+        for rep in {rep for rep, _ in members.values()}:
+            members[rep] = (rep, 0)
+        return members
 
     def apply(self, samples: list[Sample], ctx: OpContext | None) -> list[Result]:
         prepared = ctx.prepared.get(self.op_name) if ctx is not None else None
-        dups = prepared if prepared is not None else self.clusters((s.sample_id, s.modalities, s.metrics) for s in samples)
-        return [
-            s.quarantine(Reason.DUPLICATE, f"near-duplicate of {dups[s.sample_id][0][:12]} ({dups[s.sample_id][1]} bits apart)")
-            if s.sample_id in dups
-            else s
-            for s in samples
-        ]
+        clusters = prepared if prepared is not None else self.clusters((s.sample_id, s.modalities, s.metrics) for s in samples)
+        sizes = Counter(rep for rep, _ in clusters.values())
+        out: list[Result] = []
+        for s in samples:
+            if s.sample_id not in clusters:
+                out.append(s)
+                continue
+            rep, bits = clusters[s.sample_id]
+            row = s.evolve(cluster=rep).with_metrics(cluster_size=float(sizes[rep]), cluster_distance=float(bits))
+            if rep != s.sample_id and self.action == "quarantine":
+                out.append(row.quarantine(Reason.DUPLICATE, f"near-duplicate of {rep[:12]} ({bits} bits apart by {self.hash}; cluster of {sizes[rep]})"))
+            else:
+                out.append(row)
+        return out

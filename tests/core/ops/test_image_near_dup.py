@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.ops.cleaned.image_decode import ImageDecode
 from core.ops.unified.image_near_dup import ImageNearDup
 from core.records import Quarantined, Reason, Sample
@@ -48,3 +50,24 @@ def test_captioned_images_are_not_compared(make_sample, ctx, astronaut_png, astr
 def test_undecoded_rows_pass_through(make_sample, ctx, astronaut_png, astronaut_jpeg) -> None:
     raw = [make_sample(image=astronaut_png), make_sample(image=astronaut_jpeg)]
     assert ImageNearDup().apply(raw, ctx) == raw
+
+
+def test_the_cluster_is_data_on_every_member(make_sample, ctx, astronaut_png, astronaut_jpeg, mk_image, camera_png) -> None:
+    small = mk_image("astronaut", (256, 256), "JPEG", quality=50)  # the same picture, smaller and coarser
+    rows = _decoded(make_sample, astronaut_png, astronaut_jpeg, small, camera_png)
+    out = {r.sample_id: r for r in ImageNearDup(action="keep").apply(rows, ctx)}
+    assert all(isinstance(r, Sample) for r in out.values())
+    rep = min(r.sample_id for r in rows[:3])
+    for r in rows[:3]:
+        kept = out[r.sample_id]
+        assert kept.cluster == rep and kept.metrics["cluster_size"] == 3.0
+        assert kept.metrics["cluster_distance"] <= 4.0
+    assert out[rep].metrics["cluster_distance"] == 0.0
+    assert out[rows[3].sample_id].cluster is None and "cluster_size" not in out[rows[3].sample_id].metrics
+    quarantined = [r for r in ImageNearDup().apply(rows, ctx) if isinstance(r, Quarantined)]
+    assert len(quarantined) == 2 and all(q.sample.cluster == rep and "cluster of 3" in q.detail for q in quarantined)
+
+
+def test_bad_settings_fail_when_the_stage_is_built() -> None:
+    with pytest.raises(ValueError, match="hash must be one of"):
+        ImageNearDup(hash="md5")
