@@ -32,6 +32,7 @@ METRICS: tuple[str, ...] = (
     "cues", "cues_dropped", "keyframes_with_cue", "transcript_segments",
     "windows", "window_start_s", "window_end_s", "cue_offset_s", "cue_offset_score",
     "loudness_lufs", "snr_db", "phash_hi", "phash_lo", "cluster_size", "cluster_distance",
+    "text_controls_removed", "text_markup_removed",
 )  # fmt: skip
 
 SEGMENT = pa.struct([("start", pa.float64()), ("end", pa.float64()), ("text", pa.string()), ("source", pa.string())])

@@ -2,30 +2,74 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from typing import Any
 
 from core.decode import DecodeFailure
 from core.records import Reason, Segment
 
-POLICIES = ("strict", "replace")
+POLICIES = ("strict", "replace", "detect")
+BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def decode_text(data: bytes, *, max_bytes: int, policy: str = "strict") -> str:
-    """UTF-8 (a BOM is dropped). `strict` refuses invalid bytes; `replace` substitutes U+FFFD."""
+def decode_text(data: bytes, *, max_bytes: int, policy: str = "strict", min_confidence: float = 0.8) -> str:
+    """The text of `data` (see `decode_text_as`)."""
+    return decode_text_as(data, max_bytes=max_bytes, policy=policy, min_confidence=min_confidence)[0]
+
+
+def decode_text_as(data: bytes, *, max_bytes: int, policy: str = "strict", min_confidence: float = 0.8) -> tuple[str, str]:
+    """(text, encoding). A byte-order mark decides first (UTF-8, -16, -32); otherwise UTF-8.
+    Bytes that are not UTF-8: `strict` refuses them (BAD_ENCODING, naming the first bad byte),
+    `replace` substitutes U+FFFD, `detect` takes charset-normalizer's best guess when it is
+    coherent enough (`min_confidence` = 1 - its chaos ratio) and refuses otherwise. Over
+    `max_bytes`: TOO_LARGE before anything is decoded."""
     if policy not in POLICIES:
         raise ValueError(f"text error policy {policy!r} must be one of {POLICIES}")
     if len(data) > max_bytes:
         raise DecodeFailure(Reason.TOO_LARGE, f"{len(data)} bytes > limit {max_bytes}")
+    encoding = next((enc for bom, enc in BOMS if data.startswith(bom)), "utf-8")
     try:
-        text = data.decode("utf-8-sig", errors=policy)
+        text = data.decode(encoding, errors="replace" if policy == "replace" else "strict")
     except UnicodeDecodeError as exc:
-        raise DecodeFailure(Reason.BAD_ENCODING, f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
+        if policy != "detect":
+            raise DecodeFailure(Reason.BAD_ENCODING, f"not {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
+        text, encoding = _detected(data, exc, min_confidence)
     if "\x00" in text:
         raise DecodeFailure(Reason.BAD_ENCODING, "text contains NUL characters (binary data?)")
     if not text.strip():
         raise DecodeFailure(Reason.EMPTY, "text is empty or whitespace only")
-    return text
+    return text.removeprefix("\ufeff"), encoding.removesuffix("-sig")
+
+
+def _detected(data: bytes, exc: UnicodeDecodeError, min_confidence: float) -> tuple[str, str]:
+    """Of charset-normalizer's coherent-enough candidates, the one whose text reads most surely as
+    a language (py3langid): on short text its own first pick is often a neighbouring code page."""
+    from charset_normalizer import from_bytes
+
+    found = [m for m in from_bytes(data) if m.encoding]
+    fits = [m for m in found if 1.0 - m.chaos >= min_confidence]
+    if not fits:
+        best = found[0] if found else None
+        guess = f"; the best guess, {best.encoding}, is too incoherent ({1 - best.chaos:.2f} < {min_confidence})" if best is not None else ""
+        raise DecodeFailure(Reason.BAD_ENCODING, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}) and no encoding fits{guess}")
+    chosen = max(fits, key=lambda m: identify(str(m))[1])  # max keeps the first of equals: charset-normalizer's order
+    return str(chosen), chosen.encoding.replace("_", "-")
+
+
+@functools.cache
+def _identifier() -> Any:
+    """py3langid's model ships inside its PyPI package (97 languages); loaded once per process."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def identify(text: str) -> tuple[str, float]:
+    """(ISO 639-1 code, probability) of `text`'s language."""
+    lang, score = _identifier().classify(text)
+    return str(lang), float(score)
 
 
 def canonical_text(text: str) -> str:

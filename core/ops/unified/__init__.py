@@ -4,6 +4,7 @@ from core.ops.unified import (  # noqa: F401
     image_near_dup,
     stats_outliers,
     text_canonical,
+    text_clean,
     text_language,
     video_canonical,
 )

@@ -1,27 +1,12 @@
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any
 
+from core.decode.text import identify
 from core.ops.base import RowOp, register_op
 from core.records import Reason, Result, Sample
 
 UNDETERMINED = "und"  # ISO 639-2: too short, or no language the model is sure of
-
-
-@functools.cache
-def _identifier() -> Any:
-    """py3langid's model ships inside its PyPI package (97 languages); loaded once per process."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-def identify(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code, probability) of `text`'s language."""
-    lang, score = _identifier().classify(text)
-    return str(lang), float(score)
 
 
 @register_op("text.language")

@@ -65,3 +65,29 @@ def test_already_decoded_row_is_left_alone(make_sample) -> None:
 def test_unknown_policy_is_refused_when_the_operator_is_built() -> None:
     with pytest.raises(ValueError):
         build_ops([{"text.decode": {"policy": "ignore"}}])
+
+
+def test_detect_reads_a_legacy_encoding_and_says_which(make_sample) -> None:
+    from core.ops.cleaned.text_decode import TextDecode
+
+    latin = "Le café où l'été déjà s'achève, près de la fenêtre, à côté du théâtre.".encode("cp1252")
+    (out,) = TextDecode(policy="detect").apply([make_sample(text=latin)], None)
+    assert isinstance(out, Sample) and out.text.startswith("Le café où l'été") and out.formats["text"] in ("cp1252", "iso8859-1", "latin-1")
+    (strict,) = TextDecode(policy="strict").apply([make_sample(text=latin)], None)
+    assert isinstance(strict, Quarantined) and strict.reason is Reason.BAD_ENCODING
+
+
+def test_byte_order_marks_decide_the_encoding(make_sample) -> None:
+    from core.ops.cleaned.text_decode import TextDecode
+
+    for data, enc in ((b"\xef\xbb\xbfhello", "utf-8"), ("hello".encode("utf-16"), "utf-16"), ("hello".encode("utf-32"), "utf-32")):
+        (out,) = TextDecode().apply([make_sample(text=data)], None)
+        assert (out.text, out.formats["text"]) == ("hello", enc)
+
+
+def test_detect_refuses_what_no_encoding_fits(make_sample) -> None:
+    from core.ops.cleaned.text_decode import TextDecode
+
+    noise = bytes(range(128, 256)) * 8
+    (out,) = TextDecode(policy="detect").apply([make_sample(text=noise)], None)
+    assert isinstance(out, Quarantined) and out.reason is Reason.BAD_ENCODING
