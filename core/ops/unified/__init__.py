@@ -6,5 +6,6 @@ from core.ops.unified import (  # noqa: F401
     text_canonical,
     text_clean,
     text_language,
+    text_near_dup,
     video_canonical,
 )

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from core.clusters import mark
 from core.ops.base import OpContext, register_op
-from core.records import Reason, Result, Sample
+from core.records import Result, Sample
 
-Clusters = dict[str, tuple[str, int]]  # member id → (its representative's id, bits apart); representatives map to themselves
+Clusters = dict[str, tuple[str, float]]  # member id → (its representative's id, bits apart); representatives map to themselves
 HASHES = ("phash", "dhash")
 ACTIONS = ("quarantine", "keep")
 
@@ -58,28 +58,17 @@ class ImageNearDup:
             keys = [(b, (h >> (b * width)) & ((1 << width) - 1)) for b in range(bands)]
             near = sorted({i for k in keys for i in buckets.get(k, ()) if (kept[i][0] ^ h).bit_count() <= self.radius})
             if near:
-                members[sid] = (kept[near[0]][1], (kept[near[0]][0] ^ h).bit_count())
+                members[sid] = (kept[near[0]][1], float((kept[near[0]][0] ^ h).bit_count()))
                 continue
             for k in keys:
                 buckets.setdefault(k, []).append(len(kept))
             kept.append((h, sid))
         for rep in {rep for rep, _ in members.values()}:
-            members[rep] = (rep, 0)
+            members[rep] = (rep, 0.0)
         return members
 
     def apply(self, samples: list[Sample], ctx: OpContext | None) -> list[Result]:
         prepared = ctx.prepared.get(self.op_name) if ctx is not None else None
         clusters = prepared if prepared is not None else self.clusters((s.sample_id, s.modalities, s.metrics) for s in samples)
-        sizes = Counter(rep for rep, _ in clusters.values())
-        out: list[Result] = []
-        for s in samples:
-            if s.sample_id not in clusters:
-                out.append(s)
-                continue
-            rep, bits = clusters[s.sample_id]
-            row = s.evolve(cluster=rep).with_metrics(cluster_size=float(sizes[rep]), cluster_distance=float(bits))
-            if rep != s.sample_id and self.action == "quarantine":
-                out.append(row.quarantine(Reason.DUPLICATE, f"near-duplicate of {rep[:12]} ({bits} bits apart by {self.hash}; cluster of {sizes[rep]})"))
-            else:
-                out.append(row)
-        return out
+        why = lambda rep, bits, size: f"near-duplicate of {rep[:12]} ({bits:.0f} bits apart by {self.hash}; cluster of {size})"  # noqa: E731
+        return mark(samples, clusters, self.action == "quarantine", why)

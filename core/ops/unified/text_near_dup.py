@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import functools
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from core.clusters import mark
+from core.ops.base import OpContext, register_op
+from core.records import Result, Sample
+
+Clusters = dict[str, tuple[str, float]]  # member id → (its representative's id, 1 - estimated Jaccard); representatives map to themselves
+WORDS = re.compile(r"\w+")
+
+
+def shingles(text: str, k: int) -> np.ndarray:
+    """CRC-32 of the character `k`-grams of the text's words (lower case, punctuation and
+    spacing ignored): short captions still have enough of them to compare."""
+    norm = " ".join(WORDS.findall(text.lower()))
+    grams = {norm[i : i + k] for i in range(max(1, len(norm) - k + 1))}
+    return np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint64, count=len(grams))
+
+
+@functools.cache
+def _salts(seed: int, n: int) -> np.ndarray:
+    """One 64-bit salt per permutation: the same on every machine and run."""
+    return np.random.default_rng(seed).integers(0, np.iinfo(np.int64).max, n, dtype=np.uint64)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser (wrapping uint64 arithmetic): a salted shingle hash becomes an
+    independent-looking 64-bit value, so each salt orders the shingles differently."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@register_op("text.near_dup")
+@dataclass(frozen=True, slots=True)
+class TextNearDup:
+    """Within a batch, cluster captions whose MinHash-estimated Jaccard similarity (character
+    `k`-grams) to a cluster's representative — the first caption by sample id — is at least
+    `threshold`; candidates come from LSH bands, so the batch is not compared pairwise. The
+    cluster is data on every member's row (`cluster`, `cluster_size`, `cluster_distance` =
+    1 - similarity). With `action: quarantine` members other than the representative are
+    DUPLICATE naming it; with `keep` they land, clustered. Only text-only samples are compared
+    (a caption paired with media is distinct by its media). Batch-aware like image.near_dup."""
+
+    threshold: float = 0.8
+    k: int = 5
+    permutations: int = 128
+    bands: int = 16  # 8 rows a band: pairs at 0.8 meet in some band 95 % of the time, pairs at 0.4 1 %
+    seed: int = 1
+    action: str = "quarantine"
+    prepare_columns: ClassVar[tuple[str, ...]] = ("sample_id", "modalities", "text")
+
+    def __post_init__(self) -> None:
+        if self.permutations % self.bands or self.action not in ("quarantine", "keep"):
+            raise ValueError(f"text.near_dup: bands must divide permutations ({self.bands} ∤ {self.permutations}) and action is quarantine or keep")
+
+    def signature(self, text: str) -> np.ndarray:
+        """Per permutation, the least mixed hash of the text's shingles."""
+        return _mix(shingles(text, self.k)[:, None] ^ _salts(self.seed, self.permutations)[None, :]).min(axis=0)
+
+    def prepare(self, rows: Any) -> Clusters:
+        return self.clusters((r["sample_id"], r["modalities"] or [], r["text"]) for r in rows.to_pylist())
+
+    def clusters(self, items: Iterable[tuple[str, list[str], str | None]]) -> Clusters:
+        width = self.permutations // self.bands
+        buckets: dict[tuple[int, bytes], list[int]] = {}
+        reps: list[tuple[np.ndarray, str]] = []
+        members: Clusters = {}
+        for sid, modalities, text in sorted(items, key=lambda t: t[0]):
+            if list(modalities) != ["text"] or not text:
+                continue
+            sig = self.signature(text)
+            keys = [(i, sig[i * width : (i + 1) * width].tobytes()) for i in range(self.bands)]
+            near = sorted({j for key in keys for j in buckets.get(key, ())})
+            scored = [(float(np.mean(reps[j][0] == sig)), j) for j in near]
+            best = max(scored, key=lambda t: (t[0], -t[1]), default=(0.0, -1))
+            if best[0] >= self.threshold:
+                members[sid] = (reps[best[1]][1], round(1.0 - best[0], 4))
+                continue
+            for key in keys:
+                buckets.setdefault(key, []).append(len(reps))
+            reps.append((sig, sid))
+        for rep in {rep for rep, _ in members.values()}:
+            members[rep] = (rep, 0.0)
+        return members
+
+    def apply(self, samples: list[Sample], ctx: OpContext | None) -> list[Result]:
+        prepared = ctx.prepared.get(self.op_name) if ctx is not None else None
+        clusters = prepared if prepared is not None else self.clusters((s.sample_id, s.modalities, s.text) for s in samples)
+        why = lambda rep, distance, size: f"near-duplicate caption of {rep[:12]} (similarity {1 - distance:.2f}; cluster of {size})"  # noqa: E731
+        return mark(samples, clusters, self.action == "quarantine", why)

@@ -1,0 +1,48 @@
+"""text.near_dup: captions that say the same thing cluster (recorded on every member); different
+ones do not; the verdict does not depend on order or chunking."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from core.ops.base import OpContext
+from core.ops.unified.text_near_dup import TextNearDup
+from core.records import Quarantined, Reason, Sample
+
+
+def _texts(make_sample, *captions: str) -> list[Sample]:
+    return [make_sample(text=c.encode()).evolve(text=c) for c in captions]
+
+
+CAPTIONS = (
+    "A brown dog runs along the sandy beach at dawn.",
+    "a brown dog runs along the sandy beach at dawn",  # case and punctuation only
+    "A brown dog runs along the sandy beach at dusk.",  # one word apart
+    "Two children build a sandcastle near the pier.",
+)
+
+
+def test_near_duplicate_captions_cluster_and_the_rest_stay_apart(make_sample, ctx) -> None:
+    rows = _texts(make_sample, *CAPTIONS)
+    out = {r.sample_id: r for r in TextNearDup(action="keep").apply(rows, ctx)}
+    dogs = [out[r.sample_id] for r in rows[:3]]
+    rep = min(r.sample_id for r in rows[:3])
+    assert all(d.cluster == rep and d.metrics["cluster_size"] == 3.0 for d in dogs)
+    assert out[rows[3].sample_id].cluster is None
+    quarantined = [r for r in TextNearDup().apply(rows, ctx) if isinstance(r, Quarantined)]
+    assert len(quarantined) == 2 and all(q.reason is Reason.DUPLICATE and rep[:12] in q.detail for q in quarantined)
+
+
+def test_captions_paired_with_media_are_not_compared(make_sample, ctx, astronaut_png) -> None:
+    rows = _texts(make_sample, CAPTIONS[0]) + [make_sample(image=astronaut_png, text=CAPTIONS[1].encode()).evolve(text=CAPTIONS[1])]
+    assert all(isinstance(r, Sample) and r.cluster is None for r in TextNearDup().apply(rows, ctx))
+
+
+def test_the_verdict_is_the_batch_s_whatever_the_chunks(make_sample) -> None:
+    rows = _texts(make_sample, *CAPTIONS)
+    op = TextNearDup()
+    prepared = op.prepare(pa.Table.from_pylist([{"sample_id": r.sample_id, "modalities": r.modalities, "text": r.text} for r in rows]))
+    ctx = OpContext(batch="b1", prepared={op.op_name: prepared})
+    chunked = [out for r in rows[::-1] for out in op.apply([r], ctx)]
+    whole = op.apply(rows, OpContext(batch="b1"))
+    assert sorted((r.sample_id, type(r).__name__) for r in chunked) == sorted((r.sample_id, type(r).__name__) for r in whole)
