@@ -32,12 +32,15 @@ class Sniffed:
 def sniff(data: bytes, name: str = "") -> Sniffed:
     """Classify `data` by its leading bytes; `name` is consulted only for text formats."""
     head = data[:64]
+    suffix = _suffix(name)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") and (suffix in TEXT_SUFFIXES or suffix in SUBTITLE_SUFFIXES):
+        # a UTF-16/32 byte-order mark under a text name; FF FE would otherwise pass for an MPEG audio frame sync
+        return Sniffed("subtitles", suffix.lstrip(".")) if suffix in SUBTITLE_SUFFIXES else Sniffed("text", "txt")
     fmt = _magic(head)
     if fmt == ("video", "mp4") and not _VIDEO_HANDLER.search(data) and _AUDIO_HANDLER.search(data):
         return Sniffed("audio", "m4a")  # ISO-BMFF with sound tracks only, whatever its brand
     if fmt is not None:
         return Sniffed(*fmt)
-    suffix = _suffix(name)
     if suffix in SUBTITLE_SUFFIXES or head.lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
         return Sniffed("subtitles", suffix.lstrip(".") or "vtt")
     if suffix in TEXT_SUFFIXES:

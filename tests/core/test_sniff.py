@@ -125,3 +125,8 @@ def test_long_form_wav_and_other_pcm_containers_are_audio_that_decodes(fmt: str,
     soundfile.write(buf, (0.3 * np.sin(np.arange(1600) / 3)).astype(np.float32), 16000, format=fmt, subtype="PCM_16")
     assert sniff(buf.getvalue(), "no-suffix") == Sniffed("audio", expected)
     assert decode_audio(buf.getvalue(), max_seconds=60).duration == pytest.approx(0.1, abs=0.005)
+
+
+def test_utf16_text_is_text_although_its_mark_looks_like_an_mpeg_frame_sync() -> None:
+    assert sniff("a caption in UTF-16".encode("utf-16-le").join([b"\xff\xfe", b""]), "notes.txt") == Sniffed("text", "txt")
+    assert sniff("1\n00:00:01,000 --> 00:00:02,000\nhi\n".encode("utf-16"), "talk.srt") == Sniffed("subtitles", "srt")
