@@ -13,8 +13,9 @@ from core.records import Result, Sample
 @dataclass(frozen=True, slots=True)
 class VideoDecode:
     """Decode every frame under limits, isolated from the stage (a crashing or hanging decoder
-    quarantines that video as DECODER_CRASH); record stream metrics and, in the same pass, the
-    canonical parts `video.canonical` would make (keyframes, 16 kHz track, embedded cues)."""
+    quarantines that video as DECODER_CRASH); record stream metrics (inventory, frame rate and
+    whether it varies, scene cuts, motion) and, in the same pass, the canonical parts
+    `video.canonical` would make (keyframes at a fixed rate and at cuts, 16 kHz track, cues)."""
 
     max_seconds: float = 600.0
     max_pixels: int = 3840 * 2160
@@ -22,13 +23,15 @@ class VideoDecode:
     timeout_s: float = 120.0
     keyframe_fps: float = 1.0
     max_side: int = 384
+    analysis_fps: float = 5.0
+    scene_threshold: float = 0.3
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         limits = VideoLimits(self.max_seconds, self.max_pixels, self.max_frames)
         return map_isolated(
             samples,
             lambda s: "video" in s.modalities,
-            partial(decode_video, keyframe_fps=self.keyframe_fps, max_side=self.max_side),
+            partial(decode_video, keyframe_fps=self.keyframe_fps, max_side=self.max_side, analysis_fps=self.analysis_fps, scene_threshold=self.scene_threshold),
             lambda s: (s.media["video"], limits),
             lambda s, out: with_parts(s.with_metrics(**{f"video_{k}": v for k, v in out[0].items()}), out[1]),
             workers=ctx.workers,
