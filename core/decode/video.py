@@ -11,11 +11,12 @@ import numpy as np
 from PIL import Image
 
 from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_RATE, decode_audio_stream, encode_audio
+from core.decode.audio import CANONICAL_RATE, AudioStream, decode_audio_stream, encode_audio
 from core.decode.container import open_container
 from core.decode.image import encode_jpeg
 from core.decode.text import ass_dialogue_text
 from core.records import Media, Reason, Segment
+from core.windows import spans, split
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +34,14 @@ class VideoParts:
     keyframe_times: list[float] = field(default_factory=list)
     audio: bytes | None = None
     segments: list[Segment] = field(default_factory=list)
+    windows: list[tuple[float, float]] = field(default_factory=list)  # a long video's windows (core/windows.py); then…
+    audio_windows: list[bytes] = field(default_factory=list)  # …its track as one FLAC per window instead of `audio`
 
 
 def decode_video(
-    data: Media, limits: VideoLimits, *, keyframe_fps: float, max_side: int, analysis_fps: float = 5.0, scene_threshold: float = 0.3
-) -> tuple[dict[str, float], VideoParts]:
+    data: Media, limits: VideoLimits, *, keyframe_fps: float, max_side: int, analysis_fps: float = 5.0, scene_threshold: float = 0.3,
+    window_over_s: float = float("inf"), window_s: float = 60.0, min_window_s: float = 1.0,
+) -> tuple[dict[str, float], VideoParts]:  # fmt: skip
     """One pass: decode every frame under `limits` (stream metrics), keeping a keyframe (JPEG,
     longer side ≤ `max_side`) every 1/`keyframe_fps` s by timestamp (so variable frame rates
     land at the right times) and at every scene cut; then the first audio track as 16 kHz mono
@@ -46,7 +50,11 @@ def decode_video(
     Scene cuts and motion come from a 32×18 greyscale copy of a frame every 1/`analysis_fps` s:
     motion is the mean absolute change between copies (0 still, 1 black↔white); a change over
     `scene_threshold` is a cut. The stream inventory counts video, audio, subtitle, data and
-    attachment streams, and cover art (an attached picture is not the video)."""
+    attachment streams, and cover art (an attached picture is not the video).
+
+    Longer than `window_over_s`: `parts.windows` are its windows of `window_s` (a last one under
+    `min_window_s` joins the one before), and its track is cut to match as it decodes
+    (`audio_windows`), so no more than one window of samples is held."""
     parts = VideoParts()
     with open_container(data, "video") as c:
         pictures = [st for st in c.streams.video if st.disposition & av.stream.Disposition.attached_pic]
@@ -110,15 +118,27 @@ def decode_video(
             "motion": round(float(np.mean(changes)), 5) if changes else 0.0,
         }
     parts.segments = subtitle_cues(data)
+    if duration > window_over_s:
+        parts.windows = spans(duration, window_s, min_window_s)
     if metrics["audio_streams"]:
         with open_container(data, "video") as c:  # a second demux pass: the first one consumed the packets
             try:
-                clip = decode_audio_stream(c, max_seconds=limits.max_seconds, rate=CANONICAL_RATE)
-                parts.audio = encode_audio(clip.samples, CANONICAL_RATE)
+                if parts.windows:
+                    parts.audio_windows = _track_windows(c, limits.max_seconds, [b - a for a, b in parts.windows])
+                else:
+                    clip = decode_audio_stream(c, max_seconds=limits.max_seconds, rate=CANONICAL_RATE)
+                    parts.audio = encode_audio(clip.samples, CANONICAL_RATE)
             except DecodeFailure as exc:
                 if exc.reason is not Reason.EMPTY:
                     raise
     return metrics, parts
+
+
+def _track_windows(c: av.container.InputContainer, max_seconds: float, lengths: list[float]) -> list[bytes]:
+    """The first audio track as one canonical FLAC per window of `lengths` seconds (the last takes
+    whatever remains), streamed: one window of samples in memory."""
+    stream = AudioStream(c, max_seconds=max_seconds, rate=CANONICAL_RATE)
+    return [encode_audio(w, CANONICAL_RATE) for w in split(stream.blocks(), CANONICAL_RATE, lengths)]
 
 
 def thumbnail(frame: av.VideoFrame, size: tuple[int, int] = (32, 18)) -> np.ndarray:

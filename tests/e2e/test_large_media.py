@@ -49,6 +49,8 @@ def test_a_long_recording_reaches_samples_as_windows_and_its_parent_ends_at_clea
     params = yaml.safe_load(DEFAULT_PARAMS.read_text())
     decode = next(spec for spec in params["cleaned"]["ops"] if isinstance(spec, dict) and "audio.decode" in spec)
     decode["audio.decode"].update(window_over_s=20.0, window_s=10.0)
+    video = next(spec for spec in params["cleaned"]["ops"] if isinstance(spec, dict) and "video.decode" in spec)
+    video["video.decode"].update(window_over_s=20.0, window_s=15.0)
     (tessera_home / "params.yaml").parent.mkdir(parents=True, exist_ok=True)
     (tessera_home / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.setenv("TESSERA_PARAMS", str(tessera_home / "params.yaml"))
@@ -56,11 +58,12 @@ def test_a_long_recording_reaches_samples_as_windows_and_its_parent_ends_at_clea
     drop.mkdir()
     (drop / "lecture.flac").write_bytes(encoded_audio(tone(35.0, rate=16_000), 16_000))
     (drop / "lecture.srt").write_text("1\n00:00:12,000 --> 00:00:14,000\nhalf way in\n")
+    (drop / "walk.mp4").write_bytes(video_bytes(seconds=40.0, fps=2, size=(64, 48), cues=[(16.0, 17.0, "second clip")]))
     ingest(str(drop), "long")
     assert materialize("long", quiet=True)["success"]
 
     lake = LakeResource()
-    (parent,) = lake.dataset("cleaned").to_table(filter="parent_id IS NULL").to_pylist()
+    (parent,) = lake.dataset("cleaned").to_table(filter="parent_id IS NULL AND raw_sha256_audio IS NOT NULL").to_pylist()
     assert (parent["status"], parent["metrics"]["windows"]) == ("landed", 4.0)  # 10 + 10 + 10 + 5 s
     samples = lake.dataset("samples").to_table(filter="status = 'landed' AND aug_op = 'audio.window'").to_pylist()
     assert sorted(r["metrics"]["window_start_s"] for r in samples) == [0.0, 10.0, 20.0, 30.0]
@@ -68,6 +71,10 @@ def test_a_long_recording_reaches_samples_as_windows_and_its_parent_ends_at_clea
     second = next(r for r in samples if r["metrics"]["window_start_s"] == 10.0)
     assert [(g["start"], g["end"], g["text"]) for g in second["segments"]] == [(2.0, 4.0, "half way in")]
     assert lake.dataset("samples").count_rows(f"sample_id = '{parent['sample_id']}'") == 0
+    clips = lake.dataset("samples").to_table(filter="status = 'landed' AND aug_op = 'video.window'").to_pylist()
+    assert sorted(r["metrics"]["window_start_s"] for r in clips) == [0.0, 15.0, 30.0]
+    middle = next(r for r in clips if r["metrics"]["window_start_s"] == 15.0)
+    assert [(g["start"], g["text"]) for g in middle["segments"]] == [(1.0, "second clip")] and middle["keyframes"]
     for stage in ("cleaned", "unified", "aligned", "augmented", "embedded"):  # every stage accounts for its inputs
         record = get_instance().get_latest_asset_check_evaluation_record(AssetCheckKey(AssetKey(stage), "accounted_for"))
         assert record.event.asset_check_evaluation.passed, stage

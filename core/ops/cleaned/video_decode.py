@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
-from core.decode.video import VideoLimits, decode_video
+from core.decode.audio import CANONICAL_AUDIO
+from core.decode.video import VideoLimits, VideoParts, decode_video
 from core.ops.base import OpContext, map_isolated, register_op
 from core.ops.unified.video_canonical import with_parts
-from core.records import Result, Sample
+from core.records import MODALITY_ORDER, Result, Sample
+from core.windows import window
 
 
 @register_op("video.decode")
@@ -15,11 +18,15 @@ class VideoDecode:
     """Decode every frame under limits, isolated from the stage (a crashing or hanging decoder
     quarantines that video as DECODER_CRASH); record stream metrics (inventory, frame rate and
     whether it varies, scene cuts, motion) and, in the same pass, the canonical parts
-    `video.canonical` would make (keyframes at a fixed rate and at cuts, 16 kHz track, cues)."""
+    `video.canonical` would make (keyframes at a fixed rate and at cuts, 16 kHz track, cues).
+    Longer than `window_over_s`: cut into clips of `window_s` (core/windows.py), each with its
+    keyframes, its stretch of the track and its cues; past `max_seconds`: TOO_LONG."""
 
-    max_seconds: float = 600.0
+    window_over_s: float = 600.0
+    window_s: float = 60.0
+    max_seconds: float = 14400.0
     max_pixels: int = 3840 * 2160
-    max_frames: int = 36_000
+    max_frames: int = 1_440_000
     timeout_s: float = 120.0
     keyframe_fps: float = 1.0
     max_side: int = 384
@@ -28,12 +35,43 @@ class VideoDecode:
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         limits = VideoLimits(self.max_seconds, self.max_pixels, self.max_frames)
-        return map_isolated(
+        decode = partial(
+            decode_video, keyframe_fps=self.keyframe_fps, max_side=self.max_side, analysis_fps=self.analysis_fps,
+            scene_threshold=self.scene_threshold, window_over_s=self.window_over_s, window_s=self.window_s,
+        )  # fmt: skip
+        decoded = map_isolated(
             samples,
             lambda s: "video" in s.modalities,
-            partial(decode_video, keyframe_fps=self.keyframe_fps, max_side=self.max_side, analysis_fps=self.analysis_fps, scene_threshold=self.scene_threshold),
+            decode,
             lambda s: (s.media["video"], limits),
-            lambda s, out: with_parts(s.with_metrics(**{f"video_{k}": v for k, v in out[0].items()}), out[1]),
+            lambda s, out: _Decoded(s.with_metrics(**{f"video_{k}": v for k, v in out[0].items()}), out[1]),  # type: ignore[arg-type,return-value]
             workers=ctx.workers,
             timeout_s=self.timeout_s,
         )
+        return [r for d in decoded for r in (d.rows() if isinstance(d, _Decoded) else [d])]
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    sample: Sample
+    parts: VideoParts
+
+    def rows(self) -> list[Result]:
+        """The sample with its parts; a windowed video: the parent with its metrics, then its clips."""
+        s, p = self.sample, self.parts
+        if not p.windows:
+            return [with_parts(s, p)]
+        whole = s.evolve(segments=[*s.segments, *p.segments])
+        clips: list[Result] = []
+        for i, (start, end) in enumerate(p.windows):
+            picked = [(f, t - start) for f, t in zip(p.keyframes, p.keyframe_times, strict=True) if start <= t < end]
+            media: dict[str, Any] = {"audio": p.audio_windows[i]} if i < len(p.audio_windows) else {}
+            clip = window(
+                whole, "video", i, (start, end), media, {"audio": CANONICAL_AUDIO} if media else {},
+                {"video_duration_s": end - start, "keyframes": float(len(picked))},
+                keyframes=[f for f, _ in picked], keyframe_times=[round(t, 3) for _, t in picked],
+            )  # fmt: skip
+            kinds = {*clip.modalities, *(["audio"] if media else [])}
+            clips.append(clip.evolve(modalities=[m for m in MODALITY_ORDER if m in kinds]))
+        parent = s.evolve(media={m: v for m, v in s.media.items() if m != "video"}).with_metrics(windows=float(len(p.windows)))
+        return [parent, *clips]
