@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from scipy.fft import dctn
 
 from core.decode import DecodeFailure
@@ -56,6 +56,42 @@ def open_image(
     except (SyntaxError, ValueError, EOFError) as exc:
         raise DecodeFailure(Reason.CORRUPT, f"pixel data unreadable: {type(exc).__name__}: {exc}") from None
     return im
+
+
+def frame_count(im: Image.Image, cap: int) -> int:
+    """Frames of an animated GIF/APNG/WebP or multi-page TIFF, counted up to `cap` + 1 (so a file
+    declaring millions costs no more than the cap); the decoder is left on the first frame."""
+    if not getattr(im, "is_animated", False) and getattr(im, "n_frames", 1) == 1:
+        return 1
+    n = 1
+    try:
+        while n <= cap:
+            im.seek(n)
+            n += 1
+    except EOFError:
+        pass
+    finally:
+        im.seek(0)
+    return n
+
+
+def to_srgb(im: Image.Image) -> tuple[Image.Image, bool]:
+    """`im` in sRGB when it carries another ICC profile (Adobe RGB, Display P3, a camera's or a
+    CMYK press profile): its colours as an sRGB display shows them; (im, whether converted)."""
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return im, False
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(source).lower().replace(" ", ""):
+            return im, False
+        target = "RGBA" if im.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(im, source, ImageCms.createProfile("sRGB"), outputMode=target)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im, False  # an unreadable profile: the pixels are used as they are
+    assert converted is not None
+    converted.format, converted.info = im.format, {k: v for k, v in im.info.items() if k != "icc_profile"}
+    return converted, True
 
 
 @contextlib.contextmanager

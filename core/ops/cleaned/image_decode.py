@@ -3,16 +3,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.decode import DecodeFailure
-from core.decode.image import ALLOWED_FORMATS, canonical_image, dhash, gray_preview, image_metrics, open_image, phash
+from core.decode.image import (
+    ALLOWED_FORMATS,
+    canonical_image,
+    dhash,
+    frame_count,
+    gray_preview,
+    image_metrics,
+    open_image,
+    phash,
+    to_srgb,
+)
 from core.ops.base import RowOp, register_op
-from core.records import Result, Sample
+from core.records import Reason, Result, Sample
 
 
 @register_op("image.decode")
 @dataclass(frozen=True, slots=True)
 class ImageDecode(RowOp):
     """Decode all of the image's data under a pixel cap and format allow-list; record its
-    declared size, blur, exposure, dHash and pHash; and, from the same decode, its canonical form
+    declared size, blur, exposure, dHash and pHash (after an ICC profile other than sRGB is
+    applied: colours as a display shows them); its frame count (an animation or multi-page file
+    over `max_frames` is TOO_LARGE; the canonical image is the first frame); and, from the same decode, its canonical form
     (upright RGB, longer side ≤ `max_side`, JPEG from a JPEG and PNG otherwise: what
     `image.canonical` would make), so the
     pixels are decoded once. A JPEG decodes at the smallest DCT scale still ≥ 2× `max_side`
@@ -23,6 +35,7 @@ class ImageDecode(RowOp):
     max_side: int = 512
     png_level: int = 1
     jpeg_quality: int = 90
+    max_frames: int = 1000
     modality = "image"
 
     def __call__(self, s: Sample) -> Result:
@@ -31,10 +44,15 @@ class ImageDecode(RowOp):
             im = open_image(s.media["image"], max_pixels=self.max_pixels, allowed=allowed, draft=(self.max_side, self.max_side))
         except DecodeFailure as exc:
             return s.quarantine(exc.reason, exc.detail)
+        frames = frame_count(im, self.max_frames)
+        if frames > self.max_frames:
+            return s.quarantine(Reason.TOO_LARGE, f"more than {self.max_frames} frames (limit max_frames); the canonical image would be the first")
+        im, converted = to_srgb(im)
         preview = gray_preview(im)
         h, p = dhash(preview), phash(preview)
         data, _, fmt = canonical_image(im, self.max_side, self.png_level, self.jpeg_quality)
         # hashes kept as two exact 32-bit halves so they fit the float metrics columns
         return s.evolve(media={**s.media, "image": data}, formats={**s.formats, "image": fmt}).with_metrics(
-            **image_metrics(im, preview), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF), phash_hi=float(p >> 32), phash_lo=float(p & 0xFFFFFFFF)
-        )
+            **image_metrics(im, preview), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF), phash_hi=float(p >> 32), phash_lo=float(p & 0xFFFFFFFF),
+            source_frames=float(frames), icc_converted=float(converted),
+        )  # fmt: skip
