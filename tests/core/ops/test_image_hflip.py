@@ -30,7 +30,7 @@ def _pixels(b: bytes) -> np.ndarray:
 
 def test_variant_is_mirrored_and_linked_to_its_parent(captioned: Sample, ctx) -> None:
     out = ImageHFlip().apply([captioned], ctx)
-    assert out[0] == captioned  # the parent lands unchanged
+    assert out[0] == captioned.with_metrics(text_score=0.0)  # the parent lands as it was, its text score measured
     assert len(out) == 2
     v = out[1]
     assert isinstance(v, Sample)
@@ -74,3 +74,25 @@ def test_uncaptioned_image_gets_an_uncaptioned_variant(make_sample, ctx, camera_
     (canon,) = ImageCanonical().apply([make_sample(image=camera_png)], None)
     out = ImageHFlip().apply([canon], ctx)
     assert len(out) == 2 and out[1].text is None
+
+
+def test_pictures_with_writing_are_not_mirrored(make_sample, ctx) -> None:
+    import io
+
+    import skimage.data
+    from PIL import Image, ImageDraw, ImageFont
+
+    from core.ops.augmented.image_hflip import ImageHFlip
+
+    sign = Image.fromarray(skimage.data.astronaut())
+    ImageDraw.Draw(sign).text((40, 380), "STOP HERE", fill=(255, 255, 255), font=ImageFont.load_default(size=40))
+    buf = io.BytesIO()
+    sign.save(buf, "PNG")
+    photo = io.BytesIO()
+    Image.fromarray(skimage.data.chelsea()).save(photo, "PNG")
+    rows = [make_sample(image=buf.getvalue()).evolve(formats={"image": "png:rgb"}), make_sample(image=photo.getvalue()).evolve(formats={"image": "png:rgb"})]
+    out = ImageHFlip().apply(rows, ctx)
+    written, cat, *variants = out
+    assert written.metrics["text_score"] > 0.002 and written.flags[0].startswith("image.hflip:not mirrored, writing covers")
+    assert cat.metrics["text_score"] == 0.0 and not cat.flags
+    assert [v.parent_id for v in variants] == [cat.sample_id]

@@ -1,0 +1,48 @@
+"""How much of a picture is writing: PP-OCRv4's text-detection network (DBNet), whose ONNX
+weights ship inside the `rapidocr-onnxruntime` wheel (Apache-2.0), run with onnxruntime on
+CPU. Only the detector runs (no recognition): a per-pixel text probability, of which the
+score is the share of the picture where it is over 0.3."""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+SIDE = 192  # pictures are letterboxed to SIDE × SIDE, one batch per chunk: ≈ 13 ms a picture on one core (256: 23 ms)
+MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+
+
+@functools.cache
+def _session() -> Any:
+    import onnxruntime as ort
+
+    model = files("rapidocr_onnxruntime") / "models" / "ch_PP-OCRv4_det_infer.onnx"
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # chunks already run in parallel, one per worker
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+
+def _letterbox(im: Image.Image) -> tuple[np.ndarray, tuple[int, int]]:
+    rgb = im.convert("RGB")
+    scale = SIDE / max(rgb.size)
+    w, h = max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))
+    canvas = np.zeros((SIDE, SIDE, 3), np.float32)
+    canvas[:h, :w] = np.asarray(rgb.resize((w, h), Image.Resampling.BILINEAR), np.float32) / 255.0
+    return (canvas - MEAN) / STD, (w, h)
+
+
+def text_scores(images: list[Image.Image]) -> list[float]:
+    """For each picture, the share of its area that the detector reads as text (0 for a photo
+    without writing; a sign, a page or a caption burnt into the picture reads above 0.002)."""
+    if not images:
+        return []
+    boxes = [_letterbox(im) for im in images]
+    batch = np.stack([b for b, _ in boxes]).transpose(0, 3, 1, 2)
+    session = _session()
+    prob = session.run(None, {session.get_inputs()[0].name: batch})[0][:, 0]
+    return [round(float((p[:h, :w] > 0.3).mean()), 5) for p, (_, (w, h)) in zip(prob, boxes, strict=True)]
