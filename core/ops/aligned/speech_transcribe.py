@@ -10,11 +10,13 @@ from core.records import Result, Sample
 @register_op("speech.transcribe")
 @dataclass(frozen=True, slots=True)
 class SpeechTranscribe:
-    """Transcribe audio that has speech-like content and no human text or cues (Whisper).
+    """Transcribe audio that has speech-like content (not mostly silence; voiced, where audio.vad
+    measured it) and no human text or cues (Whisper).
     Segments get source `whisper:<model>`; quiet or non-speech audio yields no segments."""
 
     max_silence_ratio: float = 0.9
     no_speech_threshold: float = 0.6
+    min_voiced_ratio: float = 0.05  # audio.vad's share of speech frames, where measured
 
     def wants(self, s: Sample) -> bool:
         return (
@@ -22,6 +24,7 @@ class SpeechTranscribe:
             and s.text is None
             and not s.segments
             and s.metrics.get("silence_ratio", 0.0) <= self.max_silence_ratio
+            and s.metrics.get("voiced_ratio", 1.0) >= self.min_voiced_ratio
         )
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
