@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.augment import make_variant, variant_seed
+from core.augment import is_original, make_variant, variant_seed
 from core.decode import DecodeFailure
 from core.decode.audio import CANONICAL_RATE, AudioClip, audio_metrics, decode_audio, encode_audio
 from core.ops.base import OpContext, register_op
@@ -32,7 +32,7 @@ class AudioNoise:
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         out: list[Result] = list(samples)
         for s in samples:
-            if "audio" not in s.media or "video" in s.modalities or s.parent_id is not None:
+            if "audio" not in s.media or "video" in s.modalities or not is_original(s):
                 continue
             try:
                 clip = decode_audio(s.media["audio"], max_seconds=self.max_seconds, rate=CANONICAL_RATE)

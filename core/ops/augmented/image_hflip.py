@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
-from core.augment import make_variant
+from core.augment import is_original, make_variant
 from core.decode import DecodeFailure
 from core.decode.image import CANONICAL_PNG, dhash, encode_canonical, open_image, to_rgb
 from core.ops.base import OpContext, register_op
@@ -45,7 +45,7 @@ class ImageHFlip:
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         decoded: list[tuple[Sample, Image.Image]] = []
         for s in samples:
-            if "image" not in s.media or s.parent_id is not None:
+            if "image" not in s.media or not is_original(s):
                 continue
             try:
                 decoded.append((s, to_rgb(open_image(s.media["image"], max_pixels=self.max_pixels))))
