@@ -3,7 +3,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import istft, stft
 
 from core.augment import audio_only, audio_variant, each_decoded, seeds
 from core.decode.audio import CANONICAL_RATE, decode_audio
@@ -40,6 +39,8 @@ class AudioSpecAugment:
         out: list[Result] = list(samples)
         decode = lambda s: decode_audio(s.media["audio"], max_seconds=self.max_seconds, rate=CANONICAL_RATE)  # noqa: E731
         for s, clip in each_decoded(samples, audio_only, decode, self.op_name, self.variants):
+            from scipy.signal import istft, stft  # lazily: a costly import most stages never need
+
             freqs, times, spec = stft(clip.samples, fs=CANONICAL_RATE, nperseg=400, noverlap=240)
             top = hz_to_mel(CANONICAL_RATE / 2)
             for seed in seeds(ctx.seed, s.sample_id, self.op_name, self.variants):

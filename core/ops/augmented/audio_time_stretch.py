@@ -3,7 +3,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from core.augment import audio_only, audio_variant, each_decoded, seeds
 from core.decode.audio import CANONICAL_RATE, decode_audio
@@ -25,6 +24,8 @@ class AudioTimeStretch:
     max_seconds: float = 600.0
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
+        from scipy.signal import resample_poly  # lazily: a costly import most stages never need
+
         out: list[Result] = list(samples)
         decode = lambda s: decode_audio(s.media["audio"], max_seconds=self.max_seconds, rate=CANONICAL_RATE)  # noqa: E731
         for s, clip in each_decoded(samples, audio_only, decode, self.op_name, self.variants):
