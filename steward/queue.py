@@ -8,9 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.decisions import Action, in_force
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from core.decisions import Action, Verdict, in_force
 from resources import decisions
-from resources.store import QUARANTINED, STAGE_TABLES, LakeStore, _quote
+from resources.store import QUARANTINED, STAGE_TABLES, LakeStore, _quote, in_list
 
 STATUSES = ("open", "decided", "all")
 ENTRY_COLUMNS = ["sample_id", "batch", "op", "reason", "detail", "source", "modalities", "text", "created_at"]
@@ -33,26 +36,70 @@ class Filter:
 
 def entries(lake: LakeStore, f: Filter) -> list[dict[str, Any]]:
     """Queue entries matching `f`, in stage order then oldest first; each with its decision in force."""
-    conds = [QUARANTINED, *(f"batch = {_quote(v)}" for v in [f.batch] if v), *(f"reason = {_quote(v)}" for v in [f.reason] if v)]
-    decided = in_force(decisions.read(lake, f"batch = {_quote(f.batch)}" if f.batch else None))
+    return page(lake, f, limit=None)[0]
+
+
+def page(lake: LakeStore, f: Filter, limit: int | None = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """(entries `offset` … `offset + limit` of the queue `f` selects (all when `limit` is None), how many match in all).
+
+    Cost grows with the rows that match only through their sort keys (sample id, time, row
+    address, read as Arrow): the entries themselves and their decisions are read for the page alone."""
+    matched = _matches(lake, f)
+    total = sum(keys.num_rows for _, _, keys in matched)
+    stop = total if limit is None else offset + limit
     out: list[dict[str, Any]] = []
+    seen = 0
+    for stage, ds, keys in matched:
+        lo, hi = max(offset - seen, 0), min(stop - seen, keys.num_rows)
+        seen += keys.num_rows
+        if lo >= hi:
+            continue
+        rows = ds._take_rows(keys["_rowaddr"].slice(lo, hi - lo).to_pylist(), columns=ENTRY_COLUMNS).to_pylist()  # pylance 14: take by row address
+        out += [{"stage": stage, **r} for r in rows]
+    verdicts = _in_force(lake, f, sorted({e["sample_id"] for e in out}))
+    for e in out:
+        v = verdicts.get((e["sample_id"], e["stage"]))
+        e["decision"] = None if v is None else {"action": v.action.value, "who": v.who, "note": v.note, "id": v.decision_id}
+    return out, total
+
+
+def _matches(lake: LakeStore, f: Filter) -> list[tuple[str, Any, pa.Table]]:
+    """Per stage (in stage order): its dataset (one version, read once) and the sort keys of its
+    matching entries (`sample_id`, `created_at`, `_rowaddr`), oldest first, the status filter applied."""
+    conds = [QUARANTINED, *(f"batch = {_quote(v)}" for v in [f.batch] if v), *(f"reason = {_quote(v)}" for v in [f.reason] if v)]
+    decided = _decided(lake, f) if f.status != "all" else {}
+    out = []
     for stage, table in STAGE_TABLES.items():
         ds = lake.dataset(table) if f.stage in (None, stage) else None
         if ds is None:
             continue
-        rows = ds.to_table(columns=ENTRY_COLUMNS, filter=" AND ".join(conds)).to_pylist()
-        for r in sorted(rows, key=lambda r: (r["created_at"], r["sample_id"])):
-            v = decided.get((r["sample_id"], stage))
-            if (f.status == "open" and v is not None) or (f.status == "decided" and v is None):
-                continue
-            out.append({"stage": stage, **r, "decision": None if v is None else {"action": v.action.value, "who": v.who, "note": v.note, "id": v.decision_id}})
+        keys = ds.to_table(columns=["sample_id", "created_at"], filter=" AND ".join(conds), with_row_address=True)
+        if f.status != "all":
+            held = pc.is_in(keys["sample_id"], value_set=decided.get(stage, pa.array([], pa.string())))
+            keys = keys.filter(pc.invert(held) if f.status == "open" else held)
+        out.append((stage, ds, keys.take(pc.sort_indices(keys, [("created_at", "ascending"), ("sample_id", "ascending")]))))
     return out
 
 
-def page(lake: LakeStore, f: Filter, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """(one page of entries, how many match in all)."""
-    found = entries(lake, f)
-    return found[offset : offset + limit], len(found)
+def _decisions_where(f: Filter, extra: str | None = None) -> str | None:
+    conds = [c for c in (f"batch = {_quote(f.batch)}" if f.batch else None, extra) if c]
+    return " AND ".join(conds) or None
+
+
+def _decided(lake: LakeStore, f: Filter) -> dict[str, pa.Array]:
+    """stage → the sample ids with a decision in force there (any decision is in force: the latest wins)."""
+    ds = lake.dataset(decisions.TABLE)
+    if ds is None:
+        return {}
+    t = ds.to_table(columns=["sample_id", "stage"], filter=_decisions_where(f))
+    return {stage: pc.unique(t.filter(pc.equal(t["stage"], stage))["sample_id"]) for stage in pc.unique(t["stage"]).to_pylist()}
+
+
+def _in_force(lake: LakeStore, f: Filter, ids: list[str], chunk: int = 512) -> dict[tuple[str, str], Verdict]:
+    out: dict[tuple[str, str], Verdict] = {}
+    for i in range(0, len(ids), chunk):
+        out.update(in_force(decisions.read(lake, _decisions_where(f, in_list("sample_id", ids[i : i + chunk])))))
+    return out
 
 
 def resolve(lake: LakeStore, prefix: str) -> str:
