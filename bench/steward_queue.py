@@ -1,8 +1,8 @@
 """Review-queue latency at scale: one page of the steward's queue (`steward.queue.page`, what
 `tessera review list` and the web app's queue page call) over a synthetic lake of N quarantined
-rows, and the web app's queue page end to end (HTTP through the ASGI app, HTML rendered).
+rows, and the web app's queue page and one sample page end to end (HTTP through the ASGI app, HTML rendered).
 
-    PYTHONPATH=. .venv/bin/python bench/steward_queue.py              # 100k rows: ~1 min to build, then the timings
+    PYTHONPATH=. .venv/bin/python bench/steward_queue.py              # 100k rows: ~10 s to build, then the timings
     PYTHONPATH=. .venv/bin/python bench/steward_queue.py --n 20000 --decided 2000
 
 The rows are written directly with the stage schema (`core.schema.samples_to_arrow`), spread over
@@ -14,6 +14,7 @@ machines are shared and noisy: compare figures of one run with each other.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -93,14 +94,23 @@ def main() -> None:
         }
         for name, (f, offset) in cases.items():
             ms = median_ms(lambda f=f, offset=offset: page(lake, f, 50, offset), args.repeat)
-            print(f"steward.queue.page  {name:<36} {ms:8.1f} ms  ({page(lake, f, 50, offset)[1]} match)")
+            print(f"steward.queue.page  {name:<34} {ms:8.1f} ms  ({page(lake, f, 50, offset)[1]} match)")
         users = Users(Path(tmp) / "steward")
         users.add("bench", "viewer", "bench-password")
         client = TestClient(create_app(lake, Path(tmp) / "steward"), base_url="http://127.0.0.1:8080")
-        client.post("/login", data={"user": "bench", "password": "bench-password"})
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)[1]
+        client.post("/login", data={"user": "bench", "password": "bench-password", "csrf": token}, headers={"Origin": "http://127.0.0.1:8080"})
+
+        def queue_page(query: str) -> None:
+            response = client.get("/" + query, follow_redirects=False)
+            assert response.status_code == 200 and 'id="count"' in response.text, f"GET /{query}: {response.status_code}"
+
         for name, query in {"queue page 1 (HTML)": "", "queue page 1000 (HTML)": "?page=1000", "queue batch b2 (HTML)": "?batch=b2"}.items():
-            ms = median_ms(lambda query=query: client.get("/" + query).raise_for_status(), args.repeat)
-            print(f"web GET /{query:<32} {name:<24} {ms:8.1f} ms")
+            ms = median_ms(lambda query=query: queue_page(query), args.repeat)
+            print(f"web GET /{query:<12} {name:<24} {ms:8.1f} ms")
+        sample = f"/sample/{made[args.n // 2]['sample_id']}"
+        ms = median_ms(lambda: client.get(sample, follow_redirects=False).raise_for_status(), args.repeat)
+        print(f"web GET /sample/…   {'one sample page (HTML)':<24} {ms:8.1f} ms")
 
 
 if __name__ == "__main__":
