@@ -5,6 +5,7 @@ queue entries. The web app and `tessera review` both use this module, so they me
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from resources import decisions
 from resources.store import QUARANTINED, STAGE_TABLES, LakeStore, _quote, in_list
 
 STATUSES = ("open", "decided", "all")
+FULL_ID = re.compile(r"^[0-9a-f]{64}$")
 ENTRY_COLUMNS = ["sample_id", "batch", "op", "reason", "detail", "source", "modalities", "text", "created_at"]
 UNDECIDABLE = {"raw": "raw sets content aside by its bytes (empty, corrupt, duplicate); there is no operator verdict to override"}
 
@@ -136,7 +138,25 @@ def target(lake: LakeStore, sample_id: str, action: Action, batch: str | None = 
     """Where a decision about `sample_id` applies: the (batch, stage, op, reason) of its latest
     quarantine; a relabel of a sample that is not quarantined applies at `aligned` (its new text
     then flows through aligned and embedded again)."""
-    rows = [r for r in story(lake, sample_id)["stages"] if (batch is None or r["batch"] == batch) and (stage is None or r["stage"] == stage)]
+    return targets(lake, [(sample_id, batch, stage)], action)[0]
+
+
+def targets(lake: LakeStore, wanted: list[tuple[str, str | None, str | None]], action: Action, chunk: int = 512) -> list[dict[str, Any]]:
+    """`target` of each (sample_id, batch, stage), the stage tables read once for them all."""
+    ids = sorted({sid for sid, _, _ in wanted})
+    found: dict[str, list[dict[str, Any]]] = {}
+    for stage, table in STAGE_TABLES.items():
+        ds = lake.dataset(table)
+        for i in range(0, len(ids), chunk) if ds is not None else ():
+            for r in ds.to_table(columns=["sample_id", "batch", "status", "op", "reason"], filter=in_list("sample_id", ids[i : i + chunk])).to_pylist():
+                found.setdefault(r["sample_id"], []).append({"stage": stage, **r})
+    for rows in found.values():  # stage order, as `story` lists them
+        rows.sort(key=lambda r: list(STAGE_TABLES).index(r["stage"]))
+    return [_target(sid, found.get(sid, []), action, batch, stage) for sid, batch, stage in wanted]
+
+
+def _target(sample_id: str, stages: list[dict[str, Any]], action: Action, batch: str | None, stage: str | None) -> dict[str, Any]:
+    rows = [r for r in stages if (batch is None or r["batch"] == batch) and (stage is None or r["stage"] == stage)]
     if not rows:
         raise ValueError(f"sample {sample_id[:12]} is in no stage table{f' of batch {batch}' if batch else ''}{f' at {stage}' if stage else ''}")
     held = [r for r in rows if r["status"] == "quarantined"]
@@ -152,6 +172,11 @@ def target(lake: LakeStore, sample_id: str, action: Action, batch: str | None = 
         raise ValueError(f"sample {sample_id[:12]} is in batches {', '.join(batches)}; say which with --batch")
     at = stage or ("aligned" if action is Action.RELABEL else rows[-1]["stage"])
     return {"sample_id": sample_id, "batch": batches[0], "stage": at, "op": "", "reason": ""}
+
+
+def counts(lake: LakeStore, f: Filter) -> dict[str, int]:
+    """stage → how many queue entries `f` matches there (stages with none left out)."""
+    return {stage: keys.num_rows for stage, _, keys in _matches(lake, f) if keys.num_rows}
 
 
 def decide(lake: LakeStore, targets: list[dict[str, Any]], action: Action, *, who: str, client: str, note: str = "", text: str | None = None) -> list[dict[str, Any]]:

@@ -382,7 +382,8 @@ def _action(form: Mapping[str, list[str]]) -> Action:
 
 def _decide(app: ReviewApp, entries: list[tuple[str, str | None, str | None]], act: Action, who: str, client: str, note: str, text: str | None) -> list[dict[str, Any]]:
     """As `tessera review ACTION SAMPLE --batch B --stage S` for each (sample, batch, stage): one commit."""
-    targets = [queue.target(app.lake, queue.resolve(app.lake, sid), act, batch, stage) for sid, batch, stage in entries]
+    full = [(sid if queue.FULL_ID.match(sid) else queue.resolve(app.lake, sid), batch, stage) for sid, batch, stage in entries]
+    targets = queue.targets(app.lake, full, act)
     return queue.decide(app.lake, targets, act, who=who, client=client, note=note, text=text)
 
 
@@ -425,9 +426,13 @@ async def bulk_page(request: Request, app: ReviewApp, auth: tuple[Session, User]
     """The confirmation of a bulk decision: how many entries, and the first few."""
     f = _filter(request.query_params)
     act = _action({k: [v] for k, v in request.query_params.items()})
-    targets = await run_in_threadpool(_bulk_targets, app, f, act)
+    open_ = queue.Filter(batch=f.batch, stage=f.stage, reason=f.reason, status="open")
+    by_stage = await run_in_threadpool(queue.counts, app.lake, open_)
+    count = sum(n for stage, n in by_stage.items() if not (act is Action.APPROVE and stage == "raw"))
+    first = (await run_in_threadpool(queue.page, app.lake, open_, 20))[0]
     context = {
-        "f": f, "act": act.value, "targets": targets[:10], "count": len(targets), "note": request.query_params.get("note", ""),
+        "f": f, "act": act.value, "targets": [e for e in first if not (act is Action.APPROVE and e["stage"] == "raw")][:10], "count": count,
+        "by_stage": by_stage, "note": request.query_params.get("note", ""),
         "text": request.query_params.get("text", ""), "query": _filter_query(f),
     }  # fmt: skip
     return app.render(request, "bulk.html", context, auth=auth)
