@@ -511,10 +511,13 @@ def cmd_steward_serve(args: argparse.Namespace) -> int:
     from resources.home import lake_uri
     from resources.params import load_params
     from resources.store import Lake
+    from steward.users import Users
     from steward.web import serve
 
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(f"review app on {where} (lake {lake_uri()}); Ctrl-C stops it", file=sys.stderr)
+    if not Users(_steward_folder()).list():
+        print(f"no users yet in {_steward_folder()}: nobody can log in until `tessera steward user add NAME --role steward`", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: {args.host} is not loopback and the app speaks plain HTTP: put it behind a TLS proxy", file=sys.stderr)
     serve(Lake(lake_uri()), _steward_folder(), host=args.host, port=args.port, params=load_params(), session_s=args.session_hours * 3600)

@@ -569,11 +569,9 @@ def create_app(
 
 
 def serve(lake: LakeStore, folder: Path, *, host: str = "127.0.0.1", port: int = 8080, params: Mapping[str, Any] | None = None, session_s: float = 8 * 3600) -> None:
-    """Run the app with uvicorn until interrupted. Refuses to start with no user to log in."""
+    """Run the app with uvicorn until interrupted (users added meanwhile can log in at once)."""
     import uvicorn
 
-    if not Users(folder).list():
-        raise ValueError(f"no users in {folder}: add one first with `tessera steward user add NAME --role steward`")
     hosts = list(LOOPBACK) if host in LOOPBACK else ["*"]
     app = create_app(lake, folder, params=params, session_s=session_s, allowed_hosts=hosts)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)

@@ -284,6 +284,12 @@ def test_the_sample_page_shows_media_cues_limits_story_and_neighbours(web: TestC
     assert "Nearest neighbours" in web.get(f"/sample/{rocket}").text and shown["media"]["image"]
     assert web.get("/sample/ffffffffffff").status_code == 404
 
+    clip = lake.dataset("samples").to_table(columns=["sample_id"], filter="source LIKE '%clip.mp4%' AND parent_id IS NULL")["sample_id"][0].as_py()
+    text = web.get(f"/sample/{clip}").text
+    video = re.search(r'<video id="video" [^>]*src="/media/([0-9a-f]{64})"', text)[1]
+    assert web.get(f"/media/{video}", headers={"Range": "bytes=0-15"}).headers["content-type"] == "video/mp4"
+    assert "0:00.20 – 0:00.90" in text and "hello there" in text and text.count('alt="keyframe at') == 2
+
 
 def test_keep_this_one_in_a_near_duplicate_cluster(web: TestClient, lake: Lake) -> None:
     login(web)
