@@ -8,7 +8,7 @@ DVC_VENV := .venv-dvc
 BIN := $(VENV)/bin
 export TESSERA_HOME ?= $(CURDIR)/.tessera
 
-.PHONY: setup demo test ui bench clean validate
+.PHONY: setup demo test ui bench clean validate chromium
 
 setup: $(VENV)/.installed $(DVC_VENV)/.installed
 
@@ -28,7 +28,12 @@ $(DVC_VENV)/.installed:
 demo: setup
 	PATH="$(CURDIR)/$(DVC_VENV)/bin:$$PATH" $(BIN)/tessera demo
 
-test: setup
+# The browser tests drive Debian's chromium through Playwright (no browser download of its own).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
+test: setup chromium
 	$(BIN)/ruff check .
 	PATH="$(CURDIR)/$(DVC_VENV)/bin:$$PATH" $(BIN)/python -m pytest
 

@@ -500,6 +500,61 @@ def cmd_review_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- steward (the review web app and its users; steward/web.py, steward/users.py) -------------------
+def _steward_folder() -> Path:
+    from resources.home import tessera_home
+
+    return tessera_home() / "steward"
+
+
+def cmd_steward_serve(args: argparse.Namespace) -> int:
+    from resources.home import lake_uri
+    from resources.params import load_params
+    from resources.store import Lake
+    from steward.users import Users
+    from steward.web import serve
+
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+    print(f"review app on {where} (lake {lake_uri()}); Ctrl-C stops it", file=sys.stderr)
+    if not Users(_steward_folder()).list():
+        print(f"no users yet in {_steward_folder()}: nobody can log in until `tessera steward user add NAME --role steward`", file=sys.stderr)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: {args.host} is not loopback and the app speaks plain HTTP: put it behind a TLS proxy", file=sys.stderr)
+    serve(Lake(lake_uri()), _steward_folder(), host=args.host, port=args.port, params=load_params(), session_s=args.session_hours * 3600)
+    return 0
+
+
+def cmd_steward_user(args: argparse.Namespace) -> int:
+    from steward.users import Users, new_token
+
+    users = Users(_steward_folder())
+    if args.user_command == "list":
+        listed = users.list()
+        _emit(args, [{"name": u.name, "role": u.role} for u in listed], _table(["user", "role"], [[u.name, u.role] for u in listed]) if listed else "no users yet")
+        return 0
+    if args.user_command == "remove":
+        users.remove(args.name)
+        _emit(args, {"removed": args.name}, f"removed {args.name}; their sessions end at their next request")
+        return 0
+    token = new_token() if args.token else None
+    if token is not None:
+        password = token
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise CliError("the two passwords differ; nothing changed")
+    else:
+        raise CliError("no terminal to ask a password on: pass --password-stdin (and the password on stdin) or --token")
+    user = users.add(args.name, args.role, password)
+    payload = {"name": user.name, "role": user.role, **({"token": token} if token else {})}
+    _emit(args, payload, f"{user.name} can log in as {user.role}" + (f" with this token (shown once): {token}" if token else ""))
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tessera", description="Multimodal drops → curated, versioned, searchable LanceDB table.")
@@ -564,6 +619,23 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--who", help="who decides (default: TESSERA_USER, else USER)")
         if action == "relabel":
             sp.add_argument("--text", required=True, help="the new caption")
+    steward = sub.add_parser("steward", help="the steward's review web app: serve it, manage its users")
+    ssub = steward.add_subparsers(dest="steward_command", required=True)
+    sp = add("serve", cmd_steward_serve, "serve the review web app (127.0.0.1 by default; users log in)", ssub)
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8080)
+    sp.add_argument("--session-hours", type=float, default=8.0, help="a login lasts this long (default: 8)")
+    user = ssub.add_parser("user", help="the app's users: add (or change), remove, list")
+    usub = user.add_subparsers(dest="user_command", required=True)
+    sp = add("add", cmd_steward_user, "add a user, or change a user's role and password", usub)
+    sp.add_argument("name")
+    sp.add_argument("--role", choices=("steward", "viewer"), required=True, help="steward: may decide; viewer: reads only")
+    g = sp.add_mutually_exclusive_group()
+    g.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin (default: prompt)")
+    g.add_argument("--token", action="store_true", help="generate a password (printed once) instead of asking for one")
+    sp = add("remove", cmd_steward_user, "remove a user (their sessions end at once)", usub)
+    sp.add_argument("name")
+    add("list", cmd_steward_user, "the users and their roles", usub)
     sp = add("ui", cmd_ui, "the Dagster web UI over the same instance (127.0.0.1 by default)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=3000)
@@ -594,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace) -> str:
-    return " ".join(c for c in (args.command, getattr(args, "review_command", None)) if c)
+    return " ".join(c for c in (args.command, getattr(args, "review_command", None), getattr(args, "steward_command", None), getattr(args, "user_command", None)) if c)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,19 @@ queue entries. The web app and `tessera review` both use this module, so they me
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from core.decisions import Action, in_force
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from core.decisions import Action, Verdict, in_force
 from resources import decisions
-from resources.store import QUARANTINED, STAGE_TABLES, LakeStore, _quote
+from resources.store import QUARANTINED, STAGE_TABLES, LakeStore, _quote, in_list
 
 STATUSES = ("open", "decided", "all")
+FULL_ID = re.compile(r"^[0-9a-f]{64}$")
 ENTRY_COLUMNS = ["sample_id", "batch", "op", "reason", "detail", "source", "modalities", "text", "created_at"]
 UNDECIDABLE = {"raw": "raw sets content aside by its bytes (empty, corrupt, duplicate); there is no operator verdict to override"}
 
@@ -33,26 +38,70 @@ class Filter:
 
 def entries(lake: LakeStore, f: Filter) -> list[dict[str, Any]]:
     """Queue entries matching `f`, in stage order then oldest first; each with its decision in force."""
-    conds = [QUARANTINED, *(f"batch = {_quote(v)}" for v in [f.batch] if v), *(f"reason = {_quote(v)}" for v in [f.reason] if v)]
-    decided = in_force(decisions.read(lake, f"batch = {_quote(f.batch)}" if f.batch else None))
+    return page(lake, f, limit=None)[0]
+
+
+def page(lake: LakeStore, f: Filter, limit: int | None = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """(entries `offset` … `offset + limit` of the queue `f` selects (all when `limit` is None), how many match in all).
+
+    Cost grows with the rows that match only through their sort keys (sample id, time, row
+    address, read as Arrow): the entries themselves and their decisions are read for the page alone."""
+    matched = _matches(lake, f)
+    total = sum(keys.num_rows for _, _, keys in matched)
+    stop = total if limit is None else offset + limit
     out: list[dict[str, Any]] = []
+    seen = 0
+    for stage, ds, keys in matched:
+        lo, hi = max(offset - seen, 0), min(stop - seen, keys.num_rows)
+        seen += keys.num_rows
+        if lo >= hi:
+            continue
+        rows = ds._take_rows(keys["_rowaddr"].slice(lo, hi - lo).to_pylist(), columns=ENTRY_COLUMNS).to_pylist()  # pylance 14: take by row address
+        out += [{"stage": stage, **r} for r in rows]
+    verdicts = _in_force(lake, f, sorted({e["sample_id"] for e in out}))
+    for e in out:
+        v = verdicts.get((e["sample_id"], e["stage"]))
+        e["decision"] = None if v is None else {"action": v.action.value, "who": v.who, "note": v.note, "id": v.decision_id}
+    return out, total
+
+
+def _matches(lake: LakeStore, f: Filter) -> list[tuple[str, Any, pa.Table]]:
+    """Per stage (in stage order): its dataset (one version, read once) and the sort keys of its
+    matching entries (`sample_id`, `created_at`, `_rowaddr`), oldest first, the status filter applied."""
+    conds = [QUARANTINED, *(f"batch = {_quote(v)}" for v in [f.batch] if v), *(f"reason = {_quote(v)}" for v in [f.reason] if v)]
+    decided = _decided(lake, f) if f.status != "all" else {}
+    out = []
     for stage, table in STAGE_TABLES.items():
         ds = lake.dataset(table) if f.stage in (None, stage) else None
         if ds is None:
             continue
-        rows = ds.to_table(columns=ENTRY_COLUMNS, filter=" AND ".join(conds)).to_pylist()
-        for r in sorted(rows, key=lambda r: (r["created_at"], r["sample_id"])):
-            v = decided.get((r["sample_id"], stage))
-            if (f.status == "open" and v is not None) or (f.status == "decided" and v is None):
-                continue
-            out.append({"stage": stage, **r, "decision": None if v is None else {"action": v.action.value, "who": v.who, "note": v.note, "id": v.decision_id}})
+        keys = ds.to_table(columns=["sample_id", "created_at"], filter=" AND ".join(conds), with_row_address=True)
+        if f.status != "all":
+            held = pc.is_in(keys["sample_id"], value_set=decided.get(stage, pa.array([], pa.string())))
+            keys = keys.filter(pc.invert(held) if f.status == "open" else held)
+        out.append((stage, ds, keys.take(pc.sort_indices(keys, [("created_at", "ascending"), ("sample_id", "ascending")]))))
     return out
 
 
-def page(lake: LakeStore, f: Filter, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """(one page of entries, how many match in all)."""
-    found = entries(lake, f)
-    return found[offset : offset + limit], len(found)
+def _decisions_where(f: Filter, extra: str | None = None) -> str | None:
+    conds = [c for c in (f"batch = {_quote(f.batch)}" if f.batch else None, extra) if c]
+    return " AND ".join(conds) or None
+
+
+def _decided(lake: LakeStore, f: Filter) -> dict[str, pa.Array]:
+    """stage → the sample ids with a decision in force there (any decision is in force: the latest wins)."""
+    ds = lake.dataset(decisions.TABLE)
+    if ds is None:
+        return {}
+    t = ds.to_table(columns=["sample_id", "stage"], filter=_decisions_where(f))
+    return {stage: pc.unique(t.filter(pc.equal(t["stage"], stage))["sample_id"]) for stage in pc.unique(t["stage"]).to_pylist()}
+
+
+def _in_force(lake: LakeStore, f: Filter, ids: list[str], chunk: int = 512) -> dict[tuple[str, str], Verdict]:
+    out: dict[tuple[str, str], Verdict] = {}
+    for i in range(0, len(ids), chunk):
+        out.update(in_force(decisions.read(lake, _decisions_where(f, in_list("sample_id", ids[i : i + chunk])))))
+    return out
 
 
 def resolve(lake: LakeStore, prefix: str) -> str:
@@ -89,7 +138,25 @@ def target(lake: LakeStore, sample_id: str, action: Action, batch: str | None = 
     """Where a decision about `sample_id` applies: the (batch, stage, op, reason) of its latest
     quarantine; a relabel of a sample that is not quarantined applies at `aligned` (its new text
     then flows through aligned and embedded again)."""
-    rows = [r for r in story(lake, sample_id)["stages"] if (batch is None or r["batch"] == batch) and (stage is None or r["stage"] == stage)]
+    return targets(lake, [(sample_id, batch, stage)], action)[0]
+
+
+def targets(lake: LakeStore, wanted: list[tuple[str, str | None, str | None]], action: Action, chunk: int = 512) -> list[dict[str, Any]]:
+    """`target` of each (sample_id, batch, stage), the stage tables read once for them all."""
+    ids = sorted({sid for sid, _, _ in wanted})
+    found: dict[str, list[dict[str, Any]]] = {}
+    for stage, table in STAGE_TABLES.items():
+        ds = lake.dataset(table)
+        for i in range(0, len(ids), chunk) if ds is not None else ():
+            for r in ds.to_table(columns=["sample_id", "batch", "status", "op", "reason"], filter=in_list("sample_id", ids[i : i + chunk])).to_pylist():
+                found.setdefault(r["sample_id"], []).append({"stage": stage, **r})
+    for rows in found.values():  # stage order, as `story` lists them
+        rows.sort(key=lambda r: list(STAGE_TABLES).index(r["stage"]))
+    return [_target(sid, found.get(sid, []), action, batch, stage) for sid, batch, stage in wanted]
+
+
+def _target(sample_id: str, stages: list[dict[str, Any]], action: Action, batch: str | None, stage: str | None) -> dict[str, Any]:
+    rows = [r for r in stages if (batch is None or r["batch"] == batch) and (stage is None or r["stage"] == stage)]
     if not rows:
         raise ValueError(f"sample {sample_id[:12]} is in no stage table{f' of batch {batch}' if batch else ''}{f' at {stage}' if stage else ''}")
     held = [r for r in rows if r["status"] == "quarantined"]
@@ -105,6 +172,11 @@ def target(lake: LakeStore, sample_id: str, action: Action, batch: str | None = 
         raise ValueError(f"sample {sample_id[:12]} is in batches {', '.join(batches)}; say which with --batch")
     at = stage or ("aligned" if action is Action.RELABEL else rows[-1]["stage"])
     return {"sample_id": sample_id, "batch": batches[0], "stage": at, "op": "", "reason": ""}
+
+
+def counts(lake: LakeStore, f: Filter) -> dict[str, int]:
+    """stage → how many queue entries `f` matches there (stages with none left out)."""
+    return {stage: keys.num_rows for stage, _, keys in _matches(lake, f) if keys.num_rows}
 
 
 def decide(lake: LakeStore, targets: list[dict[str, Any]], action: Action, *, who: str, client: str, note: str = "", text: str | None = None) -> list[dict[str, Any]]:

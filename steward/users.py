@@ -1,0 +1,116 @@
+"""The review app's users: a name, a role and a salted scrypt hash of a password, in one JSON file
+under the steward's folder (`$TESSERA_HOME/steward/users.json`, mode 0600).
+
+Roles: `steward` may decide (approve, reject, relabel); `viewer` reads only. The file is read
+again whenever it changes, so a user added, changed or removed while the app runs counts at
+once, on sessions already open too. Writes replace the file atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROLES = ("steward", "viewer")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+MIN_PASSWORD = 8
+# scrypt at n=2**14, r=8 (16 MiB, ~50 ms here): slow enough to make guessing costly, fast enough to log in
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: str
+
+    @property
+    def may_decide(self) -> bool:
+        return self.role == "steward"
+
+
+def hash_password(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=128 * r * n * 2, dklen=32)
+
+
+class Users:
+    """The users of one steward folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / "users.json"
+        self._cache: tuple[float, dict[str, Any]] | None = None
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if self._cache is None or self._cache[0] != mtime:
+            self._cache = (mtime, json.loads(self.path.read_text(encoding="utf-8")))
+        return self._cache[1]
+
+    def _write(self, users: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".users-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(users, fh, indent=1, sort_keys=True)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._cache = None
+
+    def add(self, name: str, role: str, password: str) -> User:
+        """Add `name` (or replace its role and password)."""
+        if not NAME.match(name):
+            raise ValueError(f"user name {name!r} must be 1-64 of letters, digits, '.', '_', '@', '-' and start with a letter or digit")
+        if role not in ROLES:
+            raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        if len(password) < MIN_PASSWORD:
+            raise ValueError(f"the password of {name} is too short: give at least {MIN_PASSWORD} characters")
+        salt = secrets.token_bytes(16)
+        users = dict(self._read())
+        users[name] = {
+            "role": role, "salt": salt.hex(), "scrypt": SCRYPT, "hash": hash_password(password, salt, **SCRYPT).hex(),
+            "changed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }  # fmt: skip
+        self._write(users)
+        return User(name, role)
+
+    def remove(self, name: str) -> None:
+        users = dict(self._read())
+        if name not in users:
+            raise KeyError(f"no user {name!r}; `tessera steward user list` shows who there is")
+        del users[name]
+        self._write(users)
+
+    def list(self) -> list[User]:
+        return [User(n, u["role"]) for n, u in sorted(self._read().items())]
+
+    def get(self, name: str) -> User | None:
+        u = self._read().get(name)
+        return None if u is None else User(name, u["role"])
+
+    def check(self, name: str, password: str) -> User | None:
+        """The user, when `password` is theirs. An unknown name costs the same hash (no timing hint)."""
+        u = self._read().get(name)
+        salt = bytes.fromhex(u["salt"]) if u else b"\0" * 16
+        got = hash_password(password, salt, **(u["scrypt"] if u else SCRYPT))
+        if u is None or not hmac.compare_digest(got, bytes.fromhex(u["hash"])):
+            return None
+        return User(name, u["role"])
+
+
+def new_token() -> str:
+    """A generated password (shown once), for a user who should not pick one."""
+    return secrets.token_urlsafe(24)
