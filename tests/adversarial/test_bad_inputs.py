@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import subprocess
 import sys
 import time
 import unicodedata
@@ -39,6 +40,12 @@ STAGES = ("raw", "cleaned", "unified", "aligned")
 MAX_PROCESS_BYTES = int(1.5 * 2**30)
 MAX_TREE_BYTES = int(2.75 * 2**30)
 RUN_TIMEOUT_S = 600
+# Inputs whose header or size invites a huge allocation. Deciding on each (the cleaned chain on it
+# alone) measured 0-5.3 MiB above the bytes already held (the TIFF, the chunk bombs and the WAV the
+# most); the cap leaves room for allocator noise, and is far below any one of their claims.
+HOSTILE = ("bomb-png-50000x50000", "bomb-gif-screen-65535", "bomb-tiff-100000", "bomb-png-ztxt", "bomb-png-iccp",
+           "huge-jpeg-header", "huge-bmp-header", "wav-header-10h-holds-1s", "text-100mb-single-line")  # fmt: skip
+MAX_DECISION_BYTES = 32 * 2**20
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +55,14 @@ def drops(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Kind]]:
     return root, kinds
 
 
+def _child_env(home: Path) -> dict[str, str]:
+    """The environment of a child run: its own Tessera home, the repository's params, no hub."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("TESSERA_LAKE_URI", "TESSERA_PARAMS")}
+    return env | {"TESSERA_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "HF_HUB_OFFLINE": "1",
+                  "PYTHONPATH": os.pathsep.join([str(repo), env.get("PYTHONPATH", "")])}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def run(drops: tuple[Path, list[Kind]]) -> dict[str, Any]:
     """Both drops through the pipeline in a child process; its result and measured memory."""
@@ -55,10 +70,7 @@ def run(drops: tuple[Path, list[Kind]]) -> dict[str, Any]:
     home = root / "home"
     (home / "dagster").mkdir(parents=True)
     (home / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    repo = Path(__file__).resolve().parents[2]
-    env = {k: v for k, v in os.environ.items() if k not in ("TESSERA_LAKE_URI", "TESSERA_PARAMS")}
-    env |= {"TESSERA_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "HF_HUB_OFFLINE": "1",
-            "PYTHONPATH": os.pathsep.join([str(repo), env.get("PYTHONPATH", "")])}  # fmt: skip
+    env = _child_env(home)
     started = time.perf_counter()
     done, peak = run_measured([sys.executable, "-m", "tests.adversarial.drive", str(root / "drops"), *STAGES], env, RUN_TIMEOUT_S)
     assert done.stdout.strip(), f"the driver printed nothing (exit {done.returncode}): {done.stderr[-2000:]}"
@@ -227,6 +239,22 @@ def test_the_run_stays_within_its_memory_cap(run: dict[str, Any]) -> None:
     largest = max(run["maxrss"].values())
     assert largest < MAX_PROCESS_BYTES, f"one process peaked at {largest / 2**30:.2f} GiB > {MAX_PROCESS_BYTES / 2**30:.2f} GiB"
     assert run["tree_peak"] < MAX_TREE_BYTES, f"the process tree peaked at {run['tree_peak'] / 2**30:.2f} GiB > {MAX_TREE_BYTES / 2**30:.2f} GiB"
+
+
+def test_hostile_inputs_are_decided_without_allocating_what_they_claim(drops: tuple[Path, list[Kind]]) -> None:
+    """Per input, the memory the cleaned chain takes beyond the bytes it was handed (kernel peak-RSS
+    mark, reset before each input): a refusal by header or size must not allocate the claim."""
+    root, kinds = drops
+    names = [k.input for k in kinds if k.id in HOSTILE]
+    assert len(names) == len(HOSTILE)
+    done = subprocess.run([sys.executable, "-m", "tests.adversarial.peaks", str(root / "drops" / "a"), *names],
+                          env=_child_env(root / "peaks-home"), capture_output=True, text=True, timeout=RUN_TIMEOUT_S)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    peaks = json.loads(done.stdout.strip().splitlines()[-1])
+    print("\nextra peak per hostile input (MiB):", {n: round(b / 2**20, 1) for n, b in peaks.items()})
+    assert set(peaks) == set(names)
+    over = {n: f"{b / 2**20:.0f} MiB" for n, b in peaks.items() if b > MAX_DECISION_BYTES}
+    assert not over, f"over {MAX_DECISION_BYTES >> 20} MiB to decide: {over}"
 
 
 def test_reasons_cover_the_bad_input_codes(lake: dict[str, list[dict[str, Any]]]) -> None:

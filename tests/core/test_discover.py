@@ -225,3 +225,14 @@ def test_row_with_an_id_and_only_bad_paths_is_still_accounted_for() -> None:
 def test_files_without_suffix_in_a_dotted_folder_do_not_pair(astronaut_png, tone_wav) -> None:
     d = discover(MemoryLanding({"v1.2/cat": astronaut_png, "v1.2/dog": tone_wav}), "b1")
     assert sorted(s.modalities for s in d.samples) == [["audio"], ["image"]]
+
+
+def test_a_row_with_nothing_usable_fails_for_its_part_reason(astronaut_png) -> None:
+    """A row naming only a path that leaves the drop is BAD_PATH itself; only an empty file, EMPTY."""
+    manifest = b"sample,image\nout,/etc/passwd\nnone,empty.png\nok,x.png\n"
+    d = discover(MemoryLanding({"m.csv": manifest, "x.png": astronaut_png, "empty.png": b""}), "b1", manifest, "m.csv")
+    got = reasons(d)
+    assert got["m.csv#2"] == "BAD_PATH" and got["m.csv#2:/etc/passwd"] == "BAD_PATH"
+    assert got["m.csv#3"] == "EMPTY" and got["empty.png"] == "EMPTY"
+    assert "/etc/passwd" in next(q.detail for q in d.quarantined if q.sample.source == json.dumps(["m.csv#2"]))
+    assert_every_input_once(d)
