@@ -34,9 +34,9 @@ pytestmark = pytest.mark.slow
 STAGES = ("raw", "cleaned", "unified", "aligned")
 # Measured on a 2-core x86_64 box (whole run, both drops): the process tree peaked at 1.74-1.87 GiB
 # (sum over the driver and its workers), the largest single process at 1.05 GiB. A decoder that
-# allocated what a header here declares would need more in one process than the cap allows:
+# allocated what a header here declares would push one process past the cap from that baseline:
 # the 10 h WAV 1.1 GiB as 16-bit samples (2.1 GiB as float32), the 50000² PNG 2.3 GiB, the
-# 65535² GIF 4 GiB; so would five copies of the 100 MiB line on top of the baseline.
+# 65535² GIF 4 GiB; so would five copies of the 100 MiB line. Sharper, per input: HOSTILE below.
 MAX_PROCESS_BYTES = int(1.5 * 2**30)
 MAX_TREE_BYTES = int(2.75 * 2**30)
 RUN_TIMEOUT_S = 600
