@@ -193,10 +193,10 @@ def _manifest_entry(
     """One manifest row as one sample. A row that loses any part it names lands nothing: its
     other files and its text are quarantined UNPAIRED (a caption without its picture is no sample)."""
     entry = _Entry(key=row.get("sample") or row.get("id") or key, sources=[key])
-    lost: list[str] = []
+    lost: list[tuple[Reason, str]] = []  # why each part the row names was refused
 
     def fail(input_key: str, reason: Reason, detail: str, op: str, data: bytes | None = None, new_input: bool = False) -> None:
-        lost.append(detail)
+        lost.append((reason, detail))
         out.quarantined.append(_bad(batch, input_key, reason, detail, op, data))
         if new_input:
             out.inputs.append(input_key)
@@ -215,10 +215,9 @@ def _manifest_entry(
         if name not in mine:  # an earlier row named this file: the file is accounted for once
             continue
         mine.discard(name)
-        n_before = len(out.quarantined)
         part = _read_part(landing, batch, name, out)
-        if part is None:
-            lost.append(out.quarantined[n_before].detail if len(out.quarantined) > n_before else name)
+        if part is None:  # the file was just quarantined: its reason is the row's loss
+            lost.append((out.quarantined[-1].reason, out.quarantined[-1].detail))
             continue
         data, modality, fmt = part
         if col == "text_path":
@@ -234,11 +233,13 @@ def _manifest_entry(
     if row.get("text", "").strip() and "text" not in entry.parts:
         entry.parts["text"] = (key, row["text"].encode("utf-8"), "txt")
     if lost and entry.parts:
-        why = f"row {key} lost a part it names ({lost[0][:120]})"
+        why = f"row {key} lost a part it names ({lost[0][1][:120]})"
         for name, data, _ in entry.parts.values():
             if name != key:
                 out.quarantined.append(_bad(batch, name, Reason.UNPAIRED, why, "raw.pair", data))
         entry.parts, entry.sources, entry.failure = {}, [key], (Reason.UNPAIRED, why)
+    elif lost:  # nothing of the row survives: the row fails for the reason its (first) part did
+        entry.failure = (lost[0][0], f"row {key} names no usable part ({lost[0][1][:120]})")
     return entry
 
 

@@ -23,6 +23,13 @@ _W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
 _W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
 
 
+# Matroska (EBML) element ids and TrackType values (Matroska spec, RFC 9559)
+_EBML, _SEGMENT, _TRACKS, _TRACK_ENTRY, _TRACK_TYPE, _CLUSTER = 0x1A45DFA3, 0x18538067, 0x1654AE6B, 0xAE, 0x83, 0x1F43B675
+_MKV_VIDEO, _MKV_AUDIO = 1, 2
+# MPEG audio frame header fields that no real stream uses: bitrate index 1111, sample-rate index 11
+_MPEG_BAD_BITRATE, _MPEG_RESERVED_RATE = 0xF, 3
+
+
 @dataclass(frozen=True, slots=True)
 class Sniffed:
     modality: str | None  # image / audio / video / text / subtitles, or None when unknown
@@ -33,12 +40,13 @@ def sniff(data: bytes, name: str = "") -> Sniffed:
     """Classify `data` by its leading bytes; `name` is consulted only for text formats."""
     head = data[:64]
     suffix = _suffix(name)
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff") and (suffix in TEXT_SUFFIXES or suffix in SUBTITLE_SUFFIXES):
-        # a UTF-16/32 byte-order mark under a text name; FF FE would otherwise pass for an MPEG audio frame sync
-        return Sniffed("subtitles", suffix.lstrip(".")) if suffix in SUBTITLE_SUFFIXES else Sniffed("text", "txt")
     fmt = _magic(head)
     if fmt == ("video", "mp4") and not _VIDEO_HANDLER.search(data) and _AUDIO_HANDLER.search(data):
         return Sniffed("audio", "m4a")  # ISO-BMFF with sound tracks only, whatever its brand
+    if fmt in (("video", "mkv"), ("video", "webm")):
+        tracks = matroska_track_types(data)
+        if tracks is not None and _MKV_VIDEO not in tracks and _MKV_AUDIO in tracks:
+            return Sniffed("audio", "mka" if fmt[1] == "mkv" else "webm")  # Matroska with sound tracks only (cover pictures are attachments)
     if fmt is not None:
         return Sniffed(*fmt)
     if suffix in SUBTITLE_SUFFIXES or head.lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
@@ -84,7 +92,7 @@ def _magic(head: bytes) -> tuple[str, str] | None:
     if head.startswith(b"OggS"):
         return "audio", "ogg"
     id3 = head.startswith(b"ID3") and len(head) >= 10 and head[3] in (2, 3, 4) and head[5] & 0x0F == 0 and all(b < 0x80 for b in head[6:10])
-    if id3 or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06):
+    if id3 or _mpeg_frame_header(head):
         return "audio", "mp3"
     if head[4:8] == b"ftyp":
         brand = head[8:12]
@@ -93,4 +101,62 @@ def _magic(head: bytes) -> tuple[str, str] | None:
         return "video", "webm" if b"webm" in head else "mkv"
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
         return "video", "avi"
+    return None
+
+
+def _mpeg_frame_header(head: bytes) -> bool:
+    """A bare MPEG audio frame header (layer II or III; layer I is 'mp1', not what .mp3 means).
+    Checking every field keeps a UTF-16 byte-order mark (FF FE) and other text from passing for MP3."""
+    if len(head) < 3 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    layer = (head[1] >> 1) & 0x3  # 01: layer III, 10: layer II, 11: layer I
+    return layer in (1, 2) and head[2] >> 4 != _MPEG_BAD_BITRATE and (head[2] >> 2) & 0x3 != _MPEG_RESERVED_RATE
+
+
+def _ebml_vint(data: bytes, pos: int, keep_marker: bool) -> tuple[int, int] | None:
+    """(value, next position) of the EBML variable-length integer at `pos`; an element id keeps its
+    length marker, a size does not (an all-ones size, 'unknown', comes back as -1)."""
+    if pos >= len(data) or data[pos] == 0:
+        return None
+    width = 8 - data[pos].bit_length() + 1
+    if pos + width > len(data):
+        return None
+    value = int.from_bytes(data[pos : pos + width], "big")
+    if keep_marker:
+        return value, pos + width
+    value &= (1 << (7 * width)) - 1
+    return (-1 if value == (1 << (7 * width)) - 1 else value), pos + width
+
+
+def _ebml_children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    """(id, body start, body end) of the elements between `start` and `end`; stops at damage."""
+    out, pos = [], start
+    while pos < end and len(out) < 4096:
+        ident = _ebml_vint(data, pos, keep_marker=True)
+        size = _ebml_vint(data, ident[1], keep_marker=False) if ident else None
+        if ident is None or size is None:
+            break
+        body = size[1]
+        stop = end if size[0] < 0 else min(end, body + size[0])
+        out.append((ident[0], body, stop))
+        pos = stop
+    return out
+
+
+def matroska_track_types(data: bytes) -> set[int] | None:
+    """TrackType values (1 video, 2 audio, 17 subtitle, …) of a Matroska/WebM file, read from its
+    Tracks element; None when the file has none before its first Cluster (or is damaged there)."""
+    top = _ebml_children(data, 0, len(data))
+    segment = next(((b, e) for i, b, e in top if i == _SEGMENT), None)
+    if not top or top[0][0] != _EBML or segment is None:
+        return None
+    for ident, body, end in _ebml_children(data, *segment):
+        if ident == _CLUSTER:
+            return None
+        if ident == _TRACKS:
+            types = set()
+            for entry_id, eb, ee in _ebml_children(data, body, end):
+                if entry_id == _TRACK_ENTRY:
+                    types |= {int.from_bytes(data[tb:te], "big") for tid, tb, te in _ebml_children(data, eb, ee) if tid == _TRACK_TYPE and te > tb}
+            return types
     return None

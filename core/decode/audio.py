@@ -13,10 +13,14 @@ import soundfile
 from core.decode import DecodeFailure, open_media
 from core.decode.container import open_container
 from core.decode.loudness import block_powers, integrated, snr_of_levels
+from core.decode.structure import Cut
 from core.records import Media, Reason
 
 CANONICAL_RATE = 16_000
 CANONICAL_AUDIO = "flac:16k-mono"  # formats["audio"] of canonical audio: 16 kHz mono 16-bit FLAC
+# Containers whose headers state a track's exact length (FLAC's STREAMINFO, an MP4 index); FFmpeg
+# estimates the others' (MP3, Ogg) or clamps it to the bytes present (WAV: see core/decode/structure.py)
+EXACT_LENGTH = frozenset({"flac", "mov,mp4,m4a,3gp,3g2,mj2"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ def decode_audio_stream(container: av.container.InputContainer, *, max_seconds: 
     """The whole first audio stream as one clip (see `AudioStream`)."""
     stream = AudioStream(container, max_seconds=max_seconds, rate=rate)
     blocks = list(stream.blocks())
+    stream.whole()
     samples = np.concatenate(blocks).astype(np.float32) if blocks else np.zeros(0, np.float32)
     if samples.size == 0:
         raise DecodeFailure(Reason.EMPTY, "audio stream decodes to no samples")
@@ -68,6 +73,7 @@ class AudioStream:
         self.max_seconds = max_seconds
         self.clipped = 0  # source instants at full scale
         self.total = 0  # samples handed out, at `rate`
+        self.broken = ""  # why decoding stopped before the end, when it did
 
     def blocks(self) -> Iterator[np.ndarray]:
         resampler: av.AudioResampler | None = None
@@ -91,8 +97,34 @@ class AudioStream:
         except DecodeFailure:
             raise
         except (av.error.FFmpegError, ValueError, EOFError) as exc:
-            reason = Reason.TRUNCATED if self.total else Reason.CORRUPT
-            raise DecodeFailure(reason, f"audio stream stops decoding after {self.total / self.rate:.2f} s: {exc}") from None
+            detail = f"audio stream stops decoding after {self.total / self.rate:.2f} s: {exc}"
+            if not self.total:  # nothing decodes: a cut if the header promised a length, else damage
+                raise DecodeFailure(Reason.TRUNCATED if self.declared_seconds() else Reason.CORRUPT, detail) from None
+            self.broken = detail  # what decoded so far is handed out; `whole` or `recovered_share` judge it
+
+    def whole(self) -> None:
+        """TRUNCATED when the stream stopped decoding part way (for callers that take no less)."""
+        if self.broken:
+            raise DecodeFailure(Reason.TRUNCATED, self.broken)
+
+    def declared_seconds(self) -> float:
+        """The track's length as its header states it exactly (0.0 where FFmpeg estimates it)."""
+        stream = self.stream
+        exact = stream.duration and self.container.format.name in EXACT_LENGTH
+        return float(stream.duration * stream.time_base) if exact else 0.0
+
+    def recovered_share(self, cut: Cut | None) -> float:
+        """The share of the declared track that decoded: 1.0 for a whole file; for a file cut
+        short or that stopped decoding, what decoded over what its header states (a WAV's data
+        chunk: the bytes present); 0.0 where that is unknown."""
+        declared = self.declared_seconds()
+        damaged = cut is not None or bool(self.broken)
+        if declared:
+            share = min(1.0, self.total / self.rate / declared)
+            return share if damaged or share < 0.98 else 1.0  # encoder priming and padding: not a cut
+        if cut is not None:
+            return cut.share
+        return 0.0 if damaged else 1.0
 
     def clip(self, samples: np.ndarray) -> AudioClip:
         """`samples` (some or all of what was handed out) as a clip, with the clipping share so far."""

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 from scipy.fft import dctn
 
 from core.decode import DecodeFailure
@@ -21,6 +21,7 @@ ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"})
 CANONICAL_PNG, CANONICAL_JPEG = "png:rgb", "jpeg:rgb"
 CANONICAL_FORMATS = frozenset({CANONICAL_PNG, CANONICAL_JPEG})
 LOSSY_SOURCES = frozenset({"JPEG"})
+_BOMB_MESSAGE = "Decompressed data too large"  # Pillow's ValueError when a compressed PNG text or ICC chunk exceeds its limit
 
 
 def open_image(
@@ -35,7 +36,7 @@ def open_image(
     except UnidentifiedImageError:
         raise DecodeFailure(Reason.CORRUPT, "not a readable image: no image format recognises these bytes") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise DecodeFailure(Reason.CORRUPT, f"image header unreadable: {type(exc).__name__}: {exc}") from None
+        raise _unreadable(exc, "image header unreadable") from None
     if im.format not in allowed:
         raise DecodeFailure(Reason.UNSUPPORTED, f"format {im.format} is not in the allow-list {sorted(allowed)}")
     w, h = im.size
@@ -54,7 +55,7 @@ def open_image(
         reason = Reason.TRUNCATED if "truncated" in str(exc).lower() else Reason.CORRUPT
         raise DecodeFailure(reason, f"pixel data unreadable: {exc}") from None
     except (SyntaxError, ValueError, EOFError) as exc:
-        raise DecodeFailure(Reason.CORRUPT, f"pixel data unreadable: {type(exc).__name__}: {exc}") from None
+        raise _unreadable(exc, "pixel data unreadable") from None
     return im
 
 
@@ -92,6 +93,14 @@ def to_srgb(im: Image.Image) -> tuple[Image.Image, bool]:
     assert converted is not None
     converted.format, converted.info = im.format, {k: v for k, v in im.info.items() if k != "icc_profile"}
     return converted, True
+
+
+def _unreadable(exc: Exception, what: str) -> DecodeFailure:
+    """CORRUPT, except a compressed PNG metadata chunk (zTXt, iTXt, iCCP) that inflates past
+    Pillow's cap (before or after the pixels): a decompression bomb, TOO_LARGE."""
+    if isinstance(exc, ValueError) and _BOMB_MESSAGE in str(exc):
+        return DecodeFailure(Reason.TOO_LARGE, f"a compressed metadata chunk inflates past {PngImagePlugin.MAX_TEXT_CHUNK} bytes")
+    return DecodeFailure(Reason.CORRUPT, f"{what}: {type(exc).__name__}: {exc}")
 
 
 @contextlib.contextmanager

@@ -38,8 +38,8 @@ def decode_text_as(data: bytes, *, max_bytes: int, policy: str = "strict", min_c
         text, encoding = _detected(data, exc, min_confidence)
     if "\x00" in text:
         raise DecodeFailure(Reason.BAD_ENCODING, "text contains NUL characters (binary data?)")
-    if not text.strip():
-        raise DecodeFailure(Reason.EMPTY, "text is empty or whitespace only")
+    if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text):  # Cf: zero-width and other invisible format characters
+        raise DecodeFailure(Reason.EMPTY, "text is empty: whitespace or invisible characters only")
     return text.removeprefix("\ufeff"), encoding.removesuffix("-sig")
 
 

@@ -14,6 +14,7 @@ from core.decode import DecodeFailure
 from core.decode.audio import CANONICAL_RATE, AudioStream, decode_audio_stream, encode_audio
 from core.decode.container import open_container
 from core.decode.image import encode_jpeg
+from core.decode.structure import Cut, as_truncation, cut_of, recovered
 from core.decode.text import ass_dialogue_text
 from core.records import Media, Reason, Segment
 from core.windows import spans, split
@@ -40,7 +41,7 @@ class VideoParts:
 
 def decode_video(
     data: Media, limits: VideoLimits, *, keyframe_fps: float, max_side: int, analysis_fps: float = 5.0, scene_threshold: float = 0.3,
-    window_over_s: float = float("inf"), window_s: float = 60.0, min_window_s: float = 1.0,
+    window_over_s: float = float("inf"), window_s: float = 60.0, min_window_s: float = 1.0, min_recovered_share: float = 0.5,
 ) -> tuple[dict[str, float], VideoParts]:  # fmt: skip
     """One pass: decode every frame under `limits` (stream metrics), keeping a keyframe (JPEG,
     longer side ≤ `max_side`) every 1/`keyframe_fps` s by timestamp (so variable frame rates
@@ -54,7 +55,25 @@ def decode_video(
 
     Longer than `window_over_s`: `parts.windows` are its windows of `window_s` (a last one under
     `min_window_s` joins the one before), and its track is cut to match as it decodes
-    (`audio_windows`), so no more than one window of samples is held."""
+    (`audio_windows`), so no more than one window of samples is held.
+
+    A file cut short (core/decode/structure.py) keeps what decodes when its index lists frames and
+    at least `min_recovered_share` of them decode (`recovered_share` in the metrics); otherwise,
+    and whatever a decoder makes of the cut, TRUNCATED."""
+    cut = cut_of(data)
+    try:
+        return _decode_video(
+            data, limits, cut, keyframe_fps=keyframe_fps, max_side=max_side, analysis_fps=analysis_fps, scene_threshold=scene_threshold,
+            window_over_s=window_over_s, window_s=window_s, min_window_s=min_window_s, min_recovered_share=min_recovered_share,
+        )  # fmt: skip
+    except DecodeFailure as exc:
+        raise as_truncation(exc, cut) from None
+
+
+def _decode_video(
+    data: Media, limits: VideoLimits, short: Cut | None, *, keyframe_fps: float, max_side: int, analysis_fps: float, scene_threshold: float,
+    window_over_s: float, window_s: float, min_window_s: float, min_recovered_share: float,
+) -> tuple[dict[str, float], VideoParts]:  # fmt: skip
     parts = VideoParts()
     with open_container(data, "video") as c:
         pictures = [st for st in c.streams.video if st.disposition & av.stream.Disposition.attached_pic]
@@ -100,6 +119,10 @@ def decode_video(
             raise DecodeFailure(reason, f"video stops decoding after {frames} frames: {exc}") from None
         if frames == 0 or not parts.keyframes:
             raise DecodeFailure(Reason.EMPTY, "video stream decodes to no frames")
+        listed = min(1.0, frames / v.frames) if v.frames else 0.0  # the share of the frames its index lists that decode
+        if short is None and v.frames and listed < min_recovered_share:
+            raise DecodeFailure(Reason.CORRUPT, f"{frames} of the {v.frames} frames its index lists decode")
+        share = recovered(listed, min_recovered_share, "video frames", short.detail) if short else 1.0
         rate = float(v.average_rate) if v.average_rate else 0.0
         duration = float(c.duration / av.time_base) if c.duration else last_t + (1 / rate if rate else 0.0)
         metrics = {
@@ -116,6 +139,7 @@ def decode_video(
             "vfr": variable_rate(times),
             "scene_cuts": float(cuts),
             "motion": round(float(np.mean(changes)), 5) if changes else 0.0,
+            **({"recovered_share": share} if share < 1.0 else {}),
         }
     parts.segments = subtitle_cues(data)
     if duration > window_over_s:
@@ -138,7 +162,9 @@ def _track_windows(c: av.container.InputContainer, max_seconds: float, lengths: 
     """The first audio track as one canonical FLAC per window of `lengths` seconds (the last takes
     whatever remains), streamed: one window of samples in memory."""
     stream = AudioStream(c, max_seconds=max_seconds, rate=CANONICAL_RATE)
-    return [encode_audio(w, CANONICAL_RATE) for w in split(stream.blocks(), CANONICAL_RATE, lengths)]
+    windows = [encode_audio(w, CANONICAL_RATE) for w in split(stream.blocks(), CANONICAL_RATE, lengths)]
+    stream.whole()
+    return windows
 
 
 def thumbnail(frame: av.VideoFrame, size: tuple[int, int] = (32, 18)) -> np.ndarray:

@@ -231,4 +231,14 @@ def test_tracks_tagged_with_their_language_pair_with_their_media(tone_wav, srt_b
     d = discover(MemoryLanding({"talk/intro.wav": tone_wav, "talk/intro.en.srt": srt_bytes, "talk/intro.de.txt": b"Hallo zusammen"}), "b1")
     (s,) = d.samples
     assert s.modalities == ["text", "audio", "subtitles"]
+
+
+def test_a_row_with_nothing_usable_fails_for_its_part_reason(astronaut_png) -> None:
+    """A row naming only a path that leaves the drop is BAD_PATH itself; only an empty file, EMPTY."""
+    manifest = b"sample,image\nout,/etc/passwd\nnone,empty.png\nok,x.png\n"
+    d = discover(MemoryLanding({"m.csv": manifest, "x.png": astronaut_png, "empty.png": b""}), "b1", manifest, "m.csv")
+    got = reasons(d)
+    assert got["m.csv#2"] == "BAD_PATH" and got["m.csv#2:/etc/passwd"] == "BAD_PATH"
+    assert got["m.csv#3"] == "EMPTY" and got["empty.png"] == "EMPTY"
+    assert "/etc/passwd" in next(q.detail for q in d.quarantined if q.sample.source == json.dumps(["m.csv#2"]))
     assert_every_input_once(d)

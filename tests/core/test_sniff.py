@@ -127,6 +127,51 @@ def test_long_form_wav_and_other_pcm_containers_are_audio_that_decodes(fmt: str,
     assert decode_audio(buf.getvalue(), max_seconds=60).duration == pytest.approx(0.1, abs=0.005)
 
 
-def test_utf16_text_is_text_although_its_mark_looks_like_an_mpeg_frame_sync() -> None:
-    assert sniff("a caption in UTF-16".encode("utf-16-le").join([b"\xff\xfe", b""]), "notes.txt") == Sniffed("text", "txt")
-    assert sniff("1\n00:00:01,000 --> 00:00:02,000\nhi\n".encode("utf-16"), "talk.srt") == Sniffed("subtitles", "srt")
+def _matroska(fmt: str, *, audio: bool, video: bool = False, attachment: bytes | None = None) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as c:
+        if video:
+            v = c.add_stream("libvpx" if fmt == "webm" else "libx264", rate=5)
+            v.width, v.height, v.pix_fmt = 32, 32, "yuv420p"
+        a = c.add_stream("libopus", rate=48000, layout="mono") if audio else None
+        if attachment is not None:
+            c.add_attachment("cover.jpg", "image/jpeg", attachment)
+        if video:
+            for i in range(3):
+                frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 60, np.uint8), format="rgb24")
+                frame.pts = i
+                for p in v.encode(frame):
+                    c.mux(p)
+            for p in v.encode():
+                c.mux(p)
+        if a is not None:
+            x = (0.3 * np.sin(np.arange(9600) / 5)).astype(np.float32)
+            for k in range(0, len(x), 960):
+                frame = av.AudioFrame.from_ndarray(x[None, k : k + 960], format="flt", layout="mono")
+                frame.sample_rate, frame.pts = 48000, k
+                for p in a.encode(frame):
+                    c.mux(p)
+            for p in a.encode():
+                c.mux(p)
+    return buf.getvalue()
+
+
+def test_matroska_with_sound_tracks_only_is_audio() -> None:
+    """WebM/Matroska audio (what browsers record; a song with its cover attached) is audio, not a
+    video without a video stream; any video track keeps it video, whatever else it holds."""
+    assert sniff(_matroska("webm", audio=True), "voice.webm") == Sniffed("audio", "webm")
+    assert sniff(_matroska("matroska", audio=True, attachment=_image("JPEG")), "song.mka") == Sniffed("audio", "mka")
+    assert sniff(_matroska("matroska", audio=True, video=True), "clip.mkv") == Sniffed("video", "mkv")
+    assert sniff(_matroska("matroska", audio=False, video=True), "clip.mkv") == Sniffed("video", "mkv")
+
+
+def test_a_damaged_matroska_header_keeps_the_magic_verdict() -> None:
+    whole = _matroska("webm", audio=True)
+    assert sniff(whole[:40], "voice.webm") == Sniffed("video", "webm")  # tracks unreadable: the magic decides
+
+
+def test_utf16_text_is_not_an_mpeg_frame_header() -> None:
+    """FF FE (a UTF-16 byte-order mark) looks like an MPEG layer I frame sync; .mp3 is layer III."""
+    assert sniff("a caption".encode("utf-16"), "note.txt") == Sniffed("text", "txt")
+    assert sniff("a caption".encode("utf-16"), "subs.srt") == Sniffed("subtitles", "srt")
+    assert sniff(b"\xff\xfb\x90\x64" + bytes(60), "no-suffix") == Sniffed("audio", "mp3")  # a bare MPEG-1 layer III frame

@@ -8,6 +8,7 @@ import numpy as np
 from core.decode import DecodeFailure
 from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, AudioClip, AudioStream, Measures, audio_metrics, encode_audio
 from core.decode.container import open_container
+from core.decode.structure import as_truncation, cut_of, recovered
 from core.ops.base import OpContext, RowOp, register_op
 from core.records import Reason, Result, Sample
 from core.windows import cut, window
@@ -21,12 +22,16 @@ class AudioDecode(RowOp):
     clipping (on the source samples), silence and loudness (on the canonical track), and the
     source's rate and channels. Shorter than `min_seconds`: EMPTY. Longer than `window_over_s`:
     cut into windows of `window_s` (core/windows.py), decoded as they stream by, so memory holds
-    one window; past `max_seconds` (a bogus header, or more than anyone should window): TOO_LONG."""
+    one window; past `max_seconds` (a bogus header, or more than anyone should window): TOO_LONG.
+    A file cut short (core/decode/structure.py; or shorter than its exact declared length) keeps
+    what decodes when that is at least `min_recovered_share` of it, with `recovered_share` on the
+    row; less: TRUNCATED."""
 
     window_over_s: float = 600.0
     window_s: float = 30.0
     max_seconds: float = 14400.0
     min_seconds: float = 0.1
+    min_recovered_share: float = 0.5
     modality = "audio"
 
     def apply(self, samples: list[Sample], ctx: OpContext | None = None) -> list[Result]:
@@ -36,6 +41,7 @@ class AudioDecode(RowOp):
         return self.decode(s)[0]
 
     def decode(self, s: Sample) -> list[Result]:
+        cut = cut_of(s.media["audio"])
         try:
             with open_container(s.media["audio"], "audio") as container:
                 stream = AudioStream(container, max_seconds=self.max_seconds, rate=CANONICAL_RATE)
@@ -45,14 +51,19 @@ class AudioDecode(RowOp):
                     head.append(block)
                     held += len(block)
                     if held > self.window_over_s * CANONICAL_RATE:
-                        return self.windowed(s, stream, itertools.chain(head, blocks))
+                        rows = self.windowed(s, stream, itertools.chain(head, blocks))
+                        share = recovered(stream.recovered_share(cut), self.min_recovered_share, "audio", cut and cut.detail, stream.broken)
+                        return [rows[0].with_metrics(recovered_share=share) if share < 1.0 else rows[0], *rows[1:]]
                 whole = np.concatenate(head) if head else np.zeros(0, np.float32)
                 clip = stream.clip(whole)
+                share = recovered(stream.recovered_share(cut), self.min_recovered_share, "audio", cut and cut.detail, stream.broken)
         except DecodeFailure as exc:
-            return [s.quarantine(exc.reason, exc.detail)]
+            failure = as_truncation(exc, cut)
+            return [s.quarantine(failure.reason, failure.detail)]
         if clip.duration < self.min_seconds:
             return [s.quarantine(Reason.EMPTY, f"audio lasts {clip.duration:.4f} s (< {self.min_seconds:g} s): nothing to hear or align")]
-        return [_canonical(s, clip)]
+        row = _canonical(s, clip)
+        return [row.with_metrics(recovered_share=share) if share < 1.0 else row]
 
     def windowed(self, s: Sample, stream: AudioStream, blocks: itertools.chain) -> list[Result]:
         """The parent with whole-track metrics, then its windows; a last remainder shorter than

@@ -20,7 +20,9 @@ class VideoDecode:
     whether it varies, scene cuts, motion) and, in the same pass, the canonical parts
     `video.canonical` would make (keyframes at a fixed rate and at cuts, 16 kHz track, cues).
     Longer than `window_over_s`: cut into clips of `window_s` (core/windows.py), each with its
-    keyframes, its stretch of the track and its cues; past `max_seconds`: TOO_LONG."""
+    keyframes, its stretch of the track and its cues; past `max_seconds`: TOO_LONG. A file cut
+    short lands what decodes when that is at least `min_recovered_share` of the frames its index
+    lists (`video_recovered_share`); otherwise TRUNCATED."""
 
     window_over_s: float = 600.0
     window_s: float = 60.0
@@ -32,12 +34,14 @@ class VideoDecode:
     max_side: int = 384
     analysis_fps: float = 5.0
     scene_threshold: float = 0.3
+    min_recovered_share: float = 0.5
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         limits = VideoLimits(self.max_seconds, self.max_pixels, self.max_frames)
         decode = partial(
             decode_video, keyframe_fps=self.keyframe_fps, max_side=self.max_side, analysis_fps=self.analysis_fps,
             scene_threshold=self.scene_threshold, window_over_s=self.window_over_s, window_s=self.window_s,
+            min_recovered_share=self.min_recovered_share,
         )  # fmt: skip
         decoded = map_isolated(
             samples,

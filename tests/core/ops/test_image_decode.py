@@ -136,3 +136,15 @@ def test_reduced_scale_decode_keeps_the_declared_size(make_sample, astronaut_jpe
 
     out = _decode(make_sample(image=astronaut_jpeg))
     assert (out.metrics["width"], out.metrics["height"]) == Image.open(io.BytesIO(astronaut_jpeg)).size
+
+
+@pytest.mark.parametrize("kind", [b"zTXt", b"iCCP"])
+def test_a_metadata_chunk_that_inflates_without_bound_is_too_large(make_sample, astronaut_png, kind: bytes) -> None:
+    """A compressed PNG text or ICC chunk of 64 MiB of zeros (64 kB on disk): a decompression bomb
+    in the metadata, refused as TOO_LARGE like one in the pixels, not mistaken for damage."""
+    z = zlib.compressobj(9)
+    bomb = b"".join(z.compress(bytes(1 << 20)) for _ in range(64)) + z.flush()
+    body = (b"Comment\0\0" if kind == b"zTXt" else b"icc\0\0") + bomb
+    chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    out = _decode(make_sample(image=astronaut_png[:33] + chunk + astronaut_png[33:]))
+    assert isinstance(out, Quarantined) and out.reason is Reason.TOO_LARGE and "inflates" in out.detail
