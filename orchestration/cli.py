@@ -536,9 +536,9 @@ def cmd_steward_user(args: argparse.Namespace) -> int:
         users.remove(args.name)
         _emit(args, {"removed": args.name}, f"removed {args.name}; their sessions end at their next request")
         return 0
-    token = new_token() if args.token else None
-    if token is not None:
-        password = token
+    generated = new_token() if args.generate_password else None
+    if generated is not None:
+        password = generated
     elif args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():
@@ -548,10 +548,30 @@ def cmd_steward_user(args: argparse.Namespace) -> int:
         if getpass.getpass("again: ") != password:
             raise CliError("the two passwords differ; nothing changed")
     else:
-        raise CliError("no terminal to ask a password on: pass --password-stdin (and the password on stdin) or --token")
+        raise CliError("no terminal to ask a password on: pass --password-stdin (and the password on stdin) or --generate-password")
     user = users.add(args.name, args.role, password)
-    payload = {"name": user.name, "role": user.role, **({"token": token} if token else {})}
-    _emit(args, payload, f"{user.name} can log in as {user.role}" + (f" with this token (shown once): {token}" if token else ""))
+    payload = {"name": user.name, "role": user.role, **({"password": generated} if generated else {})}
+    _emit(args, payload, f"{user.name} can log in as {user.role}" + (f" with this password (shown once): {generated}" if generated else ""))
+    return 0
+
+
+def cmd_steward_token(args: argparse.Namespace) -> int:
+    from steward.users import Users
+
+    users = Users(_steward_folder())
+    if args.token_command == "list":
+        rows = users.tokens()
+        _emit(args, [{"user": u, "label": lb, "created_at": c} for u, lb, c in rows], _table(["user", "label", "created"], [list(r) for r in rows]) if rows else "no tokens")
+        return 0
+    try:
+        if args.token_command == "revoke":
+            users.revoke_token(args.name, args.label)
+            _emit(args, {"revoked": args.label, "user": args.name}, f"revoked {args.name}'s token {args.label}; it stops working at once")
+            return 0
+        token = users.add_token(args.name, args.label)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    _emit(args, {"user": args.name, "label": args.label, "token": token}, f"{args.name}'s token {args.label} (shown once; send it as `Authorization: Bearer ...`): {token}")
     return 0
 
 
@@ -632,10 +652,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--role", choices=("steward", "viewer"), required=True, help="steward: may decide; viewer: reads only")
     g = sp.add_mutually_exclusive_group()
     g.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin (default: prompt)")
-    g.add_argument("--token", action="store_true", help="generate a password (printed once) instead of asking for one")
+    g.add_argument("--generate-password", action="store_true", help="generate a password (printed once) instead of asking for one")
     sp = add("remove", cmd_steward_user, "remove a user (their sessions end at once)", usub)
     sp.add_argument("name")
     add("list", cmd_steward_user, "the users and their roles", usub)
+    token = ssub.add_parser("token", help="API tokens for scripts (Authorization: Bearer on /api and /media): add, revoke, list")
+    tsub = token.add_subparsers(dest="token_command", required=True)
+    for name, text in (("add", "make a token for a user (printed once; a label's old token is replaced)"), ("revoke", "revoke a user's token by its label")):
+        sp = add(name, cmd_steward_token, text, tsub)
+        sp.add_argument("name")
+        sp.add_argument("--label", default="default", help="which of the user's tokens (default: default)")
+    add("list", cmd_steward_token, "every token's user, label and age (never the token)", tsub)
     sp = add("ui", cmd_ui, "the Dagster web UI over the same instance (127.0.0.1 by default)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=3000)
@@ -666,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace) -> str:
-    return " ".join(c for c in (args.command, getattr(args, "review_command", None), getattr(args, "steward_command", None), getattr(args, "user_command", None)) if c)
+    return " ".join(c for c in (args.command, getattr(args, "review_command", None), getattr(args, "steward_command", None), getattr(args, "user_command", None), getattr(args, "token_command", None)) if c)
 
 
 if __name__ == "__main__":

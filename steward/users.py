@@ -1,7 +1,9 @@
 """The review app's users: a name, a role and a salted scrypt hash of a password, in one JSON file
 under the steward's folder (`$TESSERA_HOME/steward/users.json`, mode 0600).
 
-Roles: `steward` may decide (approve, reject, relabel); `viewer` reads only. The file is read
+Roles: `steward` may decide (approve, reject, relabel); `viewer` reads only. A user may also hold
+API tokens (for scripts: `Authorization: Bearer <token>` on the app's /api and /media routes),
+kept as SHA-256 digests under a label; a token is shown once, when made. The file is read
 again whenever it changes, so a user added, changed or removed while the app runs counts at
 once, on sessions already open too. Writes replace the file atomically.
 """
@@ -25,6 +27,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 8
 # scrypt at n=2**14, r=8 (16 MiB, ~50 ms here): slow enough to make guessing costly, fast enough to log in
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+TOKEN_PREFIX = "tst_"  # 256 random bits follow: a fast digest is enough to store them
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,40 @@ class Users:
         u = self._read().get(name)
         return None if u is None else User(name, u["role"])
 
+    def add_token(self, name: str, label: str) -> str:
+        """A new API token of `name` under `label` (replacing one of that label); shown only now."""
+        users = dict(self._read())
+        if name not in users:
+            raise KeyError(f"no user {name!r}; add them first with `tessera steward user add {name} --role ...`")
+        if not NAME.match(label):
+            raise ValueError(f"token label {label!r} must be 1-64 of letters, digits, '.', '_', '@', '-'")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        tokens = {k: v for k, v in users[name].get("tokens", {}).items() if v["label"] != label}
+        tokens[_digest(token)] = {"label": label, "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        users[name] = {**users[name], "tokens": tokens}
+        self._write(users)
+        return token
+
+    def revoke_token(self, name: str, label: str) -> None:
+        users = dict(self._read())
+        tokens = users.get(name, {}).get("tokens", {})
+        kept = {k: v for k, v in tokens.items() if v["label"] != label}
+        if len(kept) == len(tokens):
+            raise KeyError(f"{name!r} holds no token labelled {label!r}; `tessera steward token list` shows them")
+        users[name] = {**users[name], "tokens": kept}
+        self._write(users)
+
+    def tokens(self) -> list[tuple[str, str, str]]:
+        """(user, label, created_at) of every token."""
+        return sorted((n, t["label"], t["created_at"]) for n, u in self._read().items() for t in u.get("tokens", {}).values())
+
+    def by_token(self, token: str) -> User | None:
+        """The user holding `token` (looked up by its digest: nothing secret is compared)."""
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        digest = _digest(token)
+        return next((User(n, u["role"]) for n, u in self._read().items() if digest in u.get("tokens", {})), None)
+
     def check(self, name: str, password: str) -> User | None:
         """The user, when `password` is theirs. An unknown name costs the same hash (no timing hint)."""
         u = self._read().get(name)
@@ -114,3 +151,7 @@ class Users:
 def new_token() -> str:
     """A generated password (shown once), for a user who should not pick one."""
     return secrets.token_urlsafe(24)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -3,7 +3,8 @@ and CSS, a little vanilla JS) over the same queue, stories and decisions as `tes
 
 Every route but the app's own CSS/JS needs a session: pages answer an anonymous request with
 the login page (303), media and API routes with 401. Sessions are signed cookies with an expiry
-(`steward.auth`). A state-changing request must come from this app's own pages: a foreign
+(`steward.auth`); scripts send a user's API token instead (`Authorization: Bearer`, on /api and
+/media only; `POST /api/decide` takes decisions as JSON and only with a token). A state-changing request must come from this app's own pages: a foreign
 Origin (or Referer, or a cross-site Sec-Fetch-Site) is refused with 403, and so is a form
 without the session's CSRF token; cookies are SameSite=Strict. Only a `steward` may decide;
 each decision records who (the user) and client (the request's address). The app only records
@@ -48,6 +49,7 @@ PAGE_SIZE = 50
 SESSION_COOKIE = "tessera_session"
 LOGIN_COOKIE = "tessera_login"
 FLASH_COOKIE = "tessera_flash"
+BEARER = "bearer"  # the nonce of a token's one-request session (a cookie session's is 22 random characters)
 LOGIN_FAILURES = 10  # per client address and LOGIN_WINDOW_S; then 429 until the window passes
 LOGIN_WINDOW_S = 300.0
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -109,6 +111,14 @@ class ReviewApp:
         s = self.signer.read_session(request.cookies.get(SESSION_COOKIE), self.clock())
         user = self.users.get(s.user) if s is not None else None
         return None if s is None or user is None else (s, user)
+
+    def bearer(self, request: Request) -> tuple[Session, User] | None:
+        """A script's `Authorization: Bearer <token>` (steward/users.py): the token's user, on a
+        session of this request only (no cookie, no CSRF token: a browser never sends the header
+        on its own, so another site cannot ride on it)."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        user = self.users.by_token(token.strip()) if scheme.lower() == "bearer" else None
+        return None if user is None else (Session(user.name, self.clock(), BEARER), user)
 
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200, auth: tuple[Session, User] | None = None) -> Response:
         ctx: dict[str, Any] = {"stages": list(STAGE_TABLES), "flash": None}
@@ -174,9 +184,9 @@ def api(fn: Handler) -> Handler:
 
     async def route(request: Request) -> Response:
         app: ReviewApp = request.app.state.review
-        auth = app.session(request)
+        auth = app.session(request) or app.bearer(request)
         if auth is None:
-            return PlainTextResponse("401 Unauthorized: log in first", status_code=401, headers={"WWW-Authenticate": 'Cookie realm="tessera-steward"'})
+            return PlainTextResponse("401 Unauthorized: log in first, or send a token", status_code=401, headers={"WWW-Authenticate": 'Bearer realm="tessera-steward"'})
         try:
             return await fn(request, app, auth)
         except Refused as exc:
@@ -413,6 +423,32 @@ async def decide(request: Request, app: ReviewApp, auth: tuple[Session, User], f
     return app.flash(response, request, _said(rows, act))
 
 
+@api
+async def decide_api(request: Request, app: ReviewApp, auth: tuple[Session, User]) -> Response:
+    """Decisions from a script, with a token: JSON {"action", "samples": [{"sample_id", "batch"?,
+    "stage"?}], "note"?, "text"?} (as `tessera review ACTION`); the decisions made, as JSON."""
+    if auth[0].nonce != BEARER:
+        raise Refused(403, "decisions through /api/decide need a token (Authorization: Bearer); the pages decide with their forms")
+    if not auth[1].may_decide:
+        raise Refused(403, f"{auth[1].name} is a {auth[1].role}: only a steward may decide")
+    try:
+        body = await request.json()
+        act = Action(body["action"])
+        entries = [(str(e["sample_id"]), e.get("batch"), e.get("stage")) for e in body["samples"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Refused(400, f'expected {{"action": "approve|reject|relabel", "samples": [{{"sample_id": ...}}]}}: {exc}') from None
+    if not entries:
+        raise Refused(400, "no samples given")
+    text = body.get("text") if act is Action.RELABEL else None
+    if act is Action.RELABEL and not text:
+        raise Refused(400, "relabel needs the new text")
+    try:
+        rows = await run_in_threadpool(_decide, app, entries, act, auth[1].name, _client(request), str(body.get("note") or ""), text)
+    except ValueError as exc:
+        raise Refused(409, str(exc)) from None
+    return JSONResponse(_jsonable({"decided": rows, "said": _said(rows, act)}))
+
+
 def _bulk_targets(app: ReviewApp, f: queue.Filter, act: Action) -> list[dict[str, Any]]:
     """As `tessera review ACTION --matching` with the same filters: every open entry they match
     (raw's entries left out of an approve: raw has no operator verdict to override)."""
@@ -556,6 +592,7 @@ def create_app(
         Route("/media/{sha}", media, methods=["GET", "HEAD"]),
         Route("/api/queue", queue_api, methods=["GET"]),
         Route("/api/sample/{sample_id}", sample_api, methods=["GET"]),
+        Route("/api/decide", decide_api, methods=["POST"]),
         Route("/decide", decide, methods=["POST"]),
         Route("/bulk", bulk_page, methods=["GET"]),
         Route("/bulk", bulk, methods=["POST"]),

@@ -315,8 +315,8 @@ def test_steward_user_add_stores_a_salted_hash_never_the_password(tessera_home: 
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough secret\n"))
     assert main(["steward", "user", "add", "ana", "--role", "steward", "--password-stdin"]) == 0
     capsys.readouterr()
-    assert main(["steward", "user", "add", "bot", "--role", "viewer", "--token", "--json"]) == 0
-    token = json.loads(capsys.readouterr().out)["token"]
+    assert main(["steward", "user", "add", "bot", "--role", "viewer", "--generate-password", "--json"]) == 0
+    token = json.loads(capsys.readouterr().out)["password"]
     path = tessera_home / "steward" / "users.json"
     stored = path.read_text()
     assert "a long enough secret" not in stored and token not in stored and stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -327,3 +327,36 @@ def test_steward_user_add_stores_a_salted_hash_never_the_password(tessera_home: 
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["steward", "user", "add", "eve", "--role", "steward", "--password-stdin"]) == 1
     assert "too short" in capsys.readouterr().err and users.get("eve") is None
+
+
+def test_scripts_read_and_decide_with_a_token_and_a_revoked_token_stops_at_once(
+    web: TestClient, lake: Lake, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # fmt: skip
+    monkeypatch.setenv("TESSERA_HOME", str(home))
+    assert main(["steward", "token", "add", "ana", "--label", "nightly", "--json"]) == 0
+    token = json.loads(capsys.readouterr().out)["token"]
+    assert main(["steward", "token", "list", "--json"]) == 0
+    listed = capsys.readouterr().out
+    assert "nightly" in listed and token not in listed and token not in (home / "steward" / "users.json").read_text()
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    open_entries = web.get("/api/queue", params={"status": "open"}, headers=bearer).json()["entries"]
+    target = open_entries[0]
+    body = {"action": "reject", "note": "from the nightly script", "samples": [{"sample_id": target["sample_id"], "batch": target["batch"], "stage": target["stage"]}]}
+    done = web.post("/api/decide", json=body, headers=bearer)
+    assert done.status_code == 200 and done.json()["decided"][0]["action"] == "reject"
+    (d,) = decisions_about(lake, target["sample_id"])
+    assert (d["who"], d["note"]) == ("ana", "from the nightly script")
+
+    assert web.get("/", headers=bearer).status_code == 303  # pages still want a login: tokens are for /api and /media
+    assert web.post("/api/decide", json=body, headers={"Authorization": "Bearer tst_not-a-token"}).status_code == 401
+    Users(home / "steward").add_token("vic", "read")
+    viewer = {"Authorization": f"Bearer {Users(home / 'steward').add_token('vic', 'read')}"}
+    assert web.get("/api/queue", headers=viewer).status_code == 200
+    assert web.post("/api/decide", json=body, headers=viewer).status_code == 403  # a viewer's token reads only
+    login(web)
+    assert web.post("/api/decide", json=body, headers={"Origin": BASE}).status_code == 403  # a browser session decides through its forms
+    web.cookies.clear()
+
+    assert main(["steward", "token", "revoke", "ana", "--label", "nightly"]) == 0
+    assert web.get("/api/queue", headers=bearer).status_code == 401
