@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch==2.11.0" "torchaudio==2.11.0"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# image.nsfw reads only the ONNX weights in NudeNet's wheel; its own dependency would add a second OpenCV
+	$(BIN)/python -m pip install --quiet --no-deps "nudenet==3.4.2"
 	touch $@
 
 $(DVC_VENV)/.installed:

@@ -53,6 +53,7 @@ class Reason(StrEnum):
     DECODER_CRASH = "DECODER_CRASH"
     OP_ERROR = "OP_ERROR"
     REJECTED = "REJECTED"  # a data steward's decision (core/decisions.py)
+    UNSAFE = "UNSAFE"  # explicit content (image.nsfw); a steward may approve it
     GATE = "GATE"  # a row a stage's quality gate (Great Expectations) failed; `op` names the expectation
 
 

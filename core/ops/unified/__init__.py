@@ -4,6 +4,7 @@ from core.ops.unified import (  # noqa: F401
     audio_vad,
     image_canonical,
     image_near_dup,
+    image_nsfw,
     stats_outliers,
     text_canonical,
     text_clean,
