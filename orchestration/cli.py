@@ -112,7 +112,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
 def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet: bool = False) -> dict[str, Any]:
     """Run `stages` for `batch` through Dagster on the instance (visible in the UI)."""
-    from dagster import AssetKey
+    from dagster import AssetCheckSeverity, AssetKey
 
     from orchestration.instance import get_instance
 
@@ -144,17 +144,16 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
     handoffs: dict[str, int] = {}
     for mat in result.asset_materializations_for_node("raw") if "raw" in stages else []:
         handoffs.update(mat.metadata["handoffs"].value if "handoffs" in mat.metadata else {})
-    checks = {
-        f"{e.event_specific_data.asset_key.path[-1]}:{e.event_specific_data.check_name}": e.event_specific_data.passed
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    checks = {f"{c.asset_key.path[-1]}:{c.check_name}": c.passed for c in evaluations}
+    warned = [f"{c.asset_key.path[-1]}:{c.check_name}" for c in evaluations if not c.passed and c.severity == AssetCheckSeverity.WARN]
     return {
         "batch": batch,
         "run_id": result.run_id,
         "success": bool(result.success),
         "failed_steps": failed,
         "checks_passed": checks,
+        "checks_warned": warned,  # failed, but only at WARN severity: reported, never blocking
         "handoffs": handoffs,
         "seconds": round(time.perf_counter() - started, 2),
         "stages": stage_status(batch)["stages"],

@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     ingest(str(drops / "a"), "a", str(drops / "a" / MANIFEST))
     ingest(str(drops / "b"), "b")
     runs = [materialize("a", stages, quiet=True), materialize("b", ["raw", "cleaned"], quiet=True)]
-    keep = ("batch", "success", "failed_steps", "checks_passed", "seconds")
+    keep = ("batch", "success", "failed_steps", "checks_passed", "checks_warned", "seconds")
     # ru_maxrss (KiB on Linux): this process's peak, and the largest peak among the workers it waited for
     peaks = {who: resource.getrusage(w).ru_maxrss * 1024 for who, w in (("self", resource.RUSAGE_SELF), ("children", resource.RUSAGE_CHILDREN))}
     print(json.dumps({"runs": [{k: r[k] for k in keep} for r in runs], "seconds": round(time.perf_counter() - started, 2), "maxrss": peaks}))

@@ -135,7 +135,7 @@ def test_every_run_completes_and_its_checks_pass(run: dict[str, Any]) -> None:
     assert run["returncode"] == 0, run["stderr"]
     for r in run["runs"]:
         assert r["success"] and not r["failed_steps"], r
-        assert r["checks_passed"] and all(r["checks_passed"].values()), r
+        assert r["checks_passed"] and all(ok or name in r["checks_warned"] for name, ok in r["checks_passed"].items()), r  # a WARN reports, never blocks
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -218,7 +218,8 @@ def test_names_are_data_kept_exactly(lake: dict[str, list[dict[str, Any]]]) -> N
 def test_text_is_kept_verbatim_but_for_the_byte_order_mark(lake: dict[str, list[dict[str, Any]]]) -> None:
     texts = {k: fate(lake, f"text/{k}.txt")[2]["text"] for k in ("bom", "rtl", "zwj")}
     assert texts["bom"] == "a caption behind a byte-order mark"
-    assert texts["rtl"].startswith("\u05e9\u05dc\u05d5\u05dd") and "\u202eevil\u202c" in texts["rtl"]  # bidi controls are content
+    # text.clean drops bidi embedding and override controls (U+202A-U+202E: they can make text read other than it is) and keeps the words
+    assert texts["rtl"].startswith("\u05e9\u05dc\u05d5\u05dd") and texts["rtl"].endswith(" evil") and "\u202e" not in texts["rtl"]
     assert "\U0001f468\u200d\U0001f469\u200d\U0001f467" in texts["zwj"] and "\u00ad" in texts["zwj"]
 
 

@@ -21,7 +21,7 @@ from resources import decisions
 from resources.params import load_params
 from resources.store import Lake
 from steward.users import Users
-from steward.web import create_app
+from steward.web import clock_time, create_app
 from tests.steward.review_lake import BATCH, ICONS, build_review_lake
 
 pytestmark = pytest.mark.slow
@@ -272,9 +272,12 @@ def test_the_sample_page_shows_media_cues_limits_story_and_neighbours(web: TestC
     assert page.status_code == 303 and page.headers["location"] == f"/sample/{talk['sample_id']}"
     text = web.get(page.headers["location"]).text
     assert re.search(r'<audio id="audio" [^>]*src="/media/[0-9a-f]{64}"', text)
-    assert "0:03.50 – 0:05.00" in text and "line 0" in text  # the first cue, 2.5 s late
-    assert "cues run 2.5 s late" in text and "max_offset_s=1.0" in text  # the verdict beside its limit
-    assert re.search(r"<th>cue_offset_s</th><td>2\.5", text)
+    lead = float(re.search(r"<th>trim_lead_s</th><td>([0-9.]+)", text)[1])  # audio.trim: the silence before the first word went
+    assert 0.8 <= lead < 1.0  # the first word starts at 1.0 s; 0.1 s before it is kept
+    assert f"{clock_time(3.5 - lead)} – {clock_time(5.0 - lead)}" in text and "line 0" in text  # the first cue, 2.5 s late, moved with the sound
+    # the verdict beside its limit; the estimate's grid is segments.offset's frame_s (0.1 s)
+    assert re.search(r"cues run 2\.[45] s late", text) and "max_offset_s=1.0" in text
+    assert re.search(r"<th>cue_offset_s</th><td>2\.[45]", text)
     assert text.count("<td>landed</td>") == 3 and "<td>quarantined</td>" in text  # raw, cleaned, unified; held at aligned
 
     rocket = lake.dataset("samples").to_table(columns=["sample_id"], filter="source LIKE '%rocket.jpg%' AND parent_id IS NULL")["sample_id"][0].as_py()
