@@ -1,7 +1,8 @@
 """The review web app in a real browser (Debian's Chromium driven by Playwright), served by
 `tessera steward serve` over a lake made by ingest + materialize: a steward logs in, filters the
 queue, opens a sample and plays its audio, approves, rejects, relabels, bulk-approves a filtered
-set; the decisions are in the lake with who and where from. A stranger and a cross-site form
+set; the decisions are in the lake with who and where from, and the decisions sensor asks for
+the run that re-materializes the batch from the stage decided. A stranger and a cross-site form
 get nothing.
 
 Set TESSERA_SCREENSHOTS=DIR to keep the queue and sample screenshots (docs/ holds a pair)."""
@@ -20,9 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dagster import build_sensor_context
 from PIL import Image
 
+from orchestration.instance import get_instance
+from orchestration.sensors import steward_decisions
 from resources import decisions
+from resources.lake import LakeResource
 from resources.store import Lake
 from steward.users import Users
 from tests.steward.review_lake import BATCH, ICONS, build_review_lake
@@ -157,6 +162,15 @@ def test_a_steward_reviews_in_the_browser(served: tuple[str, Path], browser: obj
     assert {(d["who"], d["client"], d["batch"]) for d in stored} == {("ana", "127.0.0.1", BATCH)}
     assert {d["stage"] for d in stored} == {"cleaned", "aligned"}
     context.close()
+
+    # the runs they request: the decisions sensor (running by default under the daemon) re-runs the batch from cleaned
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TESSERA_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        sensed = steward_decisions(build_sensor_context(instance=get_instance(), resources={"lake": LakeResource()}))
+    (request,) = sensed.run_requests
+    assert request.partition_key == BATCH
+    assert [k.path[-1] for k in request.asset_selection] == ["cleaned", "unified", "aligned", "augmented", "embedded"]
 
 
 def test_strangers_and_cross_site_forms_are_refused(served: tuple[str, Path], browser: object) -> None:
