@@ -10,6 +10,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from core.avsync import sound_offset
 from core.decode import DecodeFailure
 from core.decode.audio import CANONICAL_RATE, AudioStream, decode_audio_stream, encode_audio
 from core.decode.container import open_container
@@ -42,6 +43,7 @@ class VideoParts:
 def decode_video(
     data: Media, limits: VideoLimits, *, keyframe_fps: float, max_side: int, analysis_fps: float = 5.0, scene_threshold: float = 0.3,
     window_over_s: float = float("inf"), window_s: float = 60.0, min_window_s: float = 1.0, min_recovered_share: float = 0.5,
+    av_max_lag_s: float = 2.0,
 ) -> tuple[dict[str, float], VideoParts]:  # fmt: skip
     """One pass: decode every frame under `limits` (stream metrics), keeping a keyframe (JPEG,
     longer side ≤ `max_side`) every 1/`keyframe_fps` s by timestamp (so variable frame rates
@@ -59,12 +61,16 @@ def decode_video(
 
     A file cut short (core/decode/structure.py) keeps what decodes when its index lists frames and
     at least `min_recovered_share` of them decode (`recovered_share` in the metrics); otherwise,
-    and whatever a decoder makes of the cut, TRUNCATED."""
+    and whatever a decoder makes of the cut, TRUNCATED.
+
+    With one track (not windowed), how far its sound runs from its pictures (core/avsync.py,
+    within ±`av_max_lag_s`): `av_offset_s` and the correlation behind it, `av_offset_score`."""
     cut = cut_of(data)
     try:
         return _decode_video(
             data, limits, cut, keyframe_fps=keyframe_fps, max_side=max_side, analysis_fps=analysis_fps, scene_threshold=scene_threshold,
             window_over_s=window_over_s, window_s=window_s, min_window_s=min_window_s, min_recovered_share=min_recovered_share,
+            av_max_lag_s=av_max_lag_s,
         )  # fmt: skip
     except DecodeFailure as exc:
         raise as_truncation(exc, cut) from None
@@ -72,7 +78,7 @@ def decode_video(
 
 def _decode_video(
     data: Media, limits: VideoLimits, short: Cut | None, *, keyframe_fps: float, max_side: int, analysis_fps: float, scene_threshold: float,
-    window_over_s: float, window_s: float, min_window_s: float, min_recovered_share: float,
+    window_over_s: float, window_s: float, min_window_s: float, min_recovered_share: float, av_max_lag_s: float,
 ) -> tuple[dict[str, float], VideoParts]:  # fmt: skip
     parts = VideoParts()
     with open_container(data, "video") as c:
@@ -90,6 +96,8 @@ def _decode_video(
         look, next_look = 1.0 / analysis_fps, 0.0
         previous: np.ndarray | None = None
         changes: list[float] = []
+        last_frame: np.ndarray | None = None  # every frame's coarse copy, for the sound-vs-picture offset
+        frame_changes: list[tuple[float, float]] = []  # (time, change from the frame before), up to window_over_s
         times: list[float] = []
         cuts = 0
         try:
@@ -100,8 +108,13 @@ def _decode_video(
                 if last_t > limits.max_seconds or frames > limits.max_frames:
                     raise DecodeFailure(Reason.TOO_LONG, f"video exceeds {limits.max_seconds:g} s or {limits.max_frames} frames")
                 cut = False
+                small = thumbnail(frame) if last_t <= window_over_s or last_t + 1e-6 >= next_look else None
+                if small is not None and last_t <= window_over_s:
+                    if last_frame is not None:
+                        frame_changes.append((last_t, float(np.abs(small - last_frame).mean())))
+                    last_frame = small
                 if last_t + 1e-6 >= next_look:
-                    small = thumbnail(frame)
+                    assert small is not None
                     if previous is not None:
                         changes.append(float(np.abs(small - previous).mean()))
                         cut = changes[-1] > scene_threshold
@@ -152,6 +165,9 @@ def _decode_video(
                 else:
                     clip = decode_audio_stream(c, max_seconds=limits.max_seconds, rate=CANONICAL_RATE)
                     parts.audio = encode_audio(clip.samples, CANONICAL_RATE)
+                    found = sound_offset(clip.samples, CANONICAL_RATE, frame_changes, av_max_lag_s)
+                    if found is not None:
+                        metrics["av_offset_s"], metrics["av_offset_score"] = found
             except DecodeFailure as exc:
                 if exc.reason is not Reason.EMPTY:
                     raise

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.avsync import best_lag
 from core.decode.audio import read_audio
 from core.ops.base import RowOp, register_op
 from core.records import Reason, Result, Sample, Segment
@@ -30,23 +31,6 @@ def cue_track(cues: list[Segment], frames: int, frame_s: float) -> np.ndarray:
     return track
 
 
-def best_lag(speech: np.ndarray, cues: np.ndarray, max_lag: int) -> tuple[int, float, float]:
-    """(lag in frames, its correlation, correlation at lag 0): the shift of `cues` that best
-    matches `speech` (positive: cues come late). Pearson correlation over the overlap, vectorised."""
-    n = len(speech)
-
-    def corr(lag: int) -> float:
-        a, b = (speech[: n - lag], cues[lag:]) if lag >= 0 else (speech[-lag:], cues[: n + lag])
-        if len(a) < 2 or a.std() == 0 or b.std() == 0:
-            return 0.0
-        return float(np.corrcoef(a, b)[0, 1])
-
-    lags = np.arange(-max_lag, max_lag + 1)
-    scores = np.array([corr(int(k)) for k in lags])
-    i = int(np.argmax(scores - 1e-9 * np.abs(lags)))  # ties go to the smaller shift
-    return int(lags[i]), float(scores[i]), corr(0)
-
-
 @register_op("segments.offset")
 @dataclass(frozen=True, slots=True)
 class SegmentsOffset(RowOp):
@@ -70,7 +54,7 @@ class SegmentsOffset(RowOp):
         speech = activity(audio.samples, audio.rate, self.frame_s)
         timed = [g for g in s.segments if not g.source.startswith(TRANSCRIBED)]
         lag, score, at_zero = best_lag(speech, cue_track(timed, len(speech), self.frame_s), int(self.search_s / self.frame_s))
-        offset = round(lag * self.frame_s, 3) if score >= self.min_score and score > at_zero else 0.0
+        offset = round(round(lag) * self.frame_s, 3) if score >= self.min_score and score > at_zero else 0.0
         s = s.with_metrics(cue_offset_s=offset, cue_offset_score=round(max(score, at_zero), 4))
         if abs(offset) > self.max_offset_s:
             late = "late" if offset > 0 else "early"

@@ -35,13 +35,14 @@ class VideoDecode:
     analysis_fps: float = 5.0
     scene_threshold: float = 0.3
     min_recovered_share: float = 0.5
+    av_max_lag_s: float = 2.0
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         limits = VideoLimits(self.max_seconds, self.max_pixels, self.max_frames)
         decode = partial(
             decode_video, keyframe_fps=self.keyframe_fps, max_side=self.max_side, analysis_fps=self.analysis_fps,
             scene_threshold=self.scene_threshold, window_over_s=self.window_over_s, window_s=self.window_s,
-            min_recovered_share=self.min_recovered_share,
+            min_recovered_share=self.min_recovered_share, av_max_lag_s=self.av_max_lag_s,
         )  # fmt: skip
         decoded = map_isolated(
             samples,

@@ -1,0 +1,82 @@
+"""How far a video's sound runs from its pictures: the picture's change from frame to frame (mean
+absolute difference of small greyscale copies) against the sound's onsets (rises in energy over
+the same frame grid), cross-correlated over lags within a limit. Where things happen on
+screen and are heard (a door, a clap, speech with cuts), the two series peak together; the lag of
+the best correlation is the offset, refined between grid points by a parabola.
+
+Positive offsets: the sound comes late. The score is the correlation at the peak (0: nothing in
+common, 1: the same shape), so a talking head without cuts or music over landscapes reads low and
+is not judged."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def onsets(samples: np.ndarray, rate: int, fps: float) -> np.ndarray:
+    """The sound's onset strength on a grid of 1/`fps` s (frame k: samples from k·rate/fps, so a
+    fractional frame rate does not drift): the rise of log frame energy (dB) from one frame to
+    the next (falls count 0)."""
+    n = int(len(samples) * fps / rate)
+    if n < 2:
+        return np.zeros(0, np.float32)
+    bounds = np.round(np.arange(n + 1) * rate / fps).astype(np.int64)
+    power = np.add.reduceat(np.square(samples[: bounds[-1]], dtype=np.float64), bounds[:-1]) / np.diff(bounds)
+    level = 10 * np.log10(power + 1e-10)
+    return np.concatenate([[0.0], np.maximum(np.diff(level), 0.0)]).astype(np.float32)
+
+
+def motion_on_grid(changes: list[tuple[float, float]], fps: float, length: int) -> np.ndarray:
+    """Picture changes (time of the later frame, change) on the same grid as `onsets`: a change
+    at frame k is heard in the sound's frame k when both are in step."""
+    grid = np.zeros(length, np.float32)
+    for t, c in changes:
+        k = int(round(t * fps))
+        if 0 <= k < length:
+            grid[k] = max(grid[k], c)
+    return grid
+
+
+def sound_offset(samples: np.ndarray, rate: int, changes: list[tuple[float, float]], max_lag_s: float) -> tuple[float, float] | None:
+    """(seconds the sound lags the pictures, correlation) for a track and its video's frame
+    changes, on the video's own frame grid (its median frame interval; 5-60 frames a second)."""
+    if len(changes) < 2:
+        return None
+    step = float(np.median(np.diff([t for t, _ in changes])))
+    fps = min(60.0, max(5.0, 1.0 / step)) if step > 0 else 25.0
+    sound = onsets(samples, rate, fps)
+    return offset(motion_on_grid(changes, fps, len(sound)), sound, fps, max_lag_s)
+
+
+def best_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[float, float, float]:
+    """(lag in steps, refined between steps; its correlation; the correlation at lag 0): the shift of `b` that best matches
+    `a` (positive: `b` comes late). Pearson correlation over the overlap; ties go to the smaller shift."""
+    n = min(len(a), len(b))
+
+    def corr(lag: int) -> float:
+        x, y = (a[: n - lag], b[lag:n]) if lag >= 0 else (a[-lag:n], b[: n + lag])
+        if len(x) < 2 or x.std() == 0 or y.std() == 0:
+            return 0.0
+        return float(np.corrcoef(x, y)[0, 1])
+
+    lags = np.arange(-max_lag, max_lag + 1)
+    scores = np.array([corr(int(k)) for k in lags])
+    i = int(np.argmax(scores - 1e-9 * np.abs(lags)))
+    if 0 < i < len(lags) - 1:  # between grid steps: a parabola through the peak and its neighbours
+        left, mid, right = scores[i - 1 : i + 2]
+        bend = left - 2 * mid + right
+        refined = float(lags[i]) + (0.5 * (left - right) / bend if bend < 0 else 0.0)
+    else:
+        refined = float(lags[i])
+    return refined, float(scores[i]), corr(0)
+
+
+def offset(motion: np.ndarray, sound: np.ndarray, fps: float, max_lag_s: float, min_overlap_s: float = 3.0) -> tuple[float, float] | None:
+    """(seconds the sound lags the pictures, correlation at that lag), or None when the series are
+    too short or one of them never changes."""
+    n = min(len(motion), len(sound))
+    max_lag = int(max_lag_s * fps)
+    if n - max_lag < min_overlap_s * fps or motion[:n].std() == 0 or sound[:n].std() == 0:
+        return None
+    lag, score, _ = best_lag(motion[:n].astype(np.float64), sound[:n].astype(np.float64), max_lag)
+    return round(lag / fps, 3), round(score, 4)
