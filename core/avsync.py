@@ -26,26 +26,26 @@ def onsets(samples: np.ndarray, rate: int, fps: float) -> np.ndarray:
     return np.concatenate([[0.0], np.maximum(np.diff(level), 0.0)]).astype(np.float32)
 
 
-def motion_on_grid(changes: list[tuple[float, float]], fps: float, length: int) -> np.ndarray:
-    """Picture changes (time of the later frame, change) on the same grid as `onsets`: a change
-    at frame k is heard in the sound's frame k when both are in step."""
+def motion_on_grid(times: np.ndarray, changes: np.ndarray, fps: float, length: int) -> np.ndarray:
+    """Picture changes (at the time of the later frame) on the same grid as `onsets`: a change at
+    frame k is heard in the sound's frame k when both are in step."""
     grid = np.zeros(length, np.float32)
-    for t, c in changes:
-        k = int(round(t * fps))
-        if 0 <= k < length:
-            grid[k] = max(grid[k], c)
+    k = np.round(np.asarray(times) * fps).astype(np.int64)
+    inside = (k >= 0) & (k < length)
+    np.maximum.at(grid, k[inside], np.asarray(changes, np.float32)[inside])
     return grid
 
 
-def sound_offset(samples: np.ndarray, rate: int, changes: list[tuple[float, float]], max_lag_s: float) -> tuple[float, float] | None:
+def sound_offset(samples: np.ndarray, rate: int, times: np.ndarray, changes: np.ndarray, max_lag_s: float) -> tuple[float, float] | None:
     """(seconds the sound lags the pictures, correlation) for a track and its video's frame
-    changes, on the video's own frame grid (its median frame interval; 5-60 frames a second)."""
-    if len(changes) < 2:
+    changes (`times` from the track's start), on the video's own frame grid (its median frame
+    interval; 5-60 frames a second)."""
+    if len(times) < 2:
         return None
-    step = float(np.median(np.diff([t for t, _ in changes])))
+    step = float(np.median(np.diff(times)))
     fps = min(60.0, max(5.0, 1.0 / step)) if step > 0 else 25.0
     sound = onsets(samples, rate, fps)
-    return offset(motion_on_grid(changes, fps, len(sound)), sound, fps, max_lag_s)
+    return offset(motion_on_grid(times, changes, fps, len(sound)), sound, fps, max_lag_s)
 
 
 def best_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[float, float, float]:

@@ -73,10 +73,14 @@ class _Decoded:
             media: dict[str, Any] = {"audio": p.audio_windows[i]} if i < len(p.audio_windows) else {}
             clip = window(
                 whole, "video", i, (start, end), media, {"audio": CANONICAL_AUDIO} if media else {},
-                {"video_duration_s": end - start, "keyframes": float(len(picked))},
+                {"video_duration_s": end - start, "keyframes": float(len(picked)), **_av(p.window_av[i] if i < len(p.window_av) else None)},
                 keyframes=[f for f, _ in picked], keyframe_times=[round(t, 3) for _, t in picked],
             )  # fmt: skip
             kinds = {*clip.modalities, *(["audio"] if media else [])}
             clips.append(clip.evolve(modalities=[m for m in MODALITY_ORDER if m in kinds]))
         parent = s.evolve(media={m: v for m, v in s.media.items() if m != "video"}).with_metrics(windows=float(len(p.windows)))
         return [parent, *clips]
+
+
+def _av(found: tuple[float, float] | None) -> dict[str, float]:
+    return {} if found is None else {"video_av_offset_s": found[0], "video_av_offset_score": found[1]}

@@ -81,3 +81,14 @@ def test_nothing_in_common_is_not_judged() -> None:
     assert offset(np.zeros(100, np.float32), rng.random(100).astype(np.float32), 5.0, 2.0) is None
     weak = Sample(sample_id="w", batch="b", source="w.mp4", modalities=["video"], metrics={"video_av_offset_s": 1.5, "video_av_offset_score": 0.2})
     assert VideoAvSync().apply([weak], None) == [weak]
+
+
+def test_each_clip_of_a_long_video_carries_its_own_offset() -> None:
+    """Windowed, the offset is measured per clip (sound and pictures of that stretch), so a clip
+    that drifts is judged on its own."""
+    s = Sample(sample_id="v", batch="b", source="long.mp4", modalities=["video"], media={"video": flashes_and_clicks(0.8)})
+    parent, *clips = VideoDecode(window_over_s=5.0, window_s=6.5).apply([s], OpContext(batch="b"))
+    assert parent.metrics["windows"] == 2 and "video_av_offset_s" not in parent.metrics
+    for clip in clips:
+        assert clip.metrics["video_av_offset_s"] == pytest.approx(0.8, abs=0.12) and clip.metrics["video_av_offset_score"] > 0.5
+    assert all(isinstance(out, Quarantined) for out in VideoAvSync().apply(clips, None))
