@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import av
@@ -102,9 +103,10 @@ def _decode_video(
         last_frame: np.ndarray | None = None  # every frame's coarse copy, for the sound-vs-picture offset
         frame_changes = FrameChanges()
         times: list[float] = []
+        cues: list[Segment] = []
         cuts = 0
         try:
-            for frame in c.decode(v):
+            for frame in _frames_and_cues(c, v, cues):
                 frames += 1
                 last_t = float(frame.time or 0.0)
                 times.append(last_t)
@@ -155,7 +157,7 @@ def _decode_video(
             "motion": round(float(np.mean(changes)), 5) if changes else 0.0,
             **({"recovered_share": share} if share < 1.0 else {}),
         }
-    parts.segments = subtitle_cues(data)
+    parts.segments = sorted(cues, key=lambda g: (g.start, g.end, g.text))
     if duration > window_over_s:
         parts.windows = spans(duration, window_s, min_window_s)
     if metrics["audio_streams"]:
@@ -241,27 +243,34 @@ def keyframe_jpeg(frame: av.VideoFrame, max_side: int) -> bytes:
     return encode_jpeg(frame.to_image(width=size[0], height=size[1], interpolation="AREA"))
 
 
-def subtitle_cues(data: Media) -> list[Segment]:
-    """Cues of every embedded subtitle stream, in time order."""
-    cues: list[Segment] = []
-    with open_container(data, "video") as c:
-        for stream in c.streams.subtitles:
-            source = f"subtitle:{stream.codec_context.name}:{stream.index}"
-            try:
-                for packet in c.demux(stream):
-                    if packet.pts is None:
-                        continue
-                    start = float(packet.pts * packet.time_base)
-                    dur = float(packet.duration * packet.time_base) if packet.duration else 0.0
-                    for item in packet.decode():
-                        rects = [item] if hasattr(item, "ass") else list(item)  # PyAV ≥ 14 yields rects directly
-                        for rect in rects:
-                            text = _rect_text(rect)
-                            if text:
-                                cues.append(Segment(round(start, 3), round(start + dur, 3), text, source))
-            except (av.error.FFmpegError, ValueError, EOFError):
-                continue  # a broken subtitle track loses its cues, not the video
-    return sorted(cues, key=lambda s: (s.start, s.end, s.text))
+def packet_cues(packet: av.Packet) -> list[Segment]:
+    """The cues in one subtitle packet (none from a packet that does not decode)."""
+    if packet.pts is None:
+        return []
+    start = float(packet.pts * packet.time_base)
+    dur = float(packet.duration * packet.time_base) if packet.duration else 0.0
+    source = f"subtitle:{packet.stream.codec_context.name}:{packet.stream.index}"
+    try:
+        items = packet.decode()
+    except (av.error.FFmpegError, ValueError, EOFError):
+        return []
+    out = []
+    for item in items:
+        for rect in [item] if hasattr(item, "ass") else list(item):  # PyAV ≥ 14 yields rects directly
+            text = _rect_text(rect)
+            if text:
+                out.append(Segment(round(start, 3), round(start + dur, 3), text, source))
+    return out
+
+
+def _frames_and_cues(c: av.container.InputContainer, v: av.VideoStream, cues: list[Segment]) -> Iterator[av.VideoFrame]:
+    """The frames of `v`, read in one pass with the container's subtitle streams, whose cues are
+    added to `cues` as their packets go by (a video's file is read once for both)."""
+    for packet in c.demux(v, *c.streams.subtitles):
+        if packet.stream.type == "subtitle":
+            cues += packet_cues(packet)
+        else:
+            yield from packet.decode()
 
 
 def _rect_text(rect: object) -> str:
