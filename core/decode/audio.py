@@ -116,15 +116,16 @@ class AudioStream:
     def recovered_share(self, cut: Cut | None) -> float:
         """The share of the declared track that decoded: 1.0 for a whole file; for a file cut
         short or that stopped decoding, what decoded over what its header states (a WAV's data
-        chunk: the bytes present); 0.0 where that is unknown."""
+        chunk: the bytes present); 0.0 where that is unknown; 1.0 when only metadata after the
+        samples is cut."""
         declared = self.declared_seconds()
         damaged = cut is not None or bool(self.broken)
         if declared:
             share = min(1.0, self.total / self.rate / declared)
             return share if damaged or share < 0.98 else 1.0  # encoder priming and padding: not a cut
-        if cut is not None:
+        if cut is not None and cut.in_media:
             return cut.share
-        return 0.0 if damaged else 1.0
+        return 0.0 if self.broken else 1.0  # a cut in metadata after the samples loses no sound
 
     def clip(self, samples: np.ndarray) -> AudioClip:
         """`samples` (some or all of what was handed out) as a clip, with the clipping share so far."""

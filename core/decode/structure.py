@@ -28,6 +28,12 @@ class Cut:
     present: int
 
     @property
+    def in_media(self) -> bool:
+        """Whether the cut falls in the media payload (a WAV's samples, an MP4's sample data or
+        fragments), not in a chunk or box of metadata that follows it."""
+        return self.part in ("'data' chunk", "'mdat' box", "'moof' box", "box header")
+
+    @property
     def share(self) -> float:
         return self.present / self.declared if self.declared else 0.0
 

@@ -138,6 +138,8 @@ def _decode_video(
         listed = min(1.0, frames / v.frames) if v.frames else 0.0  # the share of the frames its index lists that decode
         if short is None and v.frames and listed < min_recovered_share:
             raise DecodeFailure(Reason.CORRUPT, f"{frames} of the {v.frames} frames its index lists decode")
+        if short is not None and not v.frames:  # no index of frames (fragmented): a cut in the fragments loses an unknown share
+            listed = 0.0 if short.in_media else 1.0
         share = recovered(listed, min_recovered_share, "video frames", short.detail) if short else 1.0
         rate = float(v.average_rate) if v.average_rate else 0.0
         duration = float(c.duration / av.time_base) if c.duration else last_t + (1 / rate if rate else 0.0)

@@ -97,3 +97,18 @@ def test_structure_reads_only_headers_and_accepts_streaming_sizes() -> None:
     wav[data_at + 4 : data_at + 8] = b"\xff\xff\xff\xff"  # a recorder that never wrote the size
     assert cut_short(io.BytesIO(bytes(wav))) is None
     assert cut_short(io.BytesIO(b"not a container at all")) is None
+
+
+def test_a_cut_in_metadata_after_the_media_loses_nothing() -> None:
+    """A WAV whose trailing LIST chunk is cut, and a fragmented MP4 whose closing index (mfra) is
+    cut, still hold every sample: they land whole."""
+    wav = wav_bytes(tone(1.0, 16_000), 16_000)
+    info = b"INFO" + b"INAM" + (200).to_bytes(4, "little") + bytes(200)
+    listed = wav + b"LIST" + len(info).to_bytes(4, "little") + info
+    listed = listed[:4] + (len(listed) - 8).to_bytes(4, "little") + listed[8:]
+    out = _audio(listed[:-100])
+    assert isinstance(out, Sample) and "recovered_share" not in out.metrics and out.metrics["duration_s"] == pytest.approx(1.0)
+    fragmented = mp4_layout("frag_keyframe+empty_moov")
+    assert b"mfra" in fragmented[-300:]  # its last box: the random-access index, 238 bytes
+    kept = _video(fragmented[:-20])
+    assert isinstance(kept, Sample) and kept.metrics["video_frames"] == 20
