@@ -64,11 +64,18 @@ def integrated(powers: np.ndarray) -> float:
     return round(float(lufs(np.mean(kept))), 3)
 
 
+# the noise floor of 16-bit audio (the canonical track's depth): frames quieter than this are
+# digital silence, and an SNR measured against them would read 200 dB and more
+QUANTIZATION_FLOOR_DBFS = -98.0
+
+
 def snr_of_levels(levels: np.ndarray, spread_db: float = 1.0) -> float | None:
     """Signal-to-noise estimate from 20 ms frame levels (dB): the 95th minus the 10th percentile
-    (the loud parts against the floor between them). None for a stationary track (levels within
-    `spread_db`): with no quieter stretch there is no floor to measure."""
+    (the loud parts against the floor between them, never below 16-bit quantization noise). None
+    for a stationary track (levels within `spread_db`): with no quieter stretch there is no floor
+    to measure."""
     if len(levels) < 10:
         return None
-    spread = float(np.percentile(levels, 95) - np.percentile(levels, 10))
+    floor = max(float(np.percentile(levels, 10)), QUANTIZATION_FLOOR_DBFS)  # digital silence is not a noise floor
+    spread = float(np.percentile(levels, 95)) - floor
     return None if spread < spread_db else round(spread, 3)

@@ -124,3 +124,6 @@ def test_snr_is_the_loud_parts_over_the_floor_between_them(make_sample, mk_wav) 
     assert m["snr_db"] == pytest.approx(40.0, abs=3.0)
     steady = _decode(make_sample(audio=mk_wav(rng.normal(0, 0.1, rate * 3).astype(np.float32), rate))).metrics
     assert "snr_db" not in steady  # no quieter stretch: no floor to measure
+    gated = np.zeros(rate * 4, np.float32)  # a tone between stretches of digital silence
+    gated[rate : 2 * rate] = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)
+    assert 85.0 < _decode(make_sample(audio=mk_wav(gated, rate))).metrics["snr_db"] < 95.0  # against 16-bit noise, not -240 dB
