@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.decode.loudness import frame_levels
+
 
 def onsets(samples: np.ndarray, rate: int, fps: float) -> np.ndarray:
-    """The sound's onset strength on a grid of 1/`fps` s (frame k: samples from k·rate/fps, so a
-    fractional frame rate does not drift): the rise of log frame energy (dB) from one frame to
-    the next (falls count 0)."""
-    n = int(len(samples) * fps / rate)
-    if n < 2:
+    """The sound's onset strength on a grid of 1/`fps` s (frames as `frame_levels` cuts them, so a
+    fractional frame rate does not drift): the rise of level (dB) from one frame to the next
+    (falls count 0)."""
+    level = frame_levels(samples, rate, 1.0 / fps)
+    if len(level) < 2:
         return np.zeros(0, np.float32)
-    bounds = np.round(np.arange(n + 1) * rate / fps).astype(np.int64)
-    power = np.add.reduceat(np.square(samples[: bounds[-1]], dtype=np.float64), bounds[:-1]) / np.diff(bounds)
-    level = 10 * np.log10(power + 1e-10)
     return np.concatenate([[0.0], np.maximum(np.diff(level), 0.0)]).astype(np.float32)
 
 

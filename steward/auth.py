@@ -41,6 +41,7 @@ class Session:
     user: str
     expires: float
     nonce: str
+    by_token: bool = False  # a script's bearer token: this request only, no cookie, no forms
 
 
 class Signer:

@@ -49,7 +49,6 @@ PAGE_SIZE = 50
 SESSION_COOKIE = "tessera_session"
 LOGIN_COOKIE = "tessera_login"
 FLASH_COOKIE = "tessera_flash"
-BEARER = "bearer"  # the nonce of a token's one-request session (a cookie session's is 22 random characters)
 LOGIN_FAILURES = 10  # per client address and LOGIN_WINDOW_S; then 429 until the window passes
 LOGIN_WINDOW_S = 300.0
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -118,7 +117,7 @@ class ReviewApp:
         on its own, so another site cannot ride on it)."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         user = self.users.by_token(token.strip()) if scheme.lower() == "bearer" else None
-        return None if user is None else (Session(user.name, self.clock(), BEARER), user)
+        return None if user is None else (Session(user.name, self.clock(), "", by_token=True), user)
 
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200, auth: tuple[Session, User] | None = None) -> Response:
         ctx: dict[str, Any] = {"stages": list(STAGE_TABLES), "flash": None}
@@ -427,7 +426,7 @@ async def decide(request: Request, app: ReviewApp, auth: tuple[Session, User], f
 async def decide_api(request: Request, app: ReviewApp, auth: tuple[Session, User]) -> Response:
     """Decisions from a script, with a token: JSON {"action", "samples": [{"sample_id", "batch"?,
     "stage"?}], "note"?, "text"?} (as `tessera review ACTION`); the decisions made, as JSON."""
-    if auth[0].nonce != BEARER:
+    if not auth[0].by_token:
         raise Refused(403, "decisions through /api/decide need a token (Authorization: Bearer); the pages decide with their forms")
     if not auth[1].may_decide:
         raise Refused(403, f"{auth[1].name} is a {auth[1].role}: only a steward may decide")

@@ -12,7 +12,7 @@ import soundfile
 
 from core.decode import DecodeFailure, open_media
 from core.decode.container import open_container
-from core.decode.loudness import block_powers, integrated, snr_of_levels
+from core.decode.loudness import block_powers, frame_levels, integrated, snr_of_levels
 from core.decode.structure import Cut
 from core.records import Media, Reason
 
@@ -163,11 +163,7 @@ class Measures:
 
     @classmethod
     def of(cls, x: np.ndarray, rate: int) -> Measures:
-        win = max(1, rate // 50)
-        n = len(x) // win
-        frames = x[: n * win].astype(np.float64).reshape(n, win)
-        levels = 10 * np.log10(np.mean(frames * frames, axis=1) + 1e-24) if n else np.zeros(0)
-        return cls(levels, block_powers(x, rate), float(np.sum(np.square(x, dtype=np.float64))), len(x), rate)
+        return cls(frame_levels(x, rate, 0.02), block_powers(x, rate), float(np.sum(np.square(x, dtype=np.float64))), len(x), rate)
 
     @classmethod
     def joined(cls, parts: list[Measures]) -> Measures:

@@ -64,6 +64,18 @@ def integrated(powers: np.ndarray) -> float:
     return round(float(lufs(np.mean(kept))), 3)
 
 
+def frame_levels(x: np.ndarray, rate: int, frame_s: float) -> np.ndarray:
+    """Mean-square level (dB re full scale) of consecutive frames of `frame_s` seconds; frame k
+    starts at sample round(k·rate·frame_s), so a fractional frame length does not drift; a last
+    partial frame is left out; digital silence reads -100 dB."""
+    n = int(len(x) / (rate * frame_s))
+    if n < 1:
+        return np.zeros(0)
+    bounds = np.round(np.arange(n + 1) * rate * frame_s).astype(np.int64)
+    power = np.add.reduceat(np.square(x[: bounds[-1]], dtype=np.float64), bounds[:-1]) / np.diff(bounds)
+    return 10 * np.log10(power + 1e-10)
+
+
 # the noise floor of 16-bit audio (the canonical track's depth): frames quieter than this are
 # digital silence, and an SNR measured against them would read 200 dB and more
 QUANTIZATION_FLOOR_DBFS = -98.0

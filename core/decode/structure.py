@@ -126,3 +126,8 @@ def recovered(share: float, min_share: float, what: str, *damage: str) -> float:
         got = f"{share:.0%} of the {what} its header declares decodes" if share > 0.0 else f"how much of the {what} is missing is unknown"
         raise DecodeFailure(Reason.TRUNCATED, f"{why}{got} (recovery needs {min_share:.0%})")
     return share
+
+
+def recovery(share: float) -> dict[str, float]:
+    """The metric a row carries for what `recovered` kept: `recovered_share`, only when under 1."""
+    return {"recovered_share": share} if share < 1.0 else {}

@@ -18,7 +18,7 @@ from core.decode import DecodeFailure
 from core.decode.audio import CANONICAL_RATE, AudioStream, decode_audio_stream, encode_audio
 from core.decode.container import open_container
 from core.decode.image import encode_jpeg
-from core.decode.structure import Cut, as_truncation, cut_of, recovered
+from core.decode.structure import Cut, as_truncation, cut_of, recovered, recovery
 from core.decode.text import ass_dialogue_text
 from core.records import Media, Reason, Segment
 from core.windows import spans, split
@@ -140,7 +140,7 @@ def _decode_video(
             raise DecodeFailure(Reason.CORRUPT, f"{frames} of the {v.frames} frames its index lists decode")
         if short is not None and not v.frames:  # no index of frames (fragmented): a cut in the fragments loses an unknown share
             listed = 0.0 if short.in_media else 1.0
-        share = recovered(listed, min_recovered_share, "video frames", short.detail) if short else 1.0
+        kept = recovery(recovered(listed, min_recovered_share, "video frames", short.detail)) if short else {}
         rate = float(v.average_rate) if v.average_rate else 0.0
         duration = float(c.duration / av.time_base) if c.duration else last_t + (1 / rate if rate else 0.0)
         metrics = {
@@ -157,7 +157,7 @@ def _decode_video(
             "vfr": variable_rate(times),
             "scene_cuts": float(cuts),
             "motion": round(float(np.mean(changes)), 5) if changes else 0.0,
-            **({"recovered_share": share} if share < 1.0 else {}),
+            **kept,
         }
     parts.segments = sorted(cues, key=lambda g: (g.start, g.end, g.text))
     if duration > window_over_s:

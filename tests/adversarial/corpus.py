@@ -85,7 +85,8 @@ def flac_bytes(x: np.ndarray, rate: int) -> bytes:
     return buf.getvalue()
 
 
-def _encode_audio(container: av.container.OutputContainer, stream: av.AudioStream, x: np.ndarray, rate: int) -> None:
+def mux_audio(container: av.container.OutputContainer, stream: av.AudioStream, x: np.ndarray, rate: int) -> None:
+    """Mono samples `x` at `rate` encoded into `stream` of `container` (resampled to its codec's format and rate)."""
     resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=stream.codec_context.sample_rate)
     pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16)
     for k in range(0, len(pcm), 1024):
@@ -101,10 +102,23 @@ def _encode_audio(container: av.container.OutputContainer, stream: av.AudioStrea
         container.mux(p)
 
 
+def mux_moving(container: av.container.OutputContainer, stream: av.VideoStream, frames: int) -> None:
+    """`frames` frames of a moving colour gradient (every frame differs) encoded into `stream`."""
+    yy, xx = np.mgrid[0 : stream.height, 0 : stream.width]
+    for i in range(frames):
+        img = np.stack([(xx + 4 * i) % 256, (yy + 8 * i) % 256, np.full_like(xx, 9 * i % 256)], axis=-1).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts = i
+        for p in stream.encode(frame):
+            container.mux(p)
+    for p in stream.encode(None):
+        container.mux(p)
+
+
 def mp3_bytes(x: np.ndarray, rate: int) -> bytes:
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp3") as c:
-        _encode_audio(c, c.add_stream("libmp3lame", rate=rate, layout="mono"), x, rate)
+        mux_audio(c, c.add_stream("libmp3lame", rate=rate, layout="mono"), x, rate)
     return buf.getvalue()
 
 
@@ -115,7 +129,7 @@ def matroska_audio(x: np.ndarray, fmt: str = "webm", attachment: bytes | None = 
         stream = c.add_stream("libopus", rate=48_000, layout="mono")
         if attachment is not None:
             c.add_attachment("cover.jpg", "image/jpeg", attachment)
-        _encode_audio(c, stream, x, 48_000)
+        mux_audio(c, stream, x, 48_000)
     return buf.getvalue()
 
 
@@ -128,17 +142,9 @@ def mp4_bytes(seconds: float = 1.0, fps: int = 10, size: tuple[int, int] = (64, 
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
         v.options = {"preset": "ultrafast", "tune": "zerolatency"}
         a = c.add_stream("aac", rate=16_000, layout="mono") if audio else None
-        yy, xx = np.mgrid[0:h, 0:w]
-        for i in range(max(1, int(seconds * fps))):
-            img = np.stack([(xx + 4 * i) % 256, (yy + 8 * i) % 256, np.full_like(xx, 9 * i % 256)], axis=-1).astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = i
-            for p in v.encode(frame):
-                c.mux(p)
-        for p in v.encode(None):
-            c.mux(p)
+        mux_moving(c, v, max(1, int(seconds * fps)))
         if a is not None:
-            _encode_audio(c, a, tone(seconds, 16_000, 330.0), 16_000)
+            mux_audio(c, a, tone(seconds, 16_000, 330.0), 16_000)
     return buf.getvalue()
 
 
@@ -153,15 +159,7 @@ def mp4_layout(movflags: str, frames: int = 20, gop: int = 2) -> bytes:
             v = c.add_stream("libx264", rate=10)
             v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
             v.options = {"preset": "ultrafast", "g": str(gop)}
-            yy, xx = np.mgrid[0:48, 0:64]
-            for i in range(frames):
-                img = np.stack([(xx + 4 * i) % 256, (yy + 8 * i) % 256, np.full_like(xx, 9 * i % 256)], axis=-1).astype(np.uint8)
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                frame.pts = i
-                for p in v.encode(frame):
-                    c.mux(p)
-            for p in v.encode(None):
-                c.mux(p)
+            mux_moving(c, v, frames)
         with open(path, "rb") as fh:
             return fh.read()
 

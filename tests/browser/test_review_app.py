@@ -30,7 +30,7 @@ from resources import decisions
 from resources.lake import LakeResource
 from resources.store import Lake
 from steward.users import Users
-from tests.steward.review_lake import BATCH, ICONS, build_review_lake
+from tests.steward.review_lake import BATCH, ICONS, build_review_lake, review_env
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -50,10 +50,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's chromium (the browser tests drive it)")
     home = tmp_path_factory.mktemp("browser") / "tessera"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TESSERA_HOME", str(home))
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        mp.delenv("TESSERA_LAKE_URI", raising=False)
+    with review_env(home):
         build_review_lake(home)
     Users(home / "steward").add("ana", "steward", PASSWORD)
     port = _free_port()
@@ -164,9 +161,7 @@ def test_a_steward_reviews_in_the_browser(served: tuple[str, Path], browser: obj
     context.close()
 
     # the runs they request: the decisions sensor (running by default under the daemon) re-runs the batch from cleaned
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TESSERA_HOME", str(home))
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+    with review_env(home):
         sensed = steward_decisions(build_sensor_context(instance=get_instance(), resources={"lake": LakeResource()}))
     (request,) = sensed.run_requests
     assert request.partition_key == BATCH

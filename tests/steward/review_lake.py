@@ -5,10 +5,13 @@ subtitles run late MISALIGNED at aligned, and a captioned photo and a subtitled 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 import skimage.data
 from PIL import Image
 
@@ -50,6 +53,16 @@ def make_drop(drop: Path) -> None:
     (drop / "talk.wav").write_bytes(_speechlike())
     (drop / "talk.srt").write_text(_srt([(a + 2.5, b + 2.5, f"line {i}") for i, (a, b) in enumerate(UTTERANCES)]))
     (drop / "clip.mp4").write_bytes(mp4_bytes(2.0, cues=[(0.2, 0.9, "hello there"), (1.0, 1.8, "goodbye")]))
+
+
+@contextlib.contextmanager
+def review_env(home: Path) -> Iterator[None]:
+    """TESSERA_HOME and DAGSTER_HOME at `home` (and no lake URI from outside) while inside."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TESSERA_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        mp.delenv("TESSERA_LAKE_URI", raising=False)
+        yield
 
 
 def build_review_lake(home: Path) -> str:

@@ -22,7 +22,7 @@ from resources.params import load_params
 from resources.store import Lake
 from steward.users import Users
 from steward.web import clock_time, create_app
-from tests.steward.review_lake import BATCH, ICONS, build_review_lake
+from tests.steward.review_lake import BATCH, ICONS, build_review_lake, review_env
 
 pytestmark = pytest.mark.slow
 BASE = "http://127.0.0.1:8080"
@@ -40,10 +40,7 @@ class Clock:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("web") / "tessera"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TESSERA_HOME", str(home))
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        mp.delenv("TESSERA_LAKE_URI", raising=False)
+    with review_env(home):
         build_review_lake(home)
         users = Users(home / "steward")
         users.add("ana", "steward", PASSWORD)

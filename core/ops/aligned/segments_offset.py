@@ -6,6 +6,7 @@ import numpy as np
 
 from core.avsync import best_lag
 from core.decode.audio import read_audio
+from core.decode.loudness import frame_levels
 from core.ops.base import RowOp, register_op
 from core.records import Reason, Result, Sample, Segment
 
@@ -15,9 +16,7 @@ TRANSCRIBED = "whisper:"  # cues a transcriber made from the audio itself are on
 def activity(samples: np.ndarray, rate: int, frame_s: float) -> np.ndarray:
     """Per frame, 1.0 where the audio is active: frame energy 12 dB over the track's own floor
     (its 10th percentile) and above -55 dBFS, so that a quiet room tone is not 'speech'."""
-    n = max(1, int(round(frame_s * rate)))
-    frames = samples[: len(samples) // n * n].reshape(-1, n) if len(samples) >= n else samples[None, :]
-    db = 10.0 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+    db = frame_levels(samples, rate, min(frame_s, max(len(samples), 1) / rate))  # a track shorter than a frame is one frame
     floor = float(np.percentile(db, 10))
     return (db > max(floor + 12.0, -55.0)).astype(np.float64)
 

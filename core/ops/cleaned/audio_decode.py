@@ -8,7 +8,7 @@ import numpy as np
 from core.decode import DecodeFailure
 from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, AudioClip, AudioStream, Measures, audio_metrics, encode_audio
 from core.decode.container import open_container
-from core.decode.structure import as_truncation, cut_of, recovered
+from core.decode.structure import Cut, as_truncation, cut_of, recovered, recovery
 from core.ops.base import OpContext, RowOp, register_op
 from core.records import Reason, Result, Sample
 from core.windows import cut, window
@@ -51,19 +51,21 @@ class AudioDecode(RowOp):
                     head.append(block)
                     held += len(block)
                     if held > self.window_over_s * CANONICAL_RATE:
-                        rows = self.windowed(s, stream, itertools.chain(head, blocks))
-                        share = recovered(stream.recovered_share(cut), self.min_recovered_share, "audio", cut and cut.detail, stream.broken)
-                        return [rows[0].with_metrics(recovered_share=share) if share < 1.0 else rows[0], *rows[1:]]
+                        parent, *windows = self.windowed(s, stream, itertools.chain(head, blocks))
+                        return [parent.with_metrics(**self.recovery(stream, cut)), *windows]
                 whole = np.concatenate(head) if head else np.zeros(0, np.float32)
                 clip = stream.clip(whole)
-                share = recovered(stream.recovered_share(cut), self.min_recovered_share, "audio", cut and cut.detail, stream.broken)
+                kept = self.recovery(stream, cut)
         except DecodeFailure as exc:
             failure = as_truncation(exc, cut)
             return [s.quarantine(failure.reason, failure.detail)]
         if clip.duration < self.min_seconds:
             return [s.quarantine(Reason.EMPTY, f"audio lasts {clip.duration:.4f} s (< {self.min_seconds:g} s): nothing to hear or align")]
-        row = _canonical(s, clip)
-        return [row.with_metrics(recovered_share=share) if share < 1.0 else row]
+        return [_canonical(s, clip).with_metrics(**kept)]
+
+    def recovery(self, stream: AudioStream, cut: Cut | None) -> dict[str, float]:
+        """`recovered_share` for a file cut short or broken part way (TRUNCATED under `min_recovered_share`)."""
+        return recovery(recovered(stream.recovered_share(cut), self.min_recovered_share, "audio", cut.detail if cut else "", stream.broken))
 
     def windowed(self, s: Sample, stream: AudioStream, blocks: itertools.chain) -> list[Result]:
         """The parent with whole-track metrics, then its windows; a last remainder shorter than

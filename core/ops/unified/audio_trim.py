@@ -6,9 +6,12 @@ import numpy as np
 import soundfile
 
 from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
+from core.decode.loudness import frame_levels
 from core.ops.base import RowOp, register_op
 from core.records import Reason, Result, Sample
 from core.windows import retime
+
+FRAME_S = 0.01
 
 
 @register_op("audio.trim")
@@ -35,17 +38,12 @@ class AudioTrim(RowOp):
         except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
             return s.quarantine(Reason.CORRUPT, f"canonical audio unreadable: {exc}")
         rate, x = clip.rate, clip.samples
-        frame = rate // 100
-        n = len(x) // frame
-        if n == 0:
-            return s
-        rms = np.sqrt(np.mean(np.square(x[: n * frame].reshape(n, frame), dtype=np.float64), axis=1))
-        loud = np.flatnonzero(rms > 10 ** (self.silence_dbfs / 20))
+        loud = np.flatnonzero(frame_levels(x, rate, FRAME_S) > self.silence_dbfs)
         if loud.size == 0:
             return s
         duration = len(x) / rate
-        start = max(0.0, loud[0] * frame / rate - self.pad_s)
-        end = min(duration, (loud[-1] + 1) * frame / rate + self.pad_s)
+        start = max(0.0, loud[0] * FRAME_S - self.pad_s)
+        end = min(duration, (loud[-1] + 1) * FRAME_S + self.pad_s)
         if s.segments:  # a cue's time is never cut away
             start, end = min(start, min(g.start for g in s.segments)), max(end, max(g.end for g in s.segments))
         start, end = max(0.0, start), min(duration, end)

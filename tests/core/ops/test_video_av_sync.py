@@ -14,6 +14,7 @@ from core.ops.aligned.video_av_sync import VideoAvSync
 from core.ops.base import OpContext
 from core.ops.cleaned.video_decode import VideoDecode
 from core.records import Quarantined, Reason, Sample
+from tests.adversarial.corpus import mux_audio
 
 # (start, seconds lit): irregular starts and lengths, so that only the starts line up at one lag
 # (a flash ending is a picture change too, with no sound of its own)
@@ -41,14 +42,7 @@ def flashes_and_clicks(sound_late_s: float, seconds: float = 13.0, fps: int = 10
         for t, _ in FLASHES:
             k = int((t + sound_late_s) * rate)
             x[k : k + 2400] += 0.5 * rng.standard_normal(len(x[k : k + 2400]))
-        x = np.clip(x, -1, 1).astype(np.float32)
-        for k in range(0, len(x), 1024):
-            frame = av.AudioFrame.from_ndarray(x[None, k : k + 1024], format="flt", layout="mono")
-            frame.sample_rate, frame.pts = rate, k
-            for p in a.encode(frame):
-                c.mux(p)
-        for p in a.encode():
-            c.mux(p)
+        mux_audio(c, a, x, rate)
     return buf.getvalue()
 
 
