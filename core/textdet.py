@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+BATCH = 8  # pictures a network call (a whole chunk at once grew a worker by +226 MiB for 24 pictures, 8 at a time +180)
 SIDE = 192  # pictures are letterboxed to SIDE × SIDE, one batch per chunk: ≈ 13 ms a picture on one core (256: 23 ms)
 MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
 
@@ -36,13 +37,16 @@ def _letterbox(im: Image.Image) -> tuple[np.ndarray, tuple[int, int]]:
     return (canvas - MEAN) / STD, (w, h)
 
 
-def text_scores(images: list[Image.Image]) -> list[float]:
+def text_scores(images: list[Image.Image], batch: int = BATCH) -> list[float]:
     """For each picture, the share of its area that the detector reads as text (0 for a photo
-    without writing; a sign, a page or a caption burnt into the picture reads above 0.002)."""
+    without writing; a sign, a page or a caption burnt into the picture reads above 0.002);
+    `batch` pictures a network call, so memory does not grow with the chunk."""
     if not images:
         return []
-    boxes = [_letterbox(im) for im in images]
-    batch = np.stack([b for b, _ in boxes]).transpose(0, 3, 1, 2)
     session = _session()
-    prob = session.run(None, {session.get_inputs()[0].name: batch})[0][:, 0]
-    return [round(float((p[:h, :w] > 0.3).mean()), 5) for p, (_, (w, h)) in zip(prob, boxes, strict=True)]
+    out: list[float] = []
+    for i in range(0, len(images), batch):
+        boxes = [_letterbox(im) for im in images[i : i + batch]]
+        prob = session.run(None, {session.get_inputs()[0].name: np.stack([b for b, _ in boxes]).transpose(0, 3, 1, 2)})[0][:, 0]
+        out += [round(float((p[:h, :w] > 0.3).mean()), 5) for p, (_, (w, h)) in zip(prob, boxes, strict=True)]
+    return out
