@@ -8,14 +8,16 @@ from pathlib import Path
 import pyarrow as pa
 
 from assets.factory import StageContext, StageOutcome, stage_asset
-from assets.runner import LandingTask, read_groups
+from assets.runner import CaptureTask, LandingTask, read_captures, read_groups
 from core.accounting import Books
-from core.discover import plan
+from core.capture import Capture
+from core.discover import Group, plan
+from core.pairing import TimePairing, loners, pair_by_time, worth_reading
 from core.schema import BLOB_SCHEMA, samples_to_arrow, stage_schema
 from expectations.manifest import manifest_rows
 from resources.engine_tasks import TaskCrashed
 from resources.lake import iter_chunks
-from resources.landing import open_landing
+from resources.landing import LocalLanding, open_landing
 from resources.ledger import Spool, commit_raw
 
 
@@ -30,6 +32,7 @@ def run_landing(sc: StageContext) -> StageOutcome:
         inside = path.resolve().is_relative_to(landing.root)
         manifest_name = path.resolve().relative_to(landing.root).as_posix() if inside else path.name
     found = plan(landing.list(), batch, manifest, manifest_name)
+    found.groups = pair_in_time(sc, landing, found.groups)
     lake.ensure("blobs", BLOB_SCHEMA)
     sizes = [sum(landing.size(n) for n in g.names) for g in found.groups]
     chunks = iter_chunks(found.groups, sizes, sc.execution("chunk_rows", 256), sc.execution("chunk_bytes", 64 << 20), sc.spread)
@@ -63,9 +66,34 @@ def run_landing(sc: StageContext) -> StageOutcome:
     return StageOutcome(inputs, books, manifest_rows(written), preview, result.version, n, metadata)
 
 
+def pair_in_time(sc: StageContext, landing: LocalLanding, groups: list[Group]) -> list[Group]:
+    """The funnel's last step (core/pairing.py): loners whose recordings overlap join up. Headers
+    are read, in the engine's workers, only where two loners could pair at all."""
+    settings = (sc.params.get("raw") or {}).get("pairing", {}).get("time")
+    if settings is None:
+        return groups
+    rule = TimePairing(**settings)
+    candidates = loners(groups)
+    if not worth_reading(candidates):
+        return groups
+    names = sorted(candidates)
+    tasks = (
+        CaptureTask(str(landing.root), {n: landing.relative(n) for n in part}, {n: candidates[n] for n in part}, rule.naive_utc_offset_h)
+        for part in (names[i : i + 256] for i in range(0, len(names), 256))
+    )
+    captures: dict[str, tuple[str, Capture]] = {}
+    for _, out in sc.engine.map(read_captures, tasks, kind="cpu"):
+        if isinstance(out, TaskCrashed):  # a header no reader survives: those files pair no further
+            continue
+        captures.update(out)
+    paired = pair_by_time(groups, captures, rule)
+    sc.context.log.info(f"batch {sc.batch}: {len(captures)} of {len(candidates)} unpaired files state a capture time; {len(groups) - len(paired)} joined a recording")
+    return paired
+
+
 raw = stage_asset(
     name="raw",
     run=run_landing,
-    description="Discover a landing drop (optional manifest; else pair by stem), sniff types by magic bytes, hash, pack bytes; "
+    description="Discover a landing drop and pair its files (manifest rows, then stems, then overlapping capture times), sniff types by magic bytes, hash, pack bytes; "
     "content shared with other batches is held by one of them (the others: DUPLICATE).",
 )

@@ -23,7 +23,8 @@ from typing import Any
 import pyarrow as pa
 
 from core.accounting import Books
-from core.discover import Group, resolve
+from core.capture import Capture, capture_of
+from core.discover import Group, LandingError, resolve
 from core.isolate import run_isolated
 from core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
 from core.records import MODALITY_ORDER, Reason
@@ -267,3 +268,28 @@ def read_groups(task: LandingTask) -> LandingOutcome:
     )  # fmt: skip
     lake = Lake(task.lake_uri)
     return LandingOutcome(task.index, rows, lake.write_blobs(payload, task.batch), inputs)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureTask:
+    """Files alone in their group, whose clocks time pairing reads (names → claimed modality)."""
+
+    root: str
+    paths: dict[str, str]
+    modalities: dict[str, str]
+    naive_utc_offset_h: float
+
+
+def read_captures(task: CaptureTask) -> dict[str, tuple[str, Capture]]:
+    """name → (modality, capture) for the files whose headers state when they were recorded."""
+    landing = LocalLanding(task.root, paths=task.paths)
+    out: dict[str, tuple[str, Capture]] = {}
+    for name, modality in task.modalities.items():
+        try:
+            with landing.open(name) as stream:
+                capture = capture_of(stream, modality, task.naive_utc_offset_h)
+        except LandingError:  # reading it for real quarantines it, with its reason
+            continue
+        if capture is not None:
+            out[name] = (modality, capture)
+    return out

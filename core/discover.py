@@ -52,6 +52,7 @@ class _Entry:
     sources: list[str] = field(default_factory=list)
     failure: tuple[Reason, str] | None = None  # why a manifest row lands nothing
     parts: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # modality → (source, bytes, format)
+    starts: dict[str, float] = field(default_factory=dict)  # a time-paired guest modality → its start on the host's timeline
 
 
 def source_key(names: list[str]) -> str:
@@ -75,6 +76,7 @@ class Group:
     names: list[str] = field(default_factory=list)  # files this group claims (stem group or manifest row)
     row: dict[str, str] | None = None  # the manifest row, if any
     absent: list[str] = field(default_factory=list)  # paths the row names that are not files of the drop
+    starts: dict[str, float] = field(default_factory=dict)  # a time-paired guest → its start on the host's timeline (core/pairing.py)
 
 
 @dataclass(slots=True)
@@ -128,6 +130,8 @@ def resolve(landing: Landing, batch: str, group: Group) -> Discovery:
             for name, data, modality, fmt in sniffed:
                 entry.sources.append(name)
                 entry.parts[modality] = (name, data, fmt)
+                if name in group.starts:
+                    entry.starts[modality] = group.starts[name]
             entries = [entry]
         else:  # same stem, same modality twice: nothing to pair reliably, keep each alone
             entries = [_Entry(key=name, sources=[name], parts={modality: (name, data, fmt)}) for name, data, modality, fmt in sniffed]
@@ -280,6 +284,8 @@ def _to_sample(entry: _Entry, batch: str) -> Sample:
         raw_sha256={m: sha256_hex(b) for m, b in id_parts.items()},
         media={**media, **({"text": text_bytes} if text_bytes is not None else {})},
         formats={m: fmt for m, (_, _, fmt) in entry.parts.items()},
+        metrics={f"paired_{m}_start_s": t for m, t in entry.starts.items()},
+        flags=[f"raw.pair:time({m} from {entry.parts[m][0]} starts at {t:+.2f} s)" for m, t in sorted(entry.starts.items())],
     )
 
 

@@ -67,6 +67,20 @@ class Segment:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """One point of a sample's timeline (aligned's `timeline.build`), in the pictures' seconds:
+    the keyframe shown then (-1: the sample's photograph), the stretch of its audio track heard
+    with it (seconds in that track, None without audio), and the cues showing (indexes into
+    `segments`)."""
+
+    t: float
+    keyframe: int
+    audio_start: float | None
+    audio_end: float | None
+    cues: tuple[int, ...]
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -108,6 +122,7 @@ class Sample:
     segments: list[Segment] = field(default_factory=list)
     keyframes: list[bytes] = field(default_factory=list)
     keyframe_times: list[float] = field(default_factory=list)
+    timeline: list[Moment] = field(default_factory=list)  # keyframes ↔ audio windows ↔ cues (aligned)
     metrics: dict[str, float] = field(default_factory=dict)
     language: str | None = None  # ISO 639-1 of the caption (text.language), "und" when undetermined
     language_score: float | None = None

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from core.embedding import text_for
-from core.records import MODALITY_ORDER, Quarantined, Sample, Segment, Stored, sha256_hex
+from core.records import MODALITY_ORDER, Moment, Quarantined, Sample, Segment, Stored, sha256_hex
 
 # Every metric an operator may write; a new metric is added here (and shows up in GX and the UI),
 # always at the end: existing lakes gain it as a new child of their `metrics` struct (LakeStore.ensure).
@@ -36,9 +36,13 @@ METRICS: tuple[str, ...] = (
     "video_data_streams", "video_attachments", "video_cover_streams", "video_vfr", "video_scene_cuts", "video_motion",
     "source_frames", "icc_converted", "text_score", "voiced_ratio", "recovered_share", "video_recovered_share",
     "aspect_ratio", "trim_lead_s", "trim_tail_s", "nsfw_score", "video_av_offset_s", "video_av_offset_score",
+    "paired_audio_start_s", "paired_image_start_s",
 )  # fmt: skip
 
 SEGMENT = pa.struct([("start", pa.float64()), ("end", pa.float64()), ("text", pa.string()), ("source", pa.string())])
+MOMENT = pa.struct([
+    ("t", pa.float64()), ("keyframe", pa.int32()), ("audio_start", pa.float64()), ("audio_end", pa.float64()), ("cues", pa.list_(pa.int32())),
+])  # fmt: skip
 METRICS_TYPE = pa.struct([(m, pa.float64()) for m in METRICS])
 SAMPLE_FIELDS: list[pa.Field] = [
     pa.field("row_id", pa.string()),
@@ -74,6 +78,7 @@ SAMPLE_FIELDS: list[pa.Field] = [
     pa.field("code_versions", pa.string()),
     pa.field("input_version", pa.int64()),
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
+    pa.field("timeline", pa.list_(MOMENT)),  # after the rest: existing lakes gain it as a new column (LakeStore.ensure)
 ]
 SAMPLE_SCHEMA = pa.schema(SAMPLE_FIELDS)
 
@@ -202,6 +207,7 @@ def samples_to_arrow(
             "code_versions": json.dumps(s.code_versions, sort_keys=True),
             "input_version": input_version,
             "created_at": now,
+            "timeline": [{"t": m.t, "keyframe": m.keyframe, "audio_start": m.audio_start, "audio_end": m.audio_end, "cues": list(m.cues)} for m in s.timeline] or None,
         }
         for column in dims:
             row[column] = s.vectors.get(column)
@@ -233,6 +239,7 @@ def arrow_to_samples(table: pa.Table) -> list[Sample]:
                 segments=[Segment(g["start"], g["end"], g["text"], g["source"]) for g in r.get("segments") or []],
                 keyframe_refs=list(r.get("keyframes") or []),
                 keyframe_times=list(r.get("keyframe_times") or []),
+                timeline=[Moment(m["t"], m["keyframe"], m["audio_start"], m["audio_end"], tuple(m["cues"] or ())) for m in r.get("timeline") or []],
                 metrics=metrics,
                 flags=list(r.get("flags") or []),
                 language=r.get("language"),

@@ -45,11 +45,18 @@ def wav_bytes(samples: np.ndarray, rate: int, channels: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def encoded_audio(samples: np.ndarray, rate: int, fmt: str = "flac") -> bytes:
-    """Mono audio in a real codec (`flac` or `ogg` with Vorbis... via PyAV)."""
-    codec = {"flac": "flac", "ogg": "libopus", "mp3": "libmp3lame"}.get(fmt, fmt)
+def encoded_audio(samples: np.ndarray, rate: int, fmt: str = "flac", recorded_at: str | None = None) -> bytes:
+    """Mono audio in a real codec (`flac`, `ogg` with Opus, `mp3`, `wav`… via PyAV). `recorded_at`
+    (ISO 8601) is the recorder's clock: `creation_time`, or for `wav` a broadcast-WAV `bext`
+    origination date and time (local, no zone)."""
+    codec = {"flac": "flac", "ogg": "libopus", "mp3": "libmp3lame", "wav": "pcm_s16le", "ipod": "aac"}.get(fmt, fmt)
     buf = io.BytesIO()
-    with av.open(buf, mode="w", format=fmt) as out:
+    with av.open(buf, mode="w", format=fmt, options={"write_bext": "1"} if fmt == "wav" and recorded_at else None) as out:
+        if recorded_at and fmt == "wav":
+            day, _, clock = recorded_at.partition("T")
+            out.metadata.update(origination_date=day, origination_time=clock[:8])
+        elif recorded_at:
+            out.metadata["creation_time"] = recorded_at
         stream = out.add_stream(codec, rate=48_000 if codec == "libopus" else rate, layout="mono")
         frame = av.AudioFrame.from_ndarray((np.clip(samples, -1, 1) * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
         frame.sample_rate = rate
@@ -68,13 +75,16 @@ def video_bytes(
     size: tuple[int, int] = (160, 120),
     cues: list[tuple[float, float, str]] | None = None,
     with_audio: bool = True,
+    recorded_at: str | None = None,
 ) -> bytes:
     """H.264 MP4 of a moving gradient, optional AAC tone track and a mov_text subtitle track.
 
-    `cues` are (start_s, end_s, text)."""
+    `cues` are (start_s, end_s, text); `recorded_at` (ISO 8601) is the camera's `creation_time`."""
     w, h = size
     buf = io.BytesIO()
     out = av.open(buf, mode="w", format="mp4")
+    if recorded_at:
+        out.metadata["creation_time"] = recorded_at
     v = out.add_stream("libx264", rate=fps)
     v.width, v.height, v.pix_fmt = w, h, "yuv420p"
     v.options = {"preset": "ultrafast", "tune": "zerolatency"}

@@ -20,6 +20,7 @@ PHOTOS = {  # scikit-image file → our caption
     "camera.png": "a person looking through a camera on a tripod",
     "horse.png": "a black-and-white silhouette of a horse",
 }
+FIELD_DAY = "2026-05-01"
 SUBTITLES = [(0.4, 1.4, "a gradient starts to move"), (1.6, 2.8, "the colours drift to the right")]
 
 # What each broken file must become (reason code), for the demo printout and the tests.
@@ -49,6 +50,11 @@ def build_demo_corpus(dest: Path) -> Path:
     (dest / "chirps.flac").write_bytes(encoded_audio(chirp_with_pauses(3.0), 22_050, "flac"))
     (dest / "gradient.mp4").write_bytes(video_bytes(3.0, cues=SUBTITLES))
     (dest / "gradient.txt").write_text("a moving colour gradient with subtitles\n", encoding="utf-8")
+    # a camera and a separate recorder, paired by their clocks (no shared stem): the recording
+    # started a second after the pictures, so the sample's track is placed a second late
+    (dest / "field").mkdir()
+    (dest / "field/camera_0042.mp4").write_bytes(video_bytes(3.0, with_audio=False, recorded_at=f"{FIELD_DAY}T10:00:00Z"))
+    (dest / "field/recorder_take3.wav").write_bytes(encoded_audio(chirp_with_pauses(3.0, 16_000), 16_000, "wav", recorded_at=f"{FIELD_DAY}T10:00:01"))
     (dest / "notes.txt").write_text("Caf\u0065\u0301 notes: a text-only sample, NFD on disk, NFC in the lake.\n", encoding="utf-8")
     # broken on purpose
     png = io.BytesIO()

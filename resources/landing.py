@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO
 
 from core.discover import LandingError
 from core.records import Reason
@@ -50,6 +51,22 @@ class LocalLanding:
         return os.fsdecode(os.path.relpath(self._paths[name], self.root))
 
     def read(self, name: str) -> bytes:
+        real = self._checked(name)
+        try:
+            return real.read_bytes()
+        except OSError as exc:
+            raise LandingError(Reason.BAD_PATH, f"cannot read {name!r}: {exc.strerror}") from None
+
+    def open(self, name: str) -> IO[bytes]:
+        """The file as a stream (a header read need not load a 4 GB video); same checks as `read`."""
+        real = self._checked(name)
+        try:
+            return real.open("rb")
+        except OSError as exc:
+            raise LandingError(Reason.BAD_PATH, f"cannot open {name!r}: {exc.strerror}") from None
+
+    def _checked(self, name: str) -> Path:
+        """The real path of a listed regular file inside the root, within the size limit."""
         path = self._paths.get(name)
         if path is None:
             raise LandingError(Reason.BAD_PATH, f"{name!r} is not a file in the landing drop")
@@ -64,10 +81,7 @@ class LocalLanding:
         size = real.stat().st_size
         if size > self.max_file_bytes:
             raise LandingError(Reason.TOO_LARGE, f"{name!r} is {size} bytes > limit {self.max_file_bytes}")
-        try:
-            return real.read_bytes()
-        except OSError as exc:
-            raise LandingError(Reason.BAD_PATH, f"cannot read {name!r}: {exc.strerror}") from None
+        return real
 
 
 def open_landing(uri: str) -> LocalLanding:

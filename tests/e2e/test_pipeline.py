@@ -150,6 +150,20 @@ def test_samples_hold_canonical_media_segments_and_lineage(pipeline):
         assert any(r[f"raw_sha256_{m}"] for m in ("text", "image", "audio", "video"))
 
 
+def test_a_camera_and_a_recorder_pair_by_their_clocks_onto_one_timeline(pipeline):
+    lake = pipeline["lake"]
+    row = next(r for r in _rows(lake, "samples") if r["parent_id"] is None and "field/camera_0042.mp4" in split_source(r["source"]))
+    assert split_source(row["source"]) == ["field/camera_0042.mp4", "field/recorder_take3.wav"]  # no shared stem: their clocks
+    assert row["modalities"] == ["audio", "video"] and row["metrics"]["paired_audio_start_s"] == 1.0
+    track, rate = soundfile.read(io.BytesIO(lake.media_of(row, "audio")))
+    assert rate == 16_000 and abs(len(track) / rate - 4.0) < 0.05  # placed: a second of silence before the recorder started
+    assert np.abs(track[: rate - 160]).max() == 0.0 and np.abs(track[rate:]).max() > 0.1
+    moments = [(m["t"], m["keyframe"], m["audio_start"], m["audio_end"]) for m in row["timeline"]]
+    assert moments == [(0.0, 0, 0.0, 0.5), (1.0, 1, 0.5, 1.5), (2.0, 2, 1.5, 2.5)]
+    gradient = next(r for r in _rows(lake, "samples") if r["parent_id"] is None and "gradient.mp4" in split_source(r["source"]))
+    assert [m["cues"] for m in gradient["timeline"]] == [[], [0], [1]]  # the subtitle showing at each keyframe
+
+
 def test_flipped_variant_swaps_left_and_right_in_its_caption(pipeline):
     rows = _rows(pipeline["lake"], "samples")
     parent = next(r for r in rows if r["parent_id"] is None and "astronaut" in r["source"])

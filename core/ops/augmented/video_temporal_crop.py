@@ -47,13 +47,14 @@ class VideoTemporalCrop:
                 picked = [(f, round(t - start, 3)) for f, t in zip(frames, s.keyframe_times, strict=True) if start <= t < end]
                 if not picked:
                     continue
-                media = dict(s.media)
+                media, heard = dict(s.media), {}
                 if track is not None:
-                    media["audio"] = encode_audio(track[int(start * CANONICAL_RATE) : int(end * CANONICAL_RATE)])
+                    cut = track[int(start * CANONICAL_RATE) : int(end * CANONICAL_RATE)]
+                    media["audio"], heard = encode_audio(cut), {"duration_s": round(len(cut) / CANONICAL_RATE, 3)}
                 variant = make_variant(
                     s, self.op_name, {"start_s": start, "end_s": end, "seed": seed}, media=media,
                     **{"keyframes" if s.keyframes else "keyframe_refs": [f for f, _ in picked]}, keyframe_times=[t for _, t in picked],
                     segments=retime(s.segments, start, end),
                 )  # fmt: skip
-                out.append(variant.with_metrics(video_duration_s=round(end - start, 3), keyframes=float(len(picked))))
+                out.append(variant.with_metrics(video_duration_s=round(end - start, 3), keyframes=float(len(picked)), **heard))
         return out

@@ -1,5 +1,6 @@
 from core.ops.unified import (  # noqa: F401
     audio_canonical,
+    audio_place,
     audio_trim,
     audio_vad,
     image_canonical,
