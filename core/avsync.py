@@ -79,3 +79,18 @@ def offset(motion: np.ndarray, sound: np.ndarray, fps: float, max_lag_s: float, 
         return None
     lag, score, _ = best_lag(motion[:n].astype(np.float64), sound[:n].astype(np.float64), max_lag)
     return round(lag / fps, 3), round(score, 4)
+
+
+def track_start(own: np.ndarray, other: np.ndarray, rate: int, expected_s: float, search_s: float, fps: float = 100.0) -> tuple[float, float] | None:
+    """(where `other` starts on `own`'s clock, in seconds; correlation) for two recordings of one
+    scene (a camera's own track, a separate recorder's), searched within ±`search_s` of
+    `expected_s` (their clocks' guess) by lining up their onsets on a 1/`fps` s grid; None when
+    they share too little. Onsets, not levels, so two microphones' gains and noise floors do not matter."""
+    a, b = onsets(own, rate, fps).astype(np.float64), onsets(other, rate, fps).astype(np.float64)
+    shift = int(round(expected_s * fps))
+    b = np.concatenate([np.zeros(shift), b]) if shift >= 0 else b[-shift:]
+    n, max_lag = min(len(a), len(b)), int(search_s * fps)
+    if n - max_lag < 3.0 * fps or a[:n].std() == 0 or b[:n].std() == 0:
+        return None
+    lag, score, _ = best_lag(a[:n], b[:n], max_lag)
+    return round(expected_s - lag / fps, 3), round(float(score), 4)

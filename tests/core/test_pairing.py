@@ -8,15 +8,22 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import av
 import numpy as np
+import pytest
 from PIL import Image
 
 from core.capture import Capture, capture_of, parse_time
 from core.discover import plan, resolve, split_source
 from core.pairing import TimePairing, loners, pair_by_time, worth_reading
 from core.records import compute_sample_id
+from core.decode.audio import CANONICAL_AUDIO, encode_audio, read_audio
+from core.ops.base import OpContext
+from core.ops.cleaned.video_decode import VideoDecode
 from core.synth import encoded_audio, tone, video_bytes
 from resources.landing import LocalLanding
+from tests.adversarial.corpus import mux_audio, mux_moving
+from tests.core.conftest import build_sample
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC).timestamp()
 
@@ -96,3 +103,26 @@ def test_a_time_paired_drop_lands_one_sample_with_the_guest_start(tmp_path: Path
     assert sample.modalities == ["audio", "video"] and sample.sample_id == compute_sample_id({"video": clip, "audio": wav})
     assert sample.metrics == {"paired_audio_start_s": -1.0}
     assert sample.flags == ["raw.pair:time(audio from rec/r1.wav starts at -1.00 s)"]
+
+
+def test_a_recorder_is_synced_to_the_cameras_own_track_past_its_clock() -> None:
+    """Clocks tick in whole seconds: the recorder's start is refined against the camera's track."""
+    rate, true_start = 16_000, 1.37
+    rng = np.random.default_rng(3)
+    scene = np.zeros(12 * rate, np.float32)  # bursts at irregular times: a scene no shift but the true one matches
+    for at in np.sort(rng.uniform(0, 11.5, 20)):
+        k = int(at * rate)
+        scene[k : k + int(0.15 * rate)] += rng.normal(0, rng.uniform(0.05, 0.3), int(0.15 * rate)).astype(np.float32)[: len(scene) - k]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("aac", rate=rate, layout="mono")
+        mux_moving(c, v, 120)
+        mux_audio(c, a, scene, rate)
+    recorder = 0.4 * scene[int(true_start * rate) :] + rng.normal(0, 0.003, len(scene) - int(true_start * rate)).astype(np.float32)
+    s = build_sample(video=buf.getvalue(), audio=encode_audio(recorder.astype(np.float32)), formats={"video": "mp4", "audio": CANONICAL_AUDIO})
+    s = s.with_metrics(paired_audio_start_s=1.0)  # what the clocks said
+    (out,) = VideoDecode(timeout_s=60).apply([s], OpContext(batch="b1"))
+    assert out.metrics["paired_audio_start_s"] == pytest.approx(true_start, abs=0.02) and out.metrics["paired_audio_sync_score"] > 0.5
+    assert read_audio(out.media["audio"]).duration == pytest.approx(len(recorder) / rate)  # the recorder's track, not the camera's

@@ -22,7 +22,8 @@ class VideoDecode:
     Longer than `window_over_s`: cut into clips of `window_s` (core/windows.py), each with its
     keyframes, its stretch of the track and its cues; past `max_seconds`: TOO_LONG. A file cut
     short lands what decodes when that is at least `min_recovered_share` of the frames its index
-    lists (`video_recovered_share`); otherwise TRUNCATED."""
+    lists (`video_recovered_share`); otherwise TRUNCATED. A recorder's track time-paired with the
+    video is synced to the video's own track within ±`pair_sync_s` (with_parts)."""
 
     window_over_s: float = 600.0
     window_s: float = 60.0
@@ -36,6 +37,8 @@ class VideoDecode:
     scene_threshold: float = 0.3
     min_recovered_share: float = 0.5
     av_max_lag_s: float = 2.0
+    pair_sync_s: float = 3.0
+    pair_min_sync: float = 0.3
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
         limits = VideoLimits(self.max_seconds, self.max_pixels, self.max_frames)
@@ -49,7 +52,7 @@ class VideoDecode:
             lambda s: "video" in s.modalities,
             decode,
             lambda s: (s.media["video"], limits),
-            lambda s, out: _Decoded(s.with_metrics(**{f"video_{k}": v for k, v in out[0].items()}), out[1]),  # type: ignore[arg-type,return-value]
+            lambda s, out: _Decoded(s.with_metrics(**{f"video_{k}": v for k, v in out[0].items()}), out[1], self.pair_sync_s, self.pair_min_sync),  # type: ignore[arg-type,return-value]
             workers=ctx.workers,
             timeout_s=self.timeout_s,
         )
@@ -60,12 +63,14 @@ class VideoDecode:
 class _Decoded:
     sample: Sample
     parts: VideoParts
+    sync_s: float
+    min_sync: float
 
     def rows(self) -> list[Result]:
         """The sample with its parts; a windowed video: the parent with its metrics, then its clips."""
         s, p = self.sample, self.parts
         if not p.windows:
-            return [with_parts(s, p)]
+            return [with_parts(s, p, self.sync_s, self.min_sync)]
         whole = s.evolve(segments=[*s.segments, *p.segments])
         clips: list[Result] = []
         for i, (start, end) in enumerate(p.windows):
