@@ -14,12 +14,12 @@ import pytest
 from PIL import Image
 
 from core.capture import Capture, capture_of, parse_time
-from core.discover import plan, resolve, split_source
-from core.pairing import TimePairing, loners, pair_by_time, worth_reading
-from core.records import compute_sample_id
 from core.decode.audio import CANONICAL_AUDIO, encode_audio, read_audio
+from core.discover import plan, resolve, split_source
 from core.ops.base import OpContext
 from core.ops.cleaned.video_decode import VideoDecode
+from core.pairing import TimePairing, loners, pair_by_time, worth_reading
+from core.records import compute_sample_id
 from core.synth import encoded_audio, tone, video_bytes
 from resources.landing import LocalLanding
 from tests.adversarial.corpus import mux_audio, mux_moving
