@@ -4,6 +4,7 @@ holds content shared with other batches (resources/ledger.py)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -12,7 +13,7 @@ from assets.runner import CaptureTask, LandingTask, read_captures, read_groups
 from core.accounting import Books
 from core.capture import Capture
 from core.discover import Group, plan
-from core.pairing import TimePairing, loners, pair_by_time, worth_reading
+from core.pairing import TimePairing, funnel, loners, pair_by_time, worth_reading
 from core.schema import BLOB_SCHEMA, samples_to_arrow, stage_schema
 from expectations.manifest import manifest_rows
 from resources.engine_tasks import TaskCrashed
@@ -61,7 +62,9 @@ def run_landing(sc: StageContext) -> StageOutcome:
     books.add(result.rows)
     written = pa.Table.from_pylist(result.rows, schema=stage_schema())
     sc.context.log.info(f"batch {batch}: {len(inputs)} inputs, {books.landed} samples landed, {len(blob_fragments)} blob fragments")
-    metadata = {"handoffs": {b: len(ids) for b, ids in result.handoffs.items()}} if result.handoffs else {}
+    metadata: dict[str, Any] = {"pairing": funnel(found.groups)}
+    if result.handoffs:
+        metadata["handoffs"] = {b: len(ids) for b, ids in result.handoffs.items()}
     preview = [r for r in result.rows if r["status"] == "landed"][:8] + [r for r in result.rows if r["status"] != "landed"][:8]
     return StageOutcome(inputs, books, manifest_rows(written), preview, result.version, n, metadata)
 

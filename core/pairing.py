@@ -88,3 +88,11 @@ def pair_by_time(groups: list[Group], captures: Mapping[str, tuple[str, Capture]
             g = replace(g, names=[name, *joined], starts=starts)
         out.append(g)
     return out
+
+
+def funnel(groups: Iterable[Group]) -> dict[str, int]:
+    """How the drop's files were grouped: manifest rows, shared stems, overlapping times, alone."""
+    out = {"manifest": 0, "stem": 0, "time": 0, "alone": 0}
+    for g in groups:
+        out["manifest" if g.row is not None else "time" if g.starts else "stem" if len(g.names) > 1 else "alone"] += 1
+    return out

@@ -18,7 +18,7 @@ from core.decode.audio import CANONICAL_AUDIO, encode_audio, read_audio
 from core.discover import plan, resolve, split_source
 from core.ops.base import OpContext
 from core.ops.cleaned.video_decode import VideoDecode
-from core.pairing import TimePairing, loners, pair_by_time, worth_reading
+from core.pairing import TimePairing, funnel, loners, pair_by_time, worth_reading
 from core.records import compute_sample_id
 from core.synth import encoded_audio, tone, video_bytes
 from resources.landing import LocalLanding
@@ -73,6 +73,7 @@ def test_overlapping_loners_join_their_host_and_the_rest_stay_alone() -> None:
     assert by_key["rec/zoom_0002"].names == ["rec/zoom_0002.wav", "phone/img_8.jpg"] and by_key["rec/zoom_0002"].starts == {"phone/img_8.jpg": 2.5}
     assert by_key["phone/img_7"].names == ["phone/img_7.jpg"] and by_key["cam/take2"].names == ["cam/take2.mp4"]
     assert Counter(n for g in paired for n in g.names) == Counter(names)  # every file in exactly one group
+    assert funnel(paired) == {"manifest": 0, "stem": 1, "time": 2, "alone": 2}
     assert pair_by_time(list(reversed(groups)), dict(reversed(captures.items())), TimePairing())[::-1] == paired  # order-free
 
 
