@@ -13,6 +13,7 @@ the one a stem pairing of the same files would give.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -65,10 +66,18 @@ def pair_by_time(groups: list[Group], captures: Mapping[str, tuple[str, Capture]
     share, then most seconds covered, then closest starts, then names): deterministic. A file is
     a host or a guest, never both; a host takes one guest of each modality."""
     options = []
-    for host, (hm, hc) in captures.items():
-        for guest, (gm, gc) in captures.items():
-            if guest != host and gm in GUESTS.get(hm, ()) and (fit := rule.fit(hc, gc)) is not None:
-                options.append((-fit[0], -fit[1], abs(gc.start - hc.start), host, guest))
+    for gm in {g for guests in GUESTS.values() for g in guests}:
+        # guests by start: a host looks only at those that can reach it (cost ∝ files × near neighbours, not files²)
+        by_start = sorted((c.start, name) for name, (m, c) in captures.items() if m == gm)
+        starts = [t for t, _ in by_start]
+        reach = max((captures[n][1].duration for _, n in by_start), default=0.0) + rule.tolerance_s
+        for host, (hm, hc) in captures.items():
+            if gm not in GUESTS.get(hm, ()):
+                continue
+            for _, guest in by_start[bisect_left(starts, hc.start - reach) : bisect_right(starts, hc.end + rule.tolerance_s)]:
+                gc = captures[guest][1]
+                if guest != host and (fit := rule.fit(hc, gc)) is not None:
+                    options.append((-fit[0], -fit[1], abs(gc.start - hc.start), host, guest))
     taken: dict[str, dict[str, str]] = {}  # host → guest modality → guest
     guests: set[str] = set()
     for *_, host, guest in sorted(options):
