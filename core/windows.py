@@ -89,24 +89,3 @@ def cut(blocks: Iterable[Any], rate: int, window_s: float) -> Iterator[Any]:
                 pending, held = [], 0
     if held:
         yield np.concatenate(pending)
-
-
-def split(blocks: Iterable[Any], rate: int, lengths: list[float]) -> Iterator[Any]:
-    """Sample blocks cut into consecutive windows of `lengths` seconds at `rate`; the last window
-    takes all that remains. Holds one window at a time."""
-    import numpy as np
-
-    it = iter(blocks)
-    carry = np.zeros(0, np.float32)
-    for i, length in enumerate(lengths):
-        need = int(round(length * rate)) if i < len(lengths) - 1 else None
-        parts, held = [carry], len(carry)
-        while need is None or held < need:
-            block = next(it, None)
-            if block is None:
-                break
-            parts.append(block)
-            held += len(block)
-        joined = np.concatenate(parts)
-        yield joined if need is None else joined[:need]
-        carry = joined[len(joined) :] if need is None else joined[need:]

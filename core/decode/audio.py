@@ -74,33 +74,55 @@ class AudioStream:
         self.clipped = 0  # source instants at full scale
         self.total = 0  # samples handed out, at `rate`
         self.broken = ""  # why decoding stopped before the end, when it did
+        self._resampler: av.AudioResampler | None = None
 
     def blocks(self) -> Iterator[np.ndarray]:
-        resampler: av.AudioResampler | None = None
-        limit = int(self.max_seconds * self.rate)
-
-        def take(frames: list[av.AudioFrame]) -> Iterator[np.ndarray]:
-            for out in frames:  # fltp: one row per channel; FFmpeg's own downmix would sum them
-                self.total += out.samples
-                yield np.clip(out.to_ndarray().reshape(out.layout.nb_channels, -1).mean(axis=0), -1.0, 1.0).astype(np.float32)
-
+        """The stream's samples, block by block, demuxing the stream alone."""
         try:
             for frame in self.container.decode(self.stream):
-                if resampler is None:  # the first frame tells the real layout (headers can lie)
-                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=self.rate)
-                self.clipped += _clipped_instants(frame)
-                yield from take(resampler.resample(frame))
-                if self.total > limit:
-                    raise DecodeFailure(Reason.TOO_LONG, f"audio longer than the {self.max_seconds:g} s limit")
-            if resampler is not None:
-                yield from take(resampler.resample(None))
+                yield from self._push(frame)
+            yield from self.flush()
         except DecodeFailure:
             raise
         except (av.error.FFmpegError, ValueError, EOFError) as exc:
-            detail = f"audio stream stops decoding after {self.total / self.rate:.2f} s: {exc}"
-            if not self.total:  # nothing decodes: a cut if the header promised a length, else damage
-                raise DecodeFailure(Reason.TRUNCATED if self.declared_seconds() else Reason.CORRUPT, detail) from None
-            self.broken = detail  # what decoded so far is handed out; `whole` or `recovered_share` judge it
+            self._stopped(exc)
+
+    def packet(self, packet: av.Packet) -> list[np.ndarray]:
+        """The blocks of one packet a caller demuxed with other streams (a video's frames, read in
+        the same pass); none once the stream has stopped decoding."""
+        if self.broken:
+            return []
+        try:
+            return [block for frame in packet.decode() for block in self._push(frame)]
+        except DecodeFailure:
+            raise
+        except (av.error.FFmpegError, ValueError, EOFError) as exc:
+            self._stopped(exc)
+            return []
+
+    def flush(self) -> Iterator[np.ndarray]:
+        """What the resampler still holds, after the last packet."""
+        if self._resampler is not None and not self.broken:
+            yield from self._take(self._resampler.resample(None))
+
+    def _push(self, frame: av.AudioFrame) -> Iterator[np.ndarray]:
+        if self._resampler is None:  # the first frame tells the real layout (headers can lie)
+            self._resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=self.rate)
+        self.clipped += _clipped_instants(frame)
+        yield from self._take(self._resampler.resample(frame))
+        if self.total > int(self.max_seconds * self.rate):
+            raise DecodeFailure(Reason.TOO_LONG, f"audio longer than the {self.max_seconds:g} s limit")
+
+    def _take(self, frames: list[av.AudioFrame]) -> Iterator[np.ndarray]:
+        for out in frames:  # fltp: one row per channel; FFmpeg's own downmix would sum them
+            self.total += out.samples
+            yield np.clip(out.to_ndarray().reshape(out.layout.nb_channels, -1).mean(axis=0), -1.0, 1.0).astype(np.float32)
+
+    def _stopped(self, exc: Exception) -> None:
+        detail = f"audio stream stops decoding after {self.total / self.rate:.2f} s: {exc}"
+        if not self.total:  # nothing decodes: a cut if the header promised a length, else damage
+            raise DecodeFailure(Reason.TRUNCATED if self.declared_seconds() else Reason.CORRUPT, detail) from None
+        self.broken = detail  # what decoded so far is handed out; `whole` or `recovered_share` judge it
 
     def whole(self) -> None:
         """TRUNCATED when the stream stopped decoding part way (for callers that take no less)."""

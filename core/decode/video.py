@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from array import array
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -15,13 +16,13 @@ from PIL import Image
 
 from core.avsync import sound_offset
 from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_RATE, AudioStream, decode_audio_stream, encode_audio
+from core.decode.audio import CANONICAL_RATE, AudioStream, encode_audio
 from core.decode.container import open_container
 from core.decode.image import encode_jpeg
 from core.decode.structure import Cut, as_truncation, cut_of, recovered, recovery
 from core.decode.text import ass_dialogue_text
 from core.records import Media, Reason, Segment
-from core.windows import spans, split
+from core.windows import spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,9 @@ def decode_video(
 ) -> tuple[dict[str, float], VideoParts]:  # fmt: skip
     """One pass: decode every frame under `limits` (stream metrics), keeping a keyframe (JPEG,
     longer side ≤ `max_side`) every 1/`keyframe_fps` s by timestamp (so variable frame rates
-    land at the right times) and at every scene cut; then the first audio track as 16 kHz mono
-    FLAC and the embedded subtitle cues.
+    land at the right times) and at every scene cut; in the same demux, the embedded subtitle
+    cues and the first audio track as 16 kHz mono FLAC (a container that states no duration,
+    whose windows are known only at the end, has its track read in a second pass).
 
     Scene cuts and motion come from a 32×18 greyscale copy of a frame every 1/`analysis_fps` s:
     motion is the mean absolute change between copies (0 still, 1 black↔white); a change over
@@ -105,13 +107,19 @@ def _decode_video(
         times: list[float] = []
         cues: list[Segment] = []
         cuts = 0
+        # the track in the same pass where the container states its duration (windows known up front)
+        stated = float(c.duration / av.time_base) if c.duration else 0.0
+        track = Track(spans(stated, window_s, min_window_s) if stated > window_over_s else [], frame_changes, av_max_lag_s) if stated and c.streams.audio else None
+        sound = AudioStream(c, max_seconds=limits.max_seconds, rate=CANONICAL_RATE) if track is not None else None
         try:
-            for frame in _frames_and_cues(c, v, cues):
+            for frame in _frames_and_cues(c, v, cues, sound, track):
                 frames += 1
                 last_t = float(frame.time or 0.0)
                 times.append(last_t)
                 if last_t > limits.max_seconds or frames > limits.max_frames:
                     raise DecodeFailure(Reason.TOO_LONG, f"video exceeds {limits.max_seconds:g} s or {limits.max_frames} frames")
+                if track is not None:
+                    track.seen(last_t)
                 cut = False
                 small = thumbnail(frame)
                 if last_frame is not None:
@@ -163,36 +171,86 @@ def _decode_video(
     if duration > window_over_s:
         parts.windows = spans(duration, window_s, min_window_s)
     if metrics["audio_streams"]:
-        with open_container(data, "video") as c:  # a second demux pass: the first one consumed the packets
-            try:
-                if parts.windows:
-                    parts.audio_windows, parts.window_av = _track_windows(c, limits.max_seconds, parts.windows, frame_changes, av_max_lag_s)
-                else:
-                    clip = decode_audio_stream(c, max_seconds=limits.max_seconds, rate=CANONICAL_RATE)
-                    parts.audio = encode_audio(clip.samples, CANONICAL_RATE)
-                    found = sound_offset(clip.samples, CANONICAL_RATE, *frame_changes.between(0.0, float("inf")), av_max_lag_s)
-                    if found is not None:
-                        metrics["av_offset_s"], metrics["av_offset_score"] = found
-            except DecodeFailure as exc:
-                if exc.reason is not Reason.EMPTY:
-                    raise
+        try:
+            if track is None:  # no stated duration: the track takes a pass of its own, once the windows are known
+                with open_container(data, "video") as c:
+                    sound = AudioStream(c, max_seconds=limits.max_seconds, rate=CANONICAL_RATE)
+                    track = Track(parts.windows, frame_changes, av_max_lag_s)
+                    for block in sound.blocks():
+                        track.add(block)
+            assert sound is not None
+            track.close()
+            sound.whole()
+            if parts.windows:
+                parts.audio_windows, parts.window_av = track.flacs, track.offsets
+            else:
+                if not len(track.samples):
+                    raise DecodeFailure(Reason.EMPTY, "audio stream decodes to no samples")
+                parts.audio = encode_audio(track.samples, CANONICAL_RATE)
+                found = sound_offset(track.samples, CANONICAL_RATE, *frame_changes.between(0.0, float("inf")), av_max_lag_s)
+                if found is not None:
+                    metrics["av_offset_s"], metrics["av_offset_score"] = found
+        except DecodeFailure as exc:
+            if exc.reason is not Reason.EMPTY:
+                raise
     return metrics, parts
 
 
-def _track_windows(
-    c: av.container.InputContainer, max_seconds: float, windows: list[tuple[float, float]], changes: FrameChanges, max_lag_s: float
-) -> tuple[list[bytes], list[tuple[float, float] | None]]:
-    """The first audio track as one canonical FLAC per window (the last takes whatever remains),
-    streamed: one window of samples in memory; with each, its sound-vs-picture offset against the
-    frame changes inside it."""
-    stream = AudioStream(c, max_seconds=max_seconds, rate=CANONICAL_RATE)
-    flacs: list[bytes] = []
-    offsets: list[tuple[float, float] | None] = []
-    for (start, end), samples in zip(windows, split(stream.blocks(), CANONICAL_RATE, [b - a for a, b in windows]), strict=False):
-        flacs.append(encode_audio(samples, CANONICAL_RATE))
-        offsets.append(sound_offset(samples, CANONICAL_RATE, *changes.between(start, end), max_lag_s))
-    stream.whole()
-    return flacs, offsets
+class Track:
+    """A video's track as it decodes, fed in the frames' own pass: kept whole (`samples`, after
+    `close`), or cut into the video's `windows` (the last takes whatever remains; windows past the
+    track's end are silent), each window made — its FLAC and its sound-vs-picture offset
+    (core/avsync.py) — once the pictures have passed its end (`seen`). At most `hold` finished
+    windows wait for them, so a file that stores its sound far ahead of its pictures holds no
+    more than that, and such a window's offset is taken from the frames decoded by then."""
+
+    def __init__(self, windows: list[tuple[float, float]], changes: FrameChanges, max_lag_s: float, hold: int = 2) -> None:
+        self.windows, self.changes, self.max_lag_s, self.hold = windows, changes, max_lag_s, hold
+        self.blocks: list[np.ndarray] = []  # the window being filled; without windows, the whole track
+        self.held = 0
+        self.index = 0
+        self.waiting: deque[tuple[int, np.ndarray]] = deque()
+        self.flacs: list[bytes] = []
+        self.offsets: list[tuple[float, float] | None] = []
+        self.samples = np.zeros(0, np.float32)
+
+    def add(self, block: np.ndarray) -> None:
+        while len(block):
+            if self.index >= len(self.windows) - 1:
+                self.blocks.append(block)
+                return
+            start, end = self.windows[self.index]
+            size = int(round((end - start) * CANONICAL_RATE))
+            taken = block[: size - self.held]
+            self.blocks.append(taken)
+            self.held += len(taken)
+            block = block[len(taken) :]
+            if self.held == size:
+                self.waiting.append((self.index, np.concatenate(self.blocks)))
+                self.blocks, self.held, self.index = [], 0, self.index + 1
+                while len(self.waiting) > self.hold:
+                    self._make(*self.waiting.popleft())
+
+    def seen(self, t: float) -> None:
+        """The pictures have been decoded up to `t`: the windows that end by then are made."""
+        while self.waiting and self.windows[self.waiting[0][0]][1] <= t:
+            self._make(*self.waiting.popleft())
+
+    def close(self) -> None:
+        joined = np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
+        self.blocks = []
+        if not self.windows:
+            self.samples = joined
+            return
+        self.waiting.append((self.index, joined))
+        self.waiting.extend((i, np.zeros(0, np.float32)) for i in range(self.index + 1, len(self.windows)))
+        while self.waiting:
+            self._make(*self.waiting.popleft())
+
+    def _make(self, index: int, samples: np.ndarray) -> None:
+        start, end = self.windows[index]
+        self.flacs.append(encode_audio(samples, CANONICAL_RATE))
+        self.offsets.append(sound_offset(samples, CANONICAL_RATE, *self.changes.between(start, end), self.max_lag_s))
 
 
 class FrameChanges:
@@ -265,14 +323,24 @@ def packet_cues(packet: av.Packet) -> list[Segment]:
     return out
 
 
-def _frames_and_cues(c: av.container.InputContainer, v: av.VideoStream, cues: list[Segment]) -> Iterator[av.VideoFrame]:
+def _frames_and_cues(
+    c: av.container.InputContainer, v: av.VideoStream, cues: list[Segment], sound: AudioStream | None = None, track: Track | None = None
+) -> Iterator[av.VideoFrame]:
     """The frames of `v`, read in one pass with the container's subtitle streams, whose cues are
-    added to `cues` as their packets go by (a video's file is read once for both)."""
-    for packet in c.demux(v, *c.streams.subtitles):
-        if packet.stream.type == "subtitle":
+    added to `cues` as their packets go by, and with `sound` (its first audio track), whose
+    samples go to `track`: a video's file is read once for all three."""
+    for packet in c.demux(v, *c.streams.subtitles, *([sound.stream] if sound is not None else [])):
+        kind = packet.stream.type
+        if kind == "subtitle":
             cues += packet_cues(packet)
+        elif kind == "audio" and sound is not None and track is not None:
+            for block in sound.packet(packet):
+                track.add(block)
         else:
             yield from packet.decode()
+    if sound is not None and track is not None:
+        for block in sound.flush():
+            track.add(block)
 
 
 def _rect_text(rect: object) -> str:

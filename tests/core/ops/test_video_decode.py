@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
+from core.decode.video import VideoLimits, decode_video
 from core.ops.base import OpContext
 from core.ops.cleaned.video_decode import VideoDecode
 from core.records import Quarantined, Reason, Sample
+from core.synth import video_bytes
 
 
 def _decode(rows: list[Sample], workers: int = 1, **params: object):
@@ -63,3 +67,35 @@ def test_one_decode_makes_the_canonical_parts_and_unified_keeps_them(make_sample
     assert out.segments and out.formats["audio"] == "flac:16k-mono" and "audio" in out.modalities
     (again,) = VideoCanonical(keyframe_fps=2.0, max_side=32).apply([out], OpContext(batch="b1"))
     assert again is out  # already taken apart: not decoded a second time
+
+
+class _CountedStored:
+    """Stored media (as the lake hands a large video to its decoder) that counts the bytes read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.sha256, self.size, self.read_bytes = data, "x" * 64, len(data), 0
+
+    def open(self) -> io.BytesIO:
+        outer = self
+
+        class Counting(io.BytesIO):
+            def read(self, n: int | None = -1) -> bytes:
+                chunk = super().read(n)
+                outer.read_bytes += len(chunk)
+                return chunk
+
+            def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+                got = super().readinto(b)
+                outer.read_bytes += got
+                return got
+
+        return Counting(self.data)
+
+
+@pytest.mark.parametrize("windowed", [False, True])
+def test_a_video_file_is_read_once_for_frames_cues_and_sound(windowed: bool) -> None:
+    stored = _CountedStored(video_bytes(8.0, cues=[(0.5, 1.5, "hello")]))
+    metrics, parts = decode_video(stored, VideoLimits(600, 1 << 30, 1 << 20), keyframe_fps=1.0, max_side=64, window_over_s=4.0 if windowed else 1e9, window_s=3.0)
+    assert (len(parts.audio_windows) == 3) if windowed else (parts.audio is not None)
+    assert parts.segments and metrics["frames"] == 80
+    assert stored.read_bytes < 1.5 * stored.size  # one demux for all three, plus headers (was 2.6×: the track had a pass of its own)
