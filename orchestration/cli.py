@@ -369,12 +369,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     hits = []
     if result["success"]:
         hits = _search(DEMO_QUERY, k=3)
-    payload = {**result, "broken_files": broken, "search": {"query": DEMO_QUERY, "hits": hits}}
+    paired = _time_paired("demo")
+    payload = {**result, "broken_files": broken, "time_paired": paired, "search": {"query": DEMO_QUERY, "hits": hits}}
     lines = [
         _summary_text(result),
         "",
         "broken on purpose → quarantine reason:",
         *(f"  {name:<24} {reason}" for name, reason in broken.items()),
+        "",
+        "paired by their clocks (no manifest row, no shared stem):",
+        *(f"  {' + '.join(p['files'])}   {p['how']}" for p in paired),
         "",
         f'tessera search "{DEMO_QUERY}":',
         *(f"  {h['score']:.3f}  {h['sample_id'][:16]}  {'+'.join(h['modalities']):<12} {(h['text'] or h['source'])[:60]}" for h in hits),
@@ -383,6 +387,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ]
     _emit(args, payload, "\n".join(lines))
     return 0 if result["success"] else 1
+
+
+def _time_paired(batch: str) -> list[dict[str, Any]]:
+    """The batch's landed samples whose files raw paired by overlapping capture times."""
+    from core.discover import split_source
+
+    ds = _lake().dataset("samples")
+    if ds is None:
+        return []
+    rows = ds.to_table(columns=["source", "flags"], filter=f"batch = '{batch}' AND status = 'landed' AND parent_id IS NULL").to_pylist()
+    return [
+        {"files": split_source(r["source"]), "how": flag.removeprefix("raw.pair:time(").removesuffix(")")}
+        for r in rows
+        for flag in r["flags"] or []
+        if flag.startswith("raw.pair:time(")
+    ]
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from core.discover import split_source
 from core.synth import video_bytes
+from orchestration.cli import _time_paired
 from orchestration.definitions import STAGES, build_definitions
 from orchestration.demo import EXPECTED_QUARANTINE, SUBTITLES, build_demo_corpus
 from resources.lake import LANDED, STAGE_TABLES, LakeResource
@@ -160,6 +161,9 @@ def test_a_camera_and_a_recorder_pair_by_their_clocks_onto_one_timeline(pipeline
     assert np.abs(track[: rate - 160]).max() == 0.0 and np.abs(track[rate:]).max() > 0.1
     moments = [(m["t"], m["keyframe"], m["audio_start"], m["audio_end"]) for m in row["timeline"]]
     assert moments == [(0.0, 0, 0.0, 0.5), (1.0, 1, 0.5, 1.5), (2.0, 2, 1.5, 2.5)]
+    assert _time_paired("b1") == [  # what `tessera demo` prints of it
+        {"files": ["field/camera_0042.mp4", "field/recorder_take3.wav"], "how": "audio from field/recorder_take3.wav starts at +1.00 s"}
+    ]
     gradient = next(r for r in _rows(lake, "samples") if r["parent_id"] is None and "gradient.mp4" in split_source(r["source"]))
     assert [m["cues"] for m in gradient["timeline"]] == [[], [0], [1]]  # the subtitle showing at each keyframe
 
