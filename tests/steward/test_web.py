@@ -136,9 +136,10 @@ def test_forged_posts_are_refused_and_record_nothing(web: TestClient, lake: Lake
     target = entry(web, "LOW_QUALITY")
     form = {"action": "reject", "entry": f"{target['stage']}|{target['batch']}|{target['sample_id']}"}
     token = csrf(web)
+    forged = ("y" if token.startswith("x") else "x") + token[1:]  # one character off (never the token itself)
     refused = {
         "no token": web.post("/decide", data=form, headers={"Origin": BASE}),
-        "another session's token": web.post("/decide", data={**form, "csrf": "x" + token[1:]}, headers={"Origin": BASE}),
+        "another session's token": web.post("/decide", data={**form, "csrf": forged}, headers={"Origin": BASE}),
         "a foreign Origin": web.post("/decide", data={**form, "csrf": token}, headers={"Origin": "http://evil.example"}),
         "a cross-site fetch": web.post("/decide", data={**form, "csrf": token}, headers={"Sec-Fetch-Site": "cross-site"}),
         "a foreign Referer": web.post("/decide", data={**form, "csrf": token}, headers={"Referer": "http://evil.example/page"}),
