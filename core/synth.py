@@ -49,7 +49,7 @@ def encoded_audio(samples: np.ndarray, rate: int, fmt: str = "flac", recorded_at
     """Mono audio in a real codec (`flac`, `ogg` with Opus, `mp3`, `wav`… via PyAV). `recorded_at`
     (ISO 8601) is the recorder's clock: `creation_time`, or for `wav` a broadcast-WAV `bext`
     origination date and time (local, no zone)."""
-    codec = {"flac": "flac", "ogg": "libopus", "mp3": "libmp3lame", "wav": "pcm_s16le", "ipod": "aac"}.get(fmt, fmt)
+    codec = {"flac": "flac", "ogg": "libopus", "mp3": "libmp3lame", "wav": "pcm_s16le"}.get(fmt, fmt)
     buf = io.BytesIO()
     with av.open(buf, mode="w", format=fmt, options={"write_bext": "1"} if fmt == "wav" and recorded_at else None) as out:
         if recorded_at and fmt == "wav":

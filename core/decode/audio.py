@@ -14,7 +14,7 @@ from core.decode import DecodeFailure, open_media
 from core.decode.container import open_container
 from core.decode.loudness import block_powers, frame_levels, integrated, snr_of_levels
 from core.decode.structure import Cut
-from core.records import Media, Reason
+from core.records import Media, Quarantined, Reason, Sample
 
 CANONICAL_RATE = 16_000
 CANONICAL_AUDIO = "flac:16k-mono"  # formats["audio"] of canonical audio: 16 kHz mono 16-bit FLAC
@@ -75,6 +75,7 @@ class AudioStream:
         self.total = 0  # samples handed out, at `rate`
         self.broken = ""  # why decoding stopped before the end, when it did
         self._resampler: av.AudioResampler | None = None
+        self._limit = int(max_seconds * self.rate)
 
     def blocks(self) -> Iterator[np.ndarray]:
         """The stream's samples, block by block, demuxing the stream alone."""
@@ -110,7 +111,7 @@ class AudioStream:
             self._resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=self.rate)
         self.clipped += _clipped_instants(frame)
         yield from self._take(self._resampler.resample(frame))
-        if self.total > int(self.max_seconds * self.rate):
+        if self.total > self._limit:
             raise DecodeFailure(Reason.TOO_LONG, f"audio longer than the {self.max_seconds:g} s limit")
 
     def _take(self, frames: list[av.AudioFrame]) -> Iterator[np.ndarray]:
@@ -226,3 +227,11 @@ def read_audio(data: Media) -> AudioClip:
     channels = pcm.shape[1]
     clipped = float(np.mean(np.abs(pcm).max(axis=1) >= 32_735)) if len(pcm) else 0.0
     return AudioClip((pcm.mean(axis=1) / 32767.0).astype(np.float32), rate, rate, channels, clipped)
+
+
+def canonical_track(s: Sample) -> AudioClip | Quarantined:
+    """A sample's canonical track, decoded; CORRUPT when its stored FLAC does not read."""
+    try:
+        return read_audio(s.media["audio"])
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+        return s.quarantine(Reason.CORRUPT, f"canonical audio unreadable: {exc}")

@@ -3,11 +3,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import soundfile
 
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
+from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track, encode_audio
 from core.ops.base import RowOp, register_op
-from core.records import Reason, Result, Sample
+from core.records import Quarantined, Reason, Result, Sample
 
 START = "paired_audio_start_s"
 
@@ -27,10 +26,9 @@ class AudioPlace(RowOp):
         return START in s.metrics and "video" in s.modalities and s.formats.get("audio") == CANONICAL_AUDIO and "window_start_s" not in s.metrics
 
     def __call__(self, s: Sample) -> Result:
-        try:
-            clip = read_audio(s.media["audio"])
-        except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-            return s.quarantine(Reason.CORRUPT, f"canonical audio unreadable: {exc}")
+        clip = canonical_track(s)
+        if isinstance(clip, Quarantined):
+            return clip
         shift = int(round(s.metrics[START] * clip.rate))
         if shift < 0 and -shift >= len(clip.samples):
             return s.quarantine(Reason.MISALIGNED, f"the paired audio ends {-s.metrics[START] - len(clip.samples) / clip.rate:.2f} s before the video begins")

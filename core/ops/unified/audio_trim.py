@@ -3,12 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import soundfile
 
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
+from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track, encode_audio
 from core.decode.loudness import frame_levels
 from core.ops.base import RowOp, register_op
-from core.records import Reason, Result, Sample
+from core.records import Quarantined, Result, Sample
 from core.windows import retime
 
 FRAME_S = 0.01
@@ -33,10 +32,9 @@ class AudioTrim(RowOp):
         return "audio" in s.media and s.formats.get("audio") == CANONICAL_AUDIO and "video" not in s.modalities and "window_start_s" not in s.metrics
 
     def __call__(self, s: Sample) -> Result:
-        try:
-            clip = read_audio(s.media["audio"])
-        except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-            return s.quarantine(Reason.CORRUPT, f"canonical audio unreadable: {exc}")
+        clip = canonical_track(s)
+        if isinstance(clip, Quarantined):
+            return clip
         rate, x = clip.rate, clip.samples
         loud = np.flatnonzero(frame_levels(x, rate, FRAME_S) > self.silence_dbfs)
         if loud.size == 0:

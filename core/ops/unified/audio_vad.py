@@ -3,11 +3,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import soundfile
 
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, read_audio
+from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track
 from core.ops.base import RowOp, register_op
-from core.records import Reason, Result, Sample
+from core.records import Quarantined, Result, Sample
 from core.vad import speech_probabilities
 
 
@@ -25,10 +24,9 @@ class AudioVad(RowOp):
         return "audio" in s.media and s.formats.get("audio") == CANONICAL_AUDIO  # after audio.decode / audio.canonical
 
     def __call__(self, s: Sample) -> Result:
-        try:
-            clip = read_audio(s.media["audio"])
-        except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-            return s.quarantine(Reason.CORRUPT, f"canonical audio unreadable: {exc}")
+        clip = canonical_track(s)
+        if isinstance(clip, Quarantined):
+            return clip
         if clip.rate != CANONICAL_RATE or not len(clip.samples):
             return s
         voiced = float(np.mean(speech_probabilities(clip.samples) > self.threshold))
