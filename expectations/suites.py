@@ -16,6 +16,7 @@ from core.records import MODALITY_ORDER
 
 SEVERITIES = ("error", "review", "warn")
 STRUCTURAL = ("sample_id", "batch", "status", "modality")  # columns whose failures are about the batch, not a row
+LANDED = 'status=="landed"'  # a GX pandas row condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ def stage_rules(stage: str, params: dict[str, Any], batch: str, vector_columns: 
     rules = [
         Rule("ExpectColumnValuesToNotBeNull", {"column": "sample_id"}),
         # a raw DUPLICATE shares its id with the row that landed: uniqueness is of landed rows
-        Rule("ExpectColumnValuesToBeUnique", {"column": "sample_id", "row_condition": 'status=="landed"', "condition_parser": "pandas"}),
+        Rule("ExpectColumnValuesToBeUnique", {"column": "sample_id", "row_condition": LANDED, "condition_parser": "pandas"}),
         Rule("ExpectColumnValuesToBeInSet", {"column": "batch", "value_set": [batch]}),
         Rule("ExpectColumnValuesToBeInSet", {"column": "modality", "value_set": list(MODALITY_ORDER)}),
         # quarantine-rate ceiling: the share of rows still 'landed' must stay above 1 - ceiling
@@ -60,7 +61,11 @@ def stage_rules(stage: str, params: dict[str, Any], batch: str, vector_columns: 
             "warn",
         ),
     ]
-    between = lambda col, lo, hi, sev="error": Rule("ExpectColumnValuesToBeBetween", {"column": col, "min_value": lo, "max_value": hi}, sev)  # noqa: E731
+    # a metric's range is judged on landed rows only: a row an operator set aside keeps the
+    # values it had then (a near-duplicate quarantined before image.canonical keeps its source size)
+    between = lambda col, lo, hi, sev="error": Rule(  # noqa: E731
+        "ExpectColumnValuesToBeBetween", {"column": col, "min_value": lo, "max_value": hi, "row_condition": LANDED, "condition_parser": "pandas"}, sev
+    )
     if stage == "cleaned":
         rules += [
             between("width", 1, None),
@@ -109,5 +114,5 @@ def drift_rules(previous: dict[str, list[float]], mads: float, min_rows: int = 5
         spread = 1.4826 * float(np.median(np.abs(v - median)))
         if spread > 0:
             bounds = {"min_value": round(median - mads * spread, 6), "max_value": round(median + mads * spread, 6)}
-            rules.append(Rule("ExpectColumnMedianToBeBetween", {"column": metric, **bounds, "row_condition": 'status=="landed"', "condition_parser": "pandas"}, "warn"))
+            rules.append(Rule("ExpectColumnMedianToBeBetween", {"column": metric, **bounds, "row_condition": LANDED, "condition_parser": "pandas"}, "warn"))
     return rules

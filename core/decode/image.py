@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import struct
 import warnings
 from collections.abc import Iterator
 
@@ -14,14 +15,18 @@ from scipy.fft import dctn
 from core.decode import DecodeFailure
 from core.records import Reason
 
-ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"})
+# Pillow's names of the raster formats it decodes itself (no Ghostscript, no outside library):
+# the everyday web and camera ones, then the scientific, print, texture and icon ones a drop holds.
+ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "JPEG2000", "PPM", "TGA", "PSD", "DDS", "SGI", "QOI", "ICO", "CUR", "ICNS", "PCX"})
 # formats["image"] of a canonical image (upright RGB, longer side bounded): JPEG when the source
 # was JPEG (a PNG of a lossy source stores its artefacts losslessly, at several times the bytes),
 # PNG for every lossless source.
 CANONICAL_PNG, CANONICAL_JPEG = "png:rgb", "jpeg:rgb"
 CANONICAL_FORMATS = frozenset({CANONICAL_PNG, CANONICAL_JPEG})
-LOSSY_SOURCES = frozenset({"JPEG"})
+LOSSY_SOURCES = frozenset({"JPEG", "MPO"})  # MPO: a JPEG with more pictures after the first (3D and HDR cameras)
 _BOMB_MESSAGE = "Decompressed data too large"  # Pillow's ValueError when a compressed PNG text or ICC chunk exceeds its limit
+# what Pillow's format plugins raise on damaged bytes (struct.error: a short EXIF or TIFF field)
+PILLOW_ERRORS: tuple[type[Exception], ...] = (OSError, SyntaxError, ValueError, EOFError, struct.error, NotImplementedError, Image.DecompressionBombError)
 
 
 def open_image(
@@ -35,8 +40,8 @@ def open_image(
             im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise DecodeFailure(Reason.CORRUPT, "not a readable image: no image format recognises these bytes") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise _unreadable(exc, "image header unreadable") from None
+    except PILLOW_ERRORS as exc:
+        raise unreadable(exc, "image header unreadable") from None
     if im.format not in allowed:
         raise DecodeFailure(Reason.UNSUPPORTED, f"format {im.format} is not in the allow-list {sorted(allowed)}")
     w, h = im.size
@@ -51,34 +56,45 @@ def open_image(
     try:
         with _own_pixel_limit():
             im.load()
-    except OSError as exc:
-        reason = Reason.TRUNCATED if "truncated" in str(exc).lower() else Reason.CORRUPT
-        raise DecodeFailure(reason, f"pixel data unreadable: {exc}") from None
-    except (SyntaxError, ValueError, EOFError) as exc:
-        raise _unreadable(exc, "pixel data unreadable") from None
+    except PILLOW_ERRORS as exc:
+        raise unreadable(exc, "pixel data unreadable") from None
     return im
 
 
-def frame_count(im: Image.Image, cap: int) -> int:
+def frame_count(im: Image.Image, cap: int, max_pixels: int) -> tuple[int, str]:
     """Frames of an animated GIF/APNG/WebP or multi-page TIFF, counted up to `cap` + 1 (so a file
-    declaring millions costs no more than the cap); the decoder is left on the first frame."""
+    declaring millions costs no more than the cap), and why counting stopped early ("" when it
+    did not): a later frame that does not decode leaves the first, already decoded, usable.
+    A frame over `max_pixels` is TOO_LARGE (DecodeFailure). The decoder is left on the first frame."""
     if not getattr(im, "is_animated", False) and getattr(im, "n_frames", 1) == 1:
-        return 1
-    n = 1
+        return 1, ""
+    n, stopped = 1, ""
     try:
         while n <= cap:
             im.seek(n)
+            if im.size[0] * im.size[1] > max_pixels:
+                raise DecodeFailure(Reason.TOO_LARGE, f"frame {n + 1} is {im.size[0]}x{im.size[1]} pixels > limit {max_pixels}")
             n += 1
     except EOFError:
         pass
+    except Image.DecompressionBombError as exc:
+        raise DecodeFailure(Reason.TOO_LARGE, f"frame {n + 1}: {exc}") from None
+    except PILLOW_ERRORS as exc:
+        stopped = f"frame {n + 1} unreadable ({type(exc).__name__}: {exc}); the first {n} kept"
     finally:
-        im.seek(0)
-    return n
+        with contextlib.suppress(*PILLOW_ERRORS):
+            im.seek(0)
+    return n, stopped
 
 
 def to_srgb(im: Image.Image) -> tuple[Image.Image, bool]:
     """`im` in sRGB when it carries another ICC profile (Adobe RGB, Display P3, a camera's or a
-    CMYK press profile): its colours as an sRGB display shows them; (im, whether converted)."""
+    CMYK press profile) or is CIELAB: its colours as an sRGB display shows them; (im, whether converted)."""
+    if im.mode == "LAB":  # CIELAB pixels (a TIFF's): colour-managed to sRGB like a profile would be
+        lab = ImageCms.profileToProfile(im, ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), outputMode="RGB")
+        assert lab is not None
+        lab.format, lab.info = im.format, {k: v for k, v in im.info.items() if k != "icc_profile"}
+        return lab, True
     icc = im.info.get("icc_profile")
     if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "L"):
         return im, False
@@ -95,11 +111,19 @@ def to_srgb(im: Image.Image) -> tuple[Image.Image, bool]:
     return converted, True
 
 
-def _unreadable(exc: Exception, what: str) -> DecodeFailure:
-    """CORRUPT, except a compressed PNG metadata chunk (zTXt, iTXt, iCCP) that inflates past
-    Pillow's cap (before or after the pixels): a decompression bomb, TOO_LARGE."""
+def unreadable(exc: Exception, what: str) -> DecodeFailure:
+    """A Pillow error on damaged bytes as a reason: TOO_LARGE for a decompression bomb (a
+    compressed PNG metadata chunk that inflates past Pillow's cap, or a frame past its pixel
+    guard), TRUNCATED when the data ends early, UNSUPPORTED for a variant Pillow does not
+    implement, CORRUPT otherwise."""
     if isinstance(exc, ValueError) and _BOMB_MESSAGE in str(exc):
         return DecodeFailure(Reason.TOO_LARGE, f"a compressed metadata chunk inflates past {PngImagePlugin.MAX_TEXT_CHUNK} bytes")
+    if isinstance(exc, Image.DecompressionBombError):
+        return DecodeFailure(Reason.TOO_LARGE, f"{what}: {exc}")
+    if isinstance(exc, OSError) and "truncated" in str(exc).lower():
+        return DecodeFailure(Reason.TRUNCATED, f"{what}: {exc}")
+    if isinstance(exc, NotImplementedError):  # a variant of the format Pillow does not decode (a DDS pixel format)
+        return DecodeFailure(Reason.UNSUPPORTED, f"{what}: {exc}")
     return DecodeFailure(Reason.CORRUPT, f"{what}: {type(exc).__name__}: {exc}")
 
 
@@ -130,13 +154,27 @@ def to_8bit(im: Image.Image) -> Image.Image:
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
-    """RGB with any alpha composited on white (transparent pixels have no defined colour)."""
+    """RGB with any alpha or transparent colour composited on white (transparent pixels have no
+    defined colour). The result carries no
+    transparency (a PNG of RGB could not store a palette index as one)."""
     im = to_8bit(im)
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
         rgba = im.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(canvas, rgba).convert("RGB")
-    return im.convert("RGB")
+        out = Image.alpha_composite(canvas, rgba).convert("RGB")
+    else:
+        out = im.convert("RGB")
+    out.info.pop("transparency", None)
+    return out
+
+
+def upright(im: Image.Image) -> Image.Image:
+    """`im` as its EXIF orientation says it is shown; as stored when the EXIF block is unreadable
+    (a damaged tag says nothing about the pixels)."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except PILLOW_ERRORS:
+        return im
 
 
 def fit_within(im: Image.Image, max_side: int) -> Image.Image:
@@ -201,7 +239,7 @@ def canonical_image(
     side ≤ `max_side`, as deterministic bytes in the format its source calls for; its size and
     format (one of CANONICAL_FORMATS)."""
     fmt = CANONICAL_JPEG if im.format in LOSSY_SOURCES else CANONICAL_PNG
-    out = fit_within(to_rgb(ImageOps.exif_transpose(im)), max_side)
+    out = fit_within(to_rgb(upright(im)), max_side)
     return encode_canonical(out, fmt, png_level, jpeg_quality), out.size, fmt
 
 

@@ -22,6 +22,7 @@ def _audio(fmt: str, codec: str, rate: int = 16000) -> bytes:
     buf = io.BytesIO()
     with av.open(buf, "w", format=fmt) as c:
         s = c.add_stream(codec, rate=rate, layout="mono")
+        s.bit_rate = 64000  # codecs with no default (wmav2) refuse to open without one
         resampler = av.AudioResampler(format=s.codec_context.format.name, layout="mono", rate=rate)
         x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(rate // 4) / rate)).astype(np.float32)
         for k in range(0, len(x), 960):
@@ -175,3 +176,59 @@ def test_utf16_text_is_not_an_mpeg_frame_header() -> None:
     assert sniff("a caption".encode("utf-16"), "note.txt") == Sniffed("text", "txt")
     assert sniff("a caption".encode("utf-16"), "subs.srt") == Sniffed("subtitles", "srt")
     assert sniff(b"\xff\xfb\x90\x64" + bytes(60), "no-suffix") == Sniffed("audio", "mp3")  # a bare MPEG-1 layer III frame
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "rate", "expected"),
+    [
+        ("wv", "wavpack", 16000, "wv"),
+        ("tta", "tta", 16000, "tta"),
+        ("ac3", "ac3", 48000, "ac3"),
+        ("eac3", "eac3", 48000, "eac3"),
+        ("adts", "aac", 16000, "aac"),
+        ("asf", "wmav2", 44100, "wma"),
+        ("au", "pcm_s16be", 16000, "au"),
+        ("amr", "libopencore_amrnb", 8000, "amr"),
+    ],
+    ids=["wavpack", "tta", "ac3", "eac3", "aac-adts", "wma", "au", "amr"],
+)
+def test_every_audio_container_ffmpeg_reads_is_audio_that_decodes(fmt: str, codec: str, rate: int, expected: str) -> None:
+    """Formats a curator meets in old archives and broadcast (WMA, AC-3, WavPack, bare AAC…) are
+    known by their bytes, whatever the name, and decode: not UNSUPPORTED at raw."""
+    from core.decode.audio import decode_audio
+
+    data = _audio(fmt, codec, rate)
+    assert sniff(data, "no-suffix") == Sniffed("audio", expected)
+    assert decode_audio(data, max_seconds=60).duration == pytest.approx(0.25, abs=0.1)
+
+
+@pytest.mark.parametrize(("fmt", "codec", "expected"), [("flv", "flv", "flv"), ("mpegts", "libx264", "ts"), ("mpeg", "libx264", "mpg")])
+def test_flash_transport_and_program_streams_are_videos_that_decode(fmt: str, codec: str, expected: str) -> None:
+    from core.decode.video import VideoLimits, decode_video
+
+    data = _video(fmt, codec)
+    assert sniff(data, "no-suffix") == Sniffed("video", expected)
+    metrics, _ = decode_video(data, VideoLimits(60, 10**6, 100), keyframe_fps=5.0, max_side=32)
+    assert metrics["frames"] == 3
+
+
+def test_an_asf_file_with_a_video_stream_is_a_video() -> None:
+    assert sniff(_video("asf", "wmv2"), "clip.wma") == Sniffed("video", "wmv")
+
+
+def test_a_quicktime_file_without_a_file_type_box_is_a_video_that_decodes() -> None:
+    """QuickTime files older than the 'ftyp' box open with another top-level box ('wide', 'mdat', 'moov')."""
+    from core.decode.video import VideoLimits, decode_video
+
+    mov = bytearray(_video("mov", "libx264"))
+    assert mov[4:8] == b"ftyp"
+    mov[4:8] = b"free"  # same size, so every offset in the file still holds
+    assert sniff(bytes(mov), "old.mov") == Sniffed("video", "mov")
+    metrics, parts = decode_video(bytes(mov), VideoLimits(60, 10**6, 100), keyframe_fps=5.0, max_side=32)
+    assert metrics["frames"] == 3 and len(parts.keyframes) >= 1
+
+
+def test_an_ogg_stream_of_pictures_is_a_video_and_of_sound_is_audio() -> None:
+    page = b"OggS\x00\x02" + b"\x00" * 20 + b"\x01\x2a"  # the first page's header: one 42-byte packet
+    assert sniff(page + b"\x80theora" + b"\x00" * 34, "clip.ogg") == Sniffed("video", "ogv")
+    assert sniff(_audio("ogg", "libopus", 48000), "clip.ogv") == Sniffed("audio", "ogg")

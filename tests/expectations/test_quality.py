@@ -37,6 +37,15 @@ def test_image_over_the_canonical_size_is_an_error_naming_the_row():
     assert result.metadata["failing_ids"].value == ["id2"]
 
 
+def test_a_row_set_aside_before_canonical_keeps_its_source_size_without_failing_the_stage():
+    # image.near_dup quarantines a near-duplicate before image.canonical resizes it: its metrics
+    # still say 4000 px, and judging it would block every stage downstream of the batch
+    landed = [_sample(1, width=300, height=200)]
+    near_dup = _sample(2, width=4000, height=3000).quarantine(Reason.DUPLICATE, "near-duplicate of id1")
+    result = quality_check("unified", PARAMS, "b", _entries(landed, [near_dup]))
+    assert result.passed, result.metadata["results"].value
+
+
 def test_quarantine_rate_over_the_ceiling_is_a_warning_only():
     landed = [_sample(1, width=300, height=200)]
     quarantined = [_sample(i).quarantine(Reason.CORRUPT, "bad") for i in range(2, 6)]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from core.decode import DecodeFailure
 from core.decode.image import (
     ALLOWED_FORMATS,
+    PILLOW_ERRORS,
     canonical_image,
     dhash,
     frame_count,
@@ -13,6 +14,7 @@ from core.decode.image import (
     open_image,
     phash,
     to_srgb,
+    unreadable,
 )
 from core.ops.base import RowOp, register_op
 from core.records import Reason, Result, Sample
@@ -43,14 +45,24 @@ class ImageDecode(RowOp):
         try:
             im = open_image(s.media["image"], max_pixels=self.max_pixels, allowed=allowed, draft=(self.max_side, self.max_side))
         except DecodeFailure as exc:
+            if s.formats.get("image") == "heic" and exc.reason is Reason.CORRUPT:  # sniffed as HEIF: Pillow has no decoder for it
+                return s.quarantine(Reason.UNSUPPORTED, "a HEIF/HEIC picture: no HEIF decoder is installed (convert it to JPEG or AVIF first)")
             return s.quarantine(exc.reason, exc.detail)
-        frames = frame_count(im, self.max_frames)
-        if frames > self.max_frames:
-            return s.quarantine(Reason.TOO_LARGE, f"more than {self.max_frames} frames (limit max_frames); the canonical image would be the first")
-        im, converted = to_srgb(im)
-        preview = gray_preview(im)
-        h, p = dhash(preview), phash(preview)
-        data, _, fmt = canonical_image(im, self.max_side, self.png_level, self.jpeg_quality)
+        try:
+            frames, stopped = frame_count(im, self.max_frames, self.max_pixels)
+            if frames > self.max_frames:
+                return s.quarantine(Reason.TOO_LARGE, f"more than {self.max_frames} frames (limit max_frames); the canonical image would be the first")
+            im, converted = to_srgb(im)
+            preview = gray_preview(im)
+            h, p = dhash(preview), phash(preview)
+            data, _, fmt = canonical_image(im, self.max_side, self.png_level, self.jpeg_quality)
+        except DecodeFailure as exc:
+            return s.quarantine(exc.reason, exc.detail)
+        except PILLOW_ERRORS as exc:  # pixels that loaded but do not convert (a damaged palette, an odd mode)
+            failure = unreadable(exc, "pixels do not convert to RGB")
+            return s.quarantine(failure.reason, failure.detail)
+        if stopped:
+            s = s.evolve(flags=[*s.flags, f"image.decode:{stopped}"])
         # hashes kept as two exact 32-bit halves so they fit the float metrics columns
         return s.evolve(media={**s.media, "image": data}, formats={**s.formats, "image": fmt}).with_metrics(
             **image_metrics(im, preview), dhash_hi=float(h >> 32), dhash_lo=float(h & 0xFFFFFFFF), phash_hi=float(p >> 32), phash_lo=float(p & 0xFFFFFFFF),
