@@ -12,6 +12,10 @@ from core.records import Reason, Segment
 
 POLICIES = ("strict", "replace", "detect")
 BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+# Encodings a text declares by its structure rather than a BOM: UTF-16/32 without one (their NUL
+# bytes fall on a fixed lane), ISO-2022 (7-bit, so it also reads as UTF-8: its escapes name it)
+UNMARKED_UTF = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
+ISO_2022 = ((b"\x1b$)C", "iso2022_kr"), (b"\x1b$B", "iso2022_jp"), (b"\x1b$@", "iso2022_jp"), (b"\x1b$(D", "iso2022_jp_1"))
 
 
 def decode_text(data: bytes, *, max_bytes: int, policy: str = "strict", min_confidence: float = 0.8) -> str:
@@ -23,13 +27,14 @@ def decode_text_as(data: bytes, *, max_bytes: int, policy: str = "strict", min_c
     """(text, encoding). A byte-order mark decides first (UTF-8, -16, -32); otherwise UTF-8.
     Bytes that are not UTF-8: `strict` refuses them (BAD_ENCODING, naming the first bad byte),
     `replace` substitutes U+FFFD, `detect` takes charset-normalizer's best guess when it is
-    coherent enough (`min_confidence` = 1 - its chaos ratio) and refuses otherwise. Over
-    `max_bytes`: TOO_LARGE before anything is decoded."""
+    coherent enough (`min_confidence` = 1 - its chaos ratio) and refuses otherwise. Under every
+    policy, UTF-16/32 without a BOM and ISO-2022 are read as what their structure says they are
+    (see `_declared`). Over `max_bytes`: TOO_LARGE before anything is decoded."""
     if policy not in POLICIES:
         raise ValueError(f"text error policy {policy!r} must be one of {POLICIES}")
     if len(data) > max_bytes:
         raise DecodeFailure(Reason.TOO_LARGE, f"{len(data)} bytes > limit {max_bytes}")
-    encoding = next((enc for bom, enc in BOMS if data.startswith(bom)), "utf-8")
+    encoding = next((enc for bom, enc in BOMS if data.startswith(bom)), None) or _declared(data) or "utf-8"
     try:
         text = data.decode(encoding, errors="replace" if policy == "replace" else "strict")
     except UnicodeDecodeError as exc:
@@ -41,6 +46,34 @@ def decode_text_as(data: bytes, *, max_bytes: int, policy: str = "strict", min_c
     if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text):  # Cf: zero-width and other invisible format characters
         raise DecodeFailure(Reason.EMPTY, "text is empty: whitespace or invisible characters only")
     return text.removeprefix("\ufeff"), encoding.removesuffix("-sig")
+
+
+def _declared(data: bytes) -> str | None:
+    """The encoding `data`'s structure declares without a BOM: UTF-32/16 (LE or BE) when the lanes
+    that hold a Latin-script text's zero high bytes are mostly NUL and the bytes decode to text
+    with no NUL or other control character (binary data does not); ISO-2022-KR/JP when 7-bit
+    data carries their escape sequences."""
+    if b"\x00" in data:
+        nul = lambda step, lane: data[lane::step].count(0) / max(1, len(data[lane::step]))  # noqa: E731
+        lanes = {  # the share of NUL bytes where each encoding puts them for text below U+0100
+            "utf-32-le": min(nul(4, 2), nul(4, 3)) if len(data) % 4 == 0 else 0.0,
+            "utf-32-be": min(nul(4, 0), nul(4, 1)) if len(data) % 4 == 0 else 0.0,
+            "utf-16-le": nul(2, 1) if len(data) % 2 == 0 else 0.0,
+            "utf-16-be": nul(2, 0) if len(data) % 2 == 0 else 0.0,
+        }
+        for enc in sorted(UNMARKED_UTF, key=lambda e: -lanes[e]):
+            if lanes[enc] < 0.5:
+                break
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            if not any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
+                return enc
+        return None
+    if b"\x1b" in data and max(data, default=0) < 0x80:
+        return next((enc for escape, enc in ISO_2022 if escape in data), None)
+    return None
 
 
 def _detected(data: bytes, exc: UnicodeDecodeError, min_confidence: float) -> tuple[str, str]:

@@ -41,9 +41,9 @@ def test_empty_or_blank_text_is_empty(make_sample, raw: bytes) -> None:
     assert isinstance(out, Quarantined) and out.reason is Reason.EMPTY
 
 
-def test_nul_bytes_are_bad_encoding(make_sample) -> None:
-    out = _decode(make_sample(text="hello".encode("utf-16-le")))
-    assert isinstance(out, Quarantined) and out.reason is Reason.BAD_ENCODING
+def test_nul_bytes_inside_utf8_text_are_bad_encoding(make_sample) -> None:
+    out = _decode(make_sample(text=b"a caption\x00\x00\x00 with a hole of NULs"))
+    assert isinstance(out, Quarantined) and out.reason is Reason.BAD_ENCODING and "NUL" in out.detail
 
 
 def test_byte_order_mark_is_dropped(make_sample) -> None:
@@ -91,3 +91,25 @@ def test_detect_refuses_what_no_encoding_fits(make_sample) -> None:
     noise = bytes(range(128, 256)) * 8
     (out,) = TextDecode(policy="detect").apply([make_sample(text=noise)], None)
     assert isinstance(out, Quarantined) and out.reason is Reason.BAD_ENCODING
+
+
+@pytest.mark.parametrize("enc", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_without_a_byte_order_mark_are_read_by_where_their_nul_bytes_fall(make_sample, enc: str) -> None:
+    """What Windows tools and spreadsheets export: the strict policy still reads it (its structure
+    says what it is), and says which it was."""
+    caption = "Ein Hund fängt eine Frisbee, 2015-07-19\r\n"
+    out = _decode(make_sample(text=caption.encode(enc)))
+    assert isinstance(out, Sample), out.detail
+    assert (out.text, out.formats["text"]) == (caption, enc)
+
+
+def test_binary_with_nul_bytes_is_still_bad_encoding(make_sample) -> None:
+    blob = bytes([7, 0, 1, 0, 200, 0, 3, 0]) * 16  # NULs on one lane, but control characters between them
+    out = _decode(make_sample(text=blob))
+    assert isinstance(out, Quarantined) and out.reason is Reason.BAD_ENCODING
+
+
+@pytest.mark.parametrize(("caption", "enc"), [("역사적 예수 연구자들", "iso2022_kr"), ("羅生門の下で雨やみを待っていた", "iso2022_jp")])
+def test_iso_2022_text_is_read_by_its_escape_sequences_not_as_seven_bit_utf8(make_sample, caption: str, enc: str) -> None:
+    out = _decode(make_sample(text=caption.encode(enc)))
+    assert isinstance(out, Sample) and out.text == caption and out.formats["text"] == enc
