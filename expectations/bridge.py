@@ -86,6 +86,7 @@ def _validate_kept(df: pd.DataFrame, suite: Callable[[], Any], name: str, docs: 
         fcntl.flock(lock, fcntl.LOCK_EX)
         context = gx.get_context(mode="file", project_root_dir=str(docs))
         context.variables.progress_bars = {"globally": False}
+        keep_project_fast(context)
         source = context.data_sources.add_or_update_pandas(DOCS_SOURCE)
         asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(name=name)
         batch_def = next((b for b in asset.batch_definitions if b.name == "all"), None) or asset.add_batch_definition_whole_dataframe("all")
@@ -94,6 +95,29 @@ def _validate_kept(df: pd.DataFrame, suite: Callable[[], Any], name: str, docs: 
         key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name), result.meta["run_id"], f"{DOCS_SOURCE}-{name}")
         context.build_data_docs(resource_identifiers=[key])
     return result
+
+
+_VIEW = {"module_name": "expectations.docs_views", "class_name": "CachedPageView"}
+FAST_SITE = {
+    "class_name": "SiteBuilder",
+    "show_how_to_buttons": True,
+    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": "uncommitted/data_docs/local_site/"},
+    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": {**_VIEW, "class_name": "CachedIndexPageView"}},
+    "site_section_builders": {section: {"view": _VIEW} for section in ("expectations", "validations", "profiling")},
+}
+
+
+def keep_project_fast(context: Any) -> None:
+    """Set once in the project's config (a project made by an earlier version is brought up to
+    date): no config-variables file, which GX re-read and re-parsed on every access to a setting
+    (60-odd YAML loads a validation; Tessera keeps no secrets there), and Data Docs views that
+    compile their templates once per process (`expectations/docs_views.py`)."""
+    variables = context.variables
+    if variables.config_variables_file_path is None and variables.data_docs_sites == {"local_site": FAST_SITE}:
+        return
+    variables.config_variables_file_path = None
+    variables.data_docs_sites = {"local_site": FAST_SITE}
+    variables.save()
 
 
 def docs_url(docs: Path) -> str:

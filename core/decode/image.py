@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import struct
 import warnings
@@ -10,7 +11,6 @@ from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
-from scipy.fft import dctn
 
 from core.decode import DecodeFailure
 from core.records import Reason
@@ -224,8 +224,18 @@ def phash(im: Image.Image, size: int = 8, scale: int = 4) -> int:
     re-encoding, gamma and small crops; same Hamming-radius use (pass a preview: faster)."""
     n = size * scale
     small = np.asarray(to_8bit(im).convert("L").resize((n, n), Image.Resampling.LANCZOS), dtype=np.float64)
-    low = dctn(small, norm="ortho")[:size, :size]
+    basis = _dct_basis(n)[:size]
+    low = basis @ small @ basis.T  # the 2-D orthonormal DCT-II, its lowest size × size block only
     return _bits_to_int(low > np.median(low.flatten()[1:]))
+
+
+@functools.cache
+def _dct_basis(n: int) -> np.ndarray:
+    """The orthonormal DCT-II matrix of order `n` (row k: frequency k), as scipy's `dct(norm="ortho")`."""
+    k, i = np.arange(n)[:, None], np.arange(n)[None, :]
+    basis = np.sqrt(2.0 / n) * np.cos(np.pi * (2 * i + 1) * k / (2 * n))
+    basis[0] /= np.sqrt(2.0)
+    return basis
 
 
 def _bits_to_int(bits: np.ndarray) -> int:

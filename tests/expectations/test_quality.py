@@ -78,3 +78,23 @@ def test_a_median_far_from_the_previous_batch_is_drift_a_warning_only():
     assert check_result(outcomes).severity == AssetCheckSeverity.WARN
     steady = [_sample(i, width=300, height=200, brightness=0.5) for i in range(6)]
     assert all(o["success"] for o in run_suite("cleaned", PARAMS, "b", _entries(steady, []), previous) if o["column"] == "brightness")
+
+
+def test_a_kept_project_made_by_gx_defaults_is_brought_up_to_date_and_every_result_gets_its_page(tmp_path):
+    import great_expectations as gx
+    import yaml
+
+    from expectations.docs_views import _InMemoryBytecode
+
+    gx.get_context(mode="file", project_root_dir=str(tmp_path))  # as an earlier version left it
+    rows = _entries([_sample(1, width=300, height=200), _sample(2, width=4000, height=200)], [])
+    validate(manifest(rows), stage_rules("unified", PARAMS, "b1", []), "unified", tmp_path, "b1")
+    compiled = len(_InMemoryBytecode.compiled)
+    validate(manifest(rows), stage_rules("unified", PARAMS, "b2", []), "unified", tmp_path, "b2")
+    assert compiled and len(_InMemoryBytecode.compiled) == compiled  # the second page compiled no template again
+    config = yaml.safe_load((tmp_path / "gx" / "great_expectations.yml").read_text())
+    assert config["config_variables_file_path"] is None  # no YAML file re-read on every setting
+    site = config["data_docs_sites"]["local_site"]
+    assert site["site_section_builders"]["validations"]["view"]["class_name"] == "CachedPageView"
+    pages = {run: list((tmp_path / "gx/uncommitted/data_docs/local_site/validations/unified" / run).rglob("*.html")) for run in ("b1", "b2")}
+    assert all(len(p) == 1 and "width" in p[0].read_text() for p in pages.values())

@@ -24,11 +24,11 @@ class AudioTimeStretch:
     max_seconds: float = 600.0
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
-        from scipy.signal import resample_poly  # lazily: a costly import most stages never need
-
         out: list[Result] = list(samples)
         decode = lambda s: decode_audio(s.media["audio"], max_seconds=self.max_seconds, rate=CANONICAL_RATE)  # noqa: E731
         for s, clip in each_decoded(samples, audio_only, decode, self.op_name, self.variants):
+            from scipy.signal import resample_poly  # lazily, once there is a track to stretch: a costly import
+
             for seed in seeds(ctx.seed, s.sample_id, self.op_name, self.variants):
                 rate = round(float(np.random.default_rng(seed).uniform(self.min_rate, self.max_rate)), 2)
                 stretched = np.clip(resample_poly(clip.samples, 100, round(100 * rate)), -1.0, 1.0).astype(np.float32)  # n → n / rate samples

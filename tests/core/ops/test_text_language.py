@@ -25,3 +25,22 @@ def test_an_allowed_list_quarantines_captions_in_other_languages() -> None:
     de, en, short = TextLanguage(allowed=("en",)).apply([_s("ein Hund fängt eine Frisbeescheibe im Park"), _s("a dog catching a frisbee"), _s("ok")], None)
     assert isinstance(de, Quarantined) and de.reason is Reason.UNSUPPORTED and de.detail.startswith("caption language de (p=")
     assert en.language == "en" and short.language == "und"  # undetermined is kept
+
+
+def test_the_model_is_unpacked_once_into_the_temp_folder_and_a_damaged_copy_is_not_trusted(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    from core.decode import text
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    text._identifier.cache_clear()
+    assert text.identify("Ein Hund fängt eine Frisbee im Park")[0] == "de"
+    (copy,) = tmp_path.glob("tessera-py3langid-*.npz")
+    copy.write_bytes(copy.read_bytes()[:4096])  # cut short, as by a full disk
+    text._identifier.cache_clear()
+    assert text.identify("A dog catches a frisbee in the park")[0] == "en"  # read from the package instead
+    assert not copy.exists()  # and the damaged copy removed, to be made again
+    text._identifier.cache_clear()
+    text.identify("again")
+    assert copy.stat().st_size > 60_000_000
+    text._identifier.cache_clear()
