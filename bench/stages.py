@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/stages.py --n 24                          # quick: 2-5 min on 2 shared cores
     .venv/bin/python bench/stages.py --scale --json bench-scale.json # + 50 MiB / 250 MiB / 1 GiB drops, the 1 % batch
+    .venv/bin/python bench/stages.py --against 97a89d9 --repeat 3   # stage step times beside a git revision's, in turn
 
 Every pipeline run is the `tessera` command (`python -m orchestration.cli`, this tree) in its own
 process with its own TESSERA_HOME, so runs and drop sizes never share memory or a lake. One run prints:
@@ -439,13 +440,14 @@ class TreeMemory(threading.Thread):
 
 
 # -- running the tessera command -------------------------------------------------------------
-def tessera(home: Path, *args: str, memory: bool = False, timeout: float = 3600) -> dict[str, Any]:
-    """Run `tessera ARGS` (this tree's CLI, this interpreter) with TESSERA_HOME=home; time the whole process."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "TESSERA_LAKE_URI"}}
-    env.update(TESSERA_HOME=str(home), PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+def tessera(home: Path, *args: str, memory: bool = False, timeout: float = 3600, root: Path = ROOT) -> dict[str, Any]:
+    """Run `tessera ARGS` (the CLI of the tree at `root`, this tree by default; this interpreter)
+    with TESSERA_HOME=home; time the whole process."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "TESSERA_LAKE_URI", "TESSERA_PARAMS"}}
+    env.update(TESSERA_HOME=str(home), PYTHONPATH=os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]))
     argv = [sys.executable, "-m", "orchestration.cli", *args]
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = TreeMemory(proc.pid) if memory else None
     if sampler:
         sampler.start()
@@ -471,11 +473,11 @@ def tessera(home: Path, *args: str, memory: bool = False, timeout: float = 3600)
     return result
 
 
-def run_batch(home: Path, drop: Path, batch: str, through: str = "embedded", memory: bool = True) -> dict[str, Any]:
+def run_batch(home: Path, drop: Path, batch: str, through: str = "embedded", memory: bool = True, root: Path = ROOT) -> dict[str, Any]:
     """`tessera ingest` + `tessera materialize` of one drop; whole-process times; the run id for read-back."""
     log(f"{batch}: ingest + materialize through {through} ({home.name})")
-    ingest = tessera(home, "ingest", str(drop), "--batch", batch, "--json")
-    mat = tessera(home, "materialize", "--batch", batch, "--through", through, "--json", memory=memory)
+    ingest = tessera(home, "ingest", str(drop), "--batch", batch, "--json", root=root)
+    mat = tessera(home, "materialize", "--batch", batch, "--through", through, "--json", memory=memory, root=root)
     first = (mat["json"] or [{}])[0]
     log(f"{batch}: ingest {ingest['wall_s']:.1f} s, materialize {mat['wall_s']:.1f} s, success={first.get('success')}")
     return {
@@ -912,6 +914,50 @@ def scale(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def against(rev: str, n: int, repeat: int, tmp: Path) -> dict[str, Any]:
+    """The quick corpus through this tree and through `rev` (a git revision, exported whole), in
+    turn, `repeat` times each on fresh homes: per stage, the median step seconds of each and their
+    ratio. Step seconds (the event log's step start to end: the stage, its GX check and its books)
+    are compared rather than the `seconds` metadata, whose span has changed between versions."""
+    other = tmp / "against"
+    other.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise SystemExit(f"bench: git archive {rev} failed: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(other)], input=archive.stdout, check=True)
+    drop = tmp / "landing"
+    build_corpus(drop, n)
+    runs: dict[str, list[dict[str, Any]]] = {"this": [], rev: []}
+    for i in range(repeat):
+        for label, root in (("this", ROOT), (rev, other)):
+            runs[label].append(run_batch(tmp / f"home-{'this' if root == ROOT else 'rev'}-{i}", drop, "bench", memory=False, root=root))
+    back = read_back_in_child([{"home": r["home"], "run_ids": [r["run_id"] or ""]} for rs in runs.values() for r in rs], tmp)
+    for rs in runs.values():
+        for r in rs:
+            attach(r, back)
+    return {"rev": rev, "n": n, "repeat": repeat, "corpus": drop_bytes(drop), "runs": runs}
+
+
+def against_report(res: dict[str, Any]) -> str:
+    rev, runs = res["rev"], res["runs"]
+
+    def median(label: str, pick: Any) -> float | None:
+        got = [v for v in (pick(r) for r in runs[label]) if v is not None]
+        return statistics.median(got) if got else None
+
+    def row(name: str, pick: Any) -> list[Any]:
+        a, b = median("this", pick), median(rev, pick)
+        return [name, secs({"s": a}, "s"), secs({"s": b}, "s"), f"{a / b:.2f}×" if a and b else "—"]
+
+    rows = [row(st, lambda r, st=st: (r["stages"].get(st) or {}).get("step_s")) for st in STAGES]
+    rows += [row("Σ steps", lambda r: r["steps_s"] or None), row("tessera materialize (process)", lambda r: r["wall_s"])]
+    head = (
+        f"against {rev}: the quick corpus (--n {res['n']}, {res['corpus']['files']} files) through each tree {res['repeat']}× in turn, "
+        "fresh homes; medians of whole steps (stage + GX check + books), seconds"
+    )
+    return head + "\n" + table(["stage", "this tree", rev, "ratio"], rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=24, help="quick corpus: images, audio clips and videos each (default 24)")
@@ -924,6 +970,8 @@ def main() -> None:
     ap.add_argument("--corpus-dir", help="keep the scale corpus here and reuse it on later runs")
     ap.add_argument("--corpus-only", action="store_true", help="only build the scale corpus in --corpus-dir, then stop")
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
+    ap.add_argument("--against", metavar="REV", help="only compare stage step times with git revision REV (e.g. the commit before a change), run in turn")
+    ap.add_argument("--repeat", type=int, default=3, help="--against: runs of each tree (default 3)")
     ap.add_argument("--read-back", metavar="SPEC", help=argparse.SUPPRESS)  # helper mode: runs' metadata and lake tables
     ap.add_argument("--decompose", nargs=2, metavar=("LAKE", "BATCH"), help=argparse.SUPPRESS)  # helper mode: cleaned + unified apart
     args = ap.parse_args()
@@ -938,6 +986,13 @@ def main() -> None:
             ap.error("--corpus-only needs --corpus-dir")
         items, seconds, reused = build_scale_pool(Path(args.corpus_dir), max(args.sizes) * MiB, workers=max(1, len(os.sched_getaffinity(0))))
         print(f"{len(items)} items, {sum(i['bytes'] for i in items) / MiB:.0f} MiB in {args.corpus_dir} ({'reused' if reused else f'made in {seconds:.0f} s'})")
+        return
+    if args.against:
+        with tempfile.TemporaryDirectory(prefix="tessera-bench-") as tmp_name:
+            res = against(args.against, args.n, max(1, args.repeat), Path(tmp_name))
+        print(against_report(res))
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=2, default=str) + "\n")
         return
     res: dict[str, Any] = {"machine": machine(), "argv": sys.argv[1:]}
     started = time.perf_counter()

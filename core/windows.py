@@ -4,8 +4,8 @@ consecutive windows instead of being quarantined TOO_LONG.
 Invariants: the input (the parent) lands at the stage that cut it, with its whole-medium
 metrics and `windows` = how many; it ends there (later stages read only rows whose
 `metrics.windows` is null). Each window is a new row whose `parent_id` is the parent, whose id
-derives from the parent's and the window's index (same input → same windows, same ids), with
-the window's own media and metrics, `window_start_s` / `window_end_s` in the parent's time, and
+derives from the parent's, the modality cut and the window's index (same input → same windows,
+same ids), with the window's own media and metrics, `window_start_s` / `window_end_s` in the parent's time, and
 the parent's cues that overlap it re-timed to it. A caption describes the whole, so windows
 carry none (speech in them is transcribed at `aligned`).
 """
@@ -43,8 +43,10 @@ def retime(segments: Iterable[Segment], start: float, end: float) -> list[Segmen
     ]
 
 
-def window_id(parent_id: str, index: int) -> str:
-    return sha256_hex(f"window\0{parent_id}\0{index}".encode())
+def window_id(parent_id: str, modality: str, index: int) -> str:
+    """Distinct per modality: a video whose separate audio file is also long is cut twice (its
+    track's windows at audio.decode, its clips at video.decode), under the same parent."""
+    return sha256_hex(f"window\0{parent_id}\0{modality}\0{index}".encode())
 
 
 def window(parent: Sample, modality: str, index: int, span: tuple[float, float], media: dict[str, Any], formats: dict[str, str], metrics: dict[str, float], **fields: Any) -> Sample:
@@ -53,7 +55,7 @@ def window(parent: Sample, modality: str, index: int, span: tuple[float, float],
     cues = retime(parent.segments, start, end)
     kinds = {modality, *(["subtitles"] if cues and "subtitles" in parent.modalities else [])}
     return Sample(
-        sample_id=window_id(parent.sample_id, index),
+        sample_id=window_id(parent.sample_id, modality, index),
         batch=parent.batch,
         source=parent.source,
         modalities=[m for m in parent.modalities if m in kinds],

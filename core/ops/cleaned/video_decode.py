@@ -67,23 +67,31 @@ class _Decoded:
     min_sync: float
 
     def rows(self) -> list[Result]:
-        """The sample with its parts; a windowed video: the parent with its metrics, then its clips."""
+        """The sample with its parts; a windowed video: the parent with its metrics, then its clips.
+        A parent that audio.decode already cut (its separate audio file was long) ends at this
+        stage, so its pictures go on as clips even when short: one clip, the whole video."""
         s, p = self.sample, self.parts
-        if not p.windows:
+        spans, tracks, offsets = p.windows, p.audio_windows, p.window_av
+        if not spans and "windows" in s.metrics:
+            end = s.metrics.get("video_duration_s") or (max(p.keyframe_times, default=0.0) + 1.0)
+            offset = (s.metrics["video_av_offset_s"], s.metrics["video_av_offset_score"]) if "video_av_offset_score" in s.metrics else None
+            spans, tracks, offsets = [(0.0, float(end))], [p.audio] if p.audio is not None else [], [offset]
+        if not spans:
             return [with_parts(s, p, self.sync_s, self.min_sync)]
         whole = s.evolve(segments=[*s.segments, *p.segments])
         clips: list[Result] = []
-        for i, (start, end) in enumerate(p.windows):
+        for i, (start, end) in enumerate(spans):
             picked = [(f, t - start) for f, t in zip(p.keyframes, p.keyframe_times, strict=True) if start <= t < end]
-            media: dict[str, Any] = {"audio": p.audio_windows[i]} if i < len(p.audio_windows) else {}
+            media: dict[str, Any] = {"audio": tracks[i]} if i < len(tracks) else {}
             clip = window(
                 whole, "video", i, (start, end), media, {"audio": CANONICAL_AUDIO} if media else {},
-                {"video_duration_s": end - start, "keyframes": float(len(picked)), **_av(p.window_av[i] if i < len(p.window_av) else None)},
+                {"video_duration_s": end - start, "keyframes": float(len(picked)), **_av(offsets[i] if i < len(offsets) else None)},
                 keyframes=[f for f, _ in picked], keyframe_times=[round(t, 3) for _, t in picked],
             )  # fmt: skip
             kinds = {*clip.modalities, *(["audio"] if media else [])}
             clips.append(clip.evolve(modalities=[m for m in MODALITY_ORDER if m in kinds]))
-        parent = s.evolve(media={m: v for m, v in s.media.items() if m != "video"}).with_metrics(windows=float(len(p.windows)))
+        # `windows` counts every child: a separate audio file past window_over_s was cut at audio.decode already
+        parent = s.evolve(media={m: v for m, v in s.media.items() if m != "video"}).with_metrics(windows=s.metrics.get("windows", 0.0) + len(spans))
         return [parent, *clips]
 
 

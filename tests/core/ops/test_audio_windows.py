@@ -32,7 +32,7 @@ def test_a_recording_past_the_threshold_lands_as_windows(make_sample) -> None:
     assert isinstance(parent, Sample) and parent.metrics["windows"] == 4.0 == len(windows)
     assert parent.metrics["duration_s"] == pytest.approx(95.0, abs=0.01) and "audio" not in parent.media
     assert [(w.metrics["window_start_s"], w.metrics["window_end_s"]) for w in windows] == [(0.0, 30.0), (30.0, 60.0), (60.0, 90.0), (90.0, 95.0)]
-    assert [w.sample_id for w in windows] == [window_id(s.sample_id, i) for i in range(4)]
+    assert [w.sample_id for w in windows] == [window_id(s.sample_id, "audio", i) for i in range(4)]
     assert all(w.parent_id == s.sample_id and w.aug_op == "audio.window" for w in windows)
     assert windows[0].segments == [Segment(5.0, 8.0, "first", "subtitle:file:srt"), Segment(28.0, 30.0, "across a cut", "subtitle:file:srt")]
     assert windows[1].segments == [Segment(0.0, 3.0, "across a cut", "subtitle:file:srt")]
