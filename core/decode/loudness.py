@@ -8,6 +8,7 @@ absolute gate at -70 LUFS, then a relative gate 10 LU under the mean of what pas
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -40,17 +41,25 @@ def block_powers(samples: np.ndarray, rate: int) -> np.ndarray:
     half a second, where the high-pass tail has died away): numpy only, O(n log n)."""
     x = samples.astype(np.float64)
     size = 1 << int(np.ceil(np.log2(len(x) + rate // 2 + 1)))
-    z = np.exp(-1j * np.pi * np.arange(size // 2 + 1) / (size // 2))  # e^{-jω} on the rfft grid
-    response = np.ones_like(z)
-    for b, a in _biquads(rate):
-        response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
-    y = np.fft.irfft(np.fft.rfft(x, size) * response, size)[: len(x)]
+    y = np.fft.irfft(np.fft.rfft(x, size) * _response(size, rate), size)[: len(x)]
     block, step = int(0.4 * rate), int(0.1 * rate)
     if len(y) < block:
         return np.zeros(0)
     csum = np.concatenate([[0.0], np.cumsum(y * y)])
     starts = np.arange(0, len(y) - block + 1, step)
     return (csum[starts + block] - csum[starts]) / block
+
+
+@functools.lru_cache(maxsize=8)
+def _response(size: int, rate: int) -> np.ndarray:
+    """The two biquads' response on the rfft grid of `size` at `rate` (the same for every track
+    of a length band, and for every window of a long one). Read-only: it is shared."""
+    z = np.exp(-1j * np.pi * np.arange(size // 2 + 1) / (size // 2))  # e^{-jω} on the rfft grid
+    response = np.ones_like(z)
+    for b, a in _biquads(rate):
+        response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
+    response.flags.writeable = False
+    return response
 
 
 def integrated(powers: np.ndarray) -> float:
