@@ -3,6 +3,7 @@ can crash the decoder process (SIGSEGV), which no try/except catches."""
 
 from __future__ import annotations
 
+import functools
 import io
 from array import array
 from bisect import bisect_left
@@ -278,9 +279,13 @@ def thumbnail(frame: av.VideoFrame, size: tuple[int, int] = (32, 18)) -> np.ndar
         luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
     else:
         luma = frame.to_ndarray(format="gray")
-    rows = np.linspace(0, luma.shape[0] - 1, size[1]).astype(int)
-    cols = np.linspace(0, luma.shape[1] - 1, size[0]).astype(int)
-    return luma[np.ix_(rows, cols)].astype(np.float32) / 255.0
+    return luma[_grid(luma.shape[0], luma.shape[1], size)].astype(np.float32) / 255.0
+
+
+@functools.lru_cache(maxsize=16)
+def _grid(height: int, width: int, size: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """The rows and columns `thumbnail` samples: the same for every frame of a stream."""
+    return np.ix_(np.linspace(0, height - 1, size[1]).astype(int), np.linspace(0, width - 1, size[0]).astype(int))
 
 
 def variable_rate(times: list[float], tolerance: float = 0.25) -> float:
