@@ -929,8 +929,8 @@ def against(rev: str, n: int, repeat: int, tmp: Path) -> dict[str, Any]:
     build_corpus(drop, n)
     runs: dict[str, list[dict[str, Any]]] = {"this": [], rev: []}
     for i in range(repeat):
-        for label, root in (("this", ROOT), (rev, other)):
-            runs[label].append(run_batch(tmp / f"home-{'this' if root == ROOT else 'rev'}-{i}", drop, "bench", memory=False, root=root))
+        for j, (label, root) in enumerate((("this", ROOT), (rev, other))):
+            runs[label].append(run_batch(tmp / f"home-{j}-{i}", drop, "bench", memory=False, root=root))
     back = read_back_in_child([{"home": r["home"], "run_ids": [r["run_id"] or ""]} for rs in runs.values() for r in rs], tmp)
     for rs in runs.values():
         for r in rs:

@@ -5,9 +5,9 @@ Invariants: the input (the parent) lands at the stage that cut it, with its whol
 metrics and `windows` = how many; it ends there (later stages read only rows whose
 `metrics.windows` is null). Each window is a new row whose `parent_id` is the parent, whose id
 derives from the parent's, the modality cut and the window's index (same input → same windows,
-same ids), with the window's own media and metrics, `window_start_s` / `window_end_s` in the parent's time, and
-the parent's cues that overlap it re-timed to it. A caption describes the whole, so windows
-carry none (speech in them is transcribed at `aligned`).
+same ids), with the window's own media and metrics, `window_start_s` / `window_end_s` in the
+parent's time, and the parent's cues that overlap it re-timed to it. A caption describes the
+whole, so windows carry none (speech in them is transcribed at `aligned`).
 """
 
 from __future__ import annotations

@@ -29,13 +29,19 @@ class _InMemoryBytecode(BytecodeCache):
         self.compiled[bucket.key] = bucket.bytecode_to_string()
 
 
-class CachedPageView(DefaultJinjaPageView):
+class _SharedBytecode:
+    """Mixed into a GX view: its Jinja environment reads and writes the process's compiled templates."""
+
+    env: Any
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.env.bytecode_cache = _InMemoryBytecode()
 
 
-class CachedIndexPageView(DefaultJinjaIndexPageView):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = _InMemoryBytecode()
+class CachedPageView(_SharedBytecode, DefaultJinjaPageView):
+    pass
+
+
+class CachedIndexPageView(_SharedBytecode, DefaultJinjaIndexPageView):
+    pass
