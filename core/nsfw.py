@@ -10,12 +10,12 @@ buttocks, hence a default threshold of 0.6 and a steward's review rather than a 
 from __future__ import annotations
 
 import functools
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from core.onnx import cpu_session, packaged_model
 
 SIDE = 320  # the network's input: pictures are letterboxed to SIDE × SIDE (≈ 30 ms a picture on one core)
 LABELS = (
@@ -29,15 +29,7 @@ EXPLICIT = tuple(LABELS.index(c) for c in ("BUTTOCKS_EXPOSED", "FEMALE_BREAST_EX
 
 @functools.cache
 def _session() -> Any:
-    import onnxruntime as ort
-
-    spec = find_spec("nudenet")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("image.nsfw needs NudeNet's weights: `make setup` installs them (pip install --no-deps nudenet==3.4.2)")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1  # chunks already run in parallel, one per worker
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(Path(spec.origin).parent / "320n.onnx"), options, providers=["CPUExecutionProvider"])
+    return cpu_session(packaged_model("nudenet", "320n.onnx", distribution="nudenet (pip install --no-deps nudenet==3.4.2)"))
 
 
 def _letterbox(im: Image.Image) -> np.ndarray:

@@ -6,11 +6,12 @@ score is the share of the picture where it is over 0.3."""
 from __future__ import annotations
 
 import functools
-from importlib.resources import files
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from core.onnx import cpu_session, packaged_model
 
 BATCH = 8  # pictures a network call (a whole chunk at once grew a worker by +226 MiB for 24 pictures, 8 at a time +180)
 SIDE = 192  # pictures are letterboxed to SIDE × SIDE, one batch per chunk: ≈ 13 ms a picture on one core (256: 23 ms)
@@ -19,13 +20,7 @@ MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224,
 
 @functools.cache
 def _session() -> Any:
-    import onnxruntime as ort
-
-    model = files("rapidocr_onnxruntime") / "models" / "ch_PP-OCRv4_det_infer.onnx"
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1  # chunks already run in parallel, one per worker
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    return cpu_session(packaged_model("rapidocr_onnxruntime", "models", "ch_PP-OCRv4_det_infer.onnx", distribution="rapidocr-onnxruntime"))
 
 
 def _letterbox(im: Image.Image) -> tuple[np.ndarray, tuple[int, int]]:

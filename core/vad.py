@@ -1,32 +1,23 @@
 """Voice activity: Silero VAD's sequence model (ONNX weights ship inside the `silero-vad`
 wheel, MIT), run with onnxruntime on the canonical 16 kHz track; one call per block of up to
 512 frames of 32 ms, the LSTM state carried between blocks. The model file is found without
-importing the package (whose import loads torch)."""
+importing the package, whose import loads torch (core/onnx.py)."""
 
 from __future__ import annotations
 
 import functools
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from core.onnx import cpu_session, packaged_model
 
 FRAME, CONTEXT, BLOCK = 512, 64, 512  # samples per 32 ms frame at 16 kHz, context carried per frame, frames per call
 
 
 @functools.cache
 def _session() -> Any:
-    import onnxruntime as ort
-
-    spec = find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("silero-vad is not installed; `make setup` installs it")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    model = Path(spec.submodule_search_locations[0]) / "data" / "silero_vad_16k_sequence.onnx"
-    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    return cpu_session(packaged_model("silero_vad", "data", "silero_vad_16k_sequence.onnx", distribution="silero-vad"))
 
 
 def speech_probabilities(samples: np.ndarray) -> np.ndarray:
