@@ -15,8 +15,9 @@ from core.decisions import GATE_OP
 from core.records import MODALITY_ORDER
 
 SEVERITIES = ("error", "review", "warn")
-STRUCTURAL = ("sample_id", "batch", "status", "modality")  # columns whose failures are about the batch, not a row
-LANDED = 'status=="landed"'  # a GX pandas row condition
+# columns whose failures are about the batch, not a row; the only ones a row that did not land
+# keeps in the frame a suite validates (expectations/bridge.py `manifest`): metrics are judged on landed rows
+STRUCTURAL = ("sample_id", "landed_id", "batch", "status", "modality")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,7 @@ def stage_rules(stage: str, params: dict[str, Any], batch: str, vector_columns: 
     gates = params.get("gates", {})
     rules = [
         Rule("ExpectColumnValuesToNotBeNull", {"column": "sample_id"}),
-        # a raw DUPLICATE shares its id with the row that landed: uniqueness is of landed rows
-        Rule("ExpectColumnValuesToBeUnique", {"column": "sample_id", "row_condition": LANDED, "condition_parser": "pandas"}),
+        Rule("ExpectColumnValuesToBeUnique", {"column": "landed_id"}),  # a raw DUPLICATE shares its id with the row that landed
         Rule("ExpectColumnValuesToBeInSet", {"column": "batch", "value_set": [batch]}),
         Rule("ExpectColumnValuesToBeInSet", {"column": "modality", "value_set": list(MODALITY_ORDER)}),
         # quarantine-rate ceiling: the share of rows still 'landed' must stay above 1 - ceiling
@@ -61,11 +61,7 @@ def stage_rules(stage: str, params: dict[str, Any], batch: str, vector_columns: 
             "warn",
         ),
     ]
-    # a metric's range is judged on landed rows only: a row an operator set aside keeps the
-    # values it had then (a near-duplicate quarantined before image.canonical keeps its source size)
-    between = lambda col, lo, hi, sev="error": Rule(  # noqa: E731
-        "ExpectColumnValuesToBeBetween", {"column": col, "min_value": lo, "max_value": hi, "row_condition": LANDED, "condition_parser": "pandas"}, sev
-    )
+    between = lambda col, lo, hi, sev="error": Rule("ExpectColumnValuesToBeBetween", {"column": col, "min_value": lo, "max_value": hi}, sev)  # noqa: E731
     if stage == "cleaned":
         rules += [
             between("width", 1, None),
@@ -114,5 +110,5 @@ def drift_rules(previous: dict[str, list[float]], mads: float, min_rows: int = 5
         spread = 1.4826 * float(np.median(np.abs(v - median)))
         if spread > 0:
             bounds = {"min_value": round(median - mads * spread, 6), "max_value": round(median + mads * spread, 6)}
-            rules.append(Rule("ExpectColumnMedianToBeBetween", {"column": metric, **bounds, "row_condition": LANDED, "condition_parser": "pandas"}, "warn"))
+            rules.append(Rule("ExpectColumnMedianToBeBetween", {"column": metric, **bounds}, "warn"))
     return rules

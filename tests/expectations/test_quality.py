@@ -98,3 +98,14 @@ def test_a_kept_project_made_by_gx_defaults_is_brought_up_to_date_and_every_resu
     assert site["site_section_builders"]["validations"]["view"]["class_name"] == "CachedPageView"
     pages = {run: list((tmp_path / "gx/uncommitted/data_docs/local_site/validations/unified" / run).rglob("*.html")) for run in ("b1", "b2")}
     assert all(len(p) == 1 and "width" in p[0].read_text() for p in pages.values())
+
+
+def test_every_metric_is_judged_on_landed_rows_only():
+    # a track set aside before audio.canonical keeps its source rate; a dark picture set aside
+    # does not move the batch's median brightness that drift is measured on
+    landed = [_sample(i, width=300, height=200, brightness=0.5, audio_rate=16000.0) for i in range(6)]
+    aside = [_sample(i, width=300, height=200, brightness=0.01, audio_rate=44100.0).quarantine(Reason.LOW_QUALITY, "outlier") for i in range(6, 16)]
+    previous = {"brightness": [0.45, 0.5, 0.52, 0.48, 0.55, 0.5, 0.47]}
+    outcomes = run_suite("unified", PARAMS, "b", _entries(landed, aside), previous)
+    assert {o["column"] for o in outcomes} >= {"audio_rate", "brightness", "landed_id"}
+    assert [o["column"] for o in outcomes if not o["success"]] == ["status"]  # only the quarantine-rate warning
