@@ -106,12 +106,12 @@ def test_a_time_paired_drop_lands_one_sample_with_the_guest_start(tmp_path: Path
     assert sample.flags == ["raw.pair:time(audio from rec/r1.wav starts at -1.00 s)"]
 
 
-def test_a_recorder_is_synced_to_the_cameras_own_track_past_its_clock() -> None:
-    """Clocks tick in whole seconds: the recorder's start is refined against the camera's track."""
-    rate, true_start = 16_000, 1.37
-    rng = np.random.default_rng(3)
-    scene = np.zeros(12 * rate, np.float32)  # bursts at irregular times: a scene no shift but the true one matches
-    for at in np.sort(rng.uniform(0, 11.5, 20)):
+def scene_video(seconds: float = 12.0, rate: int = 16_000, seed: int = 3) -> tuple[bytes, np.ndarray]:
+    """An MP4 (10 fps) whose own track is a scene of noise bursts at irregular times, which no
+    shift but the true one lines up with; and the scene, for a recorder to hear."""
+    rng = np.random.default_rng(seed)
+    scene = np.zeros(int(seconds * rate), np.float32)
+    for at in np.sort(rng.uniform(0, seconds - 0.5, int(seconds * 5 / 3))):
         k = int(at * rate)
         scene[k : k + int(0.15 * rate)] += rng.normal(0, rng.uniform(0.05, 0.3), int(0.15 * rate)).astype(np.float32)[: len(scene) - k]
     buf = io.BytesIO()
@@ -119,10 +119,18 @@ def test_a_recorder_is_synced_to_the_cameras_own_track_past_its_clock() -> None:
         v = c.add_stream("libx264", rate=10)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         a = c.add_stream("aac", rate=rate, layout="mono")
-        mux_moving(c, v, 120)
+        mux_moving(c, v, int(seconds * 10))
         mux_audio(c, a, scene, rate)
+    return buf.getvalue(), scene
+
+
+def test_a_recorder_is_synced_to_the_cameras_own_track_past_its_clock() -> None:
+    """Clocks tick in whole seconds: the recorder's start is refined against the camera's track."""
+    rate, true_start = 16_000, 1.37
+    video, scene = scene_video(12.0, rate, seed=3)
+    rng = np.random.default_rng(4)
     recorder = 0.4 * scene[int(true_start * rate) :] + rng.normal(0, 0.003, len(scene) - int(true_start * rate)).astype(np.float32)
-    s = build_sample(video=buf.getvalue(), audio=encode_audio(recorder.astype(np.float32)), formats={"video": "mp4", "audio": CANONICAL_AUDIO})
+    s = build_sample(video=video, audio=encode_audio(recorder.astype(np.float32)), formats={"video": "mp4", "audio": CANONICAL_AUDIO})
     s = s.with_metrics(paired_audio_start_s=1.0)  # what the clocks said
     (out,) = VideoDecode(timeout_s=60).apply([s], OpContext(batch="b1"))
     assert out.metrics["paired_audio_start_s"] == pytest.approx(true_start, abs=0.02) and out.metrics["paired_audio_sync_score"] > 0.5

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
-from core.decode.audio import CANONICAL_AUDIO
+import numpy as np
+
+from core.avsync import track_start
+from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
 from core.decode.video import VideoLimits, VideoParts, decode_video
 from core.ops.base import OpContext, map_isolated, register_op
+from core.ops.unified.audio_place import START
 from core.ops.unified.video_canonical import with_parts
 from core.records import MODALITY_ORDER, Result, Sample
-from core.windows import window
+from core.windows import stitch, window
 
 
 @register_op("video.decode")
@@ -23,7 +28,8 @@ class VideoDecode:
     keyframes, its stretch of the track and its cues; past `max_seconds`: TOO_LONG. A file cut
     short lands what decodes when that is at least `min_recovered_share` of the frames its index
     lists (`video_recovered_share`); otherwise TRUNCATED. A recorder's track time-paired with the
-    video is synced to the video's own track within ±`pair_sync_s` (with_parts)."""
+    video is synced to the video's own track within ±`pair_sync_s` (with_parts); cut into clips,
+    each clip carries its stretch of the recording, synced clip by clip (`_Decoded.clip_track`)."""
 
     window_over_s: float = 600.0
     window_s: float = 60.0
@@ -56,7 +62,19 @@ class VideoDecode:
             workers=ctx.workers,
             timeout_s=self.timeout_s,
         )
-        return [r for d in decoded for r in (d.rows() if isinstance(d, _Decoded) else [d])]
+        # a long separate recording was cut into windows by audio.decode (this chunk holds them):
+        # the windows a clip covers go into the clips, the rest stay rows of their own
+        cut: dict[str, list[Sample]] = {}
+        for r in samples:
+            if r.aug_op == "audio.window" and r.parent_id is not None:
+                cut.setdefault(r.parent_id, []).append(r)
+        out: list[Result] = []
+        taken: set[str] = set()
+        for d in decoded:
+            rows, used = d.rows(cut.get(d.sample.sample_id, [])) if isinstance(d, _Decoded) else ([d], set())
+            out += rows
+            taken |= used
+        return [r for r in out if not (isinstance(r, Sample) and r.sample_id in taken)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +84,11 @@ class _Decoded:
     sync_s: float
     min_sync: float
 
-    def rows(self) -> list[Result]:
-        """The sample with its parts; a windowed video: the parent with its metrics, then its clips.
-        A parent that audio.decode already cut (its separate audio file was long) ends at this
-        stage, so its pictures go on as clips even when short: one clip, the whole video."""
+    def rows(self, cut: list[Sample]) -> tuple[list[Result], set[str]]:
+        """The sample with its parts; a windowed video: the parent with its metrics, then its clips
+        (and the ids of the recording's windows, `cut`, that went into them). A parent that
+        audio.decode already cut (its separate audio file was long) ends at this stage, so its
+        pictures go on as clips even when short: one clip, the whole video."""
         s, p = self.sample, self.parts
         spans, tracks, offsets = p.windows, p.audio_windows, p.window_av
         if not spans and "windows" in s.metrics:
@@ -77,22 +96,68 @@ class _Decoded:
             offset = (s.metrics["video_av_offset_s"], s.metrics["video_av_offset_score"]) if "video_av_offset_score" in s.metrics else None
             spans, tracks, offsets = [(0.0, float(end))], [p.audio] if p.audio is not None else [], [offset]
         if not spans:
-            return [with_parts(s, p, self.sync_s, self.min_sync)]
+            return [with_parts(s, p, self.sync_s, self.min_sync)], set()
+        pieces = _recording(s, cut)
+        heard = lru_cache(maxsize=2)(lambda b: read_audio(b).samples)  # neighbouring clips share a window
         whole = s.evolve(segments=[*s.segments, *p.segments])
         clips: list[Result] = []
         for i, (start, end) in enumerate(spans):
             picked = [(f, t - start) for f, t in zip(p.keyframes, p.keyframe_times, strict=True) if start <= t < end]
-            media: dict[str, Any] = {"audio": tracks[i]} if i < len(tracks) else {}
+            track, placed = self.clip_track(s, pieces, heard, (start, end), tracks[i] if i < len(tracks) else None)
+            media: dict[str, Any] = {"audio": track} if track is not None else {}
             clip = window(
                 whole, "video", i, (start, end), media, {"audio": CANONICAL_AUDIO} if media else {},
-                {"video_duration_s": end - start, "keyframes": float(len(picked)), **_av(offsets[i] if i < len(offsets) else None)},
+                {"video_duration_s": end - start, "keyframes": float(len(picked)), **_av(offsets[i] if i < len(offsets) else None), **placed},
                 keyframes=[f for f, _ in picked], keyframe_times=[round(t, 3) for _, t in picked],
             )  # fmt: skip
             kinds = {*clip.modalities, *(["audio"] if media else [])}
             clips.append(clip.evolve(modalities=[m for m in MODALITY_ORDER if m in kinds]))
-        # `windows` counts every child: a separate audio file past window_over_s was cut at audio.decode already
-        parent = s.evolve(media={m: v for m, v in s.media.items() if m != "video"}).with_metrics(windows=s.metrics.get("windows", 0.0) + len(spans))
-        return [parent, *clips]
+        # a window of the recording that the pictures cover whole goes into the clips; one that
+        # runs past them (the recorder started earlier or ran on) stays a row of its own
+        lead = s.metrics.get(START, 0.0)
+        taken = {w.sample_id for w in cut if w.metrics["window_start_s"] >= -lead - 1e-6 and w.metrics["window_end_s"] <= spans[-1][1] - lead + 1e-6}
+        kept = len(cut) - len(taken)
+        gone = ("video", "audio") if pieces else ("video",)  # the recording lives on in the clips
+        parent = s.evolve(media={m: v for m, v in s.media.items() if m not in gone}).with_metrics(windows=float(kept + len(spans)))
+        return [parent, *clips], taken
+
+    def clip_track(
+        self, s: Sample, pieces: list[tuple[float, float, bytes]], heard: Callable[[bytes], np.ndarray], span: tuple[float, float], own: bytes | None
+    ) -> tuple[bytes | None, dict[str, float]]:
+        """A clip's track: its stretch of the separate recording where there is one, else the
+        video's own. A recording paired by clock is synced to the clip's own track within
+        ±`sync_s` (clocks drift over a long take): `paired_audio_start_s` on the clip is where
+        the recording began on the clip's clock."""
+        if not pieces:
+            return own, {}
+        start, end = span
+        rate, n = CANONICAL_RATE, int(round((end - start) * CANONICAL_RATE))
+        timed, lead = START in s.metrics, s.metrics.get(START, 0.0)
+        margin = self.sync_s if timed and own is not None else 0.0
+        pad = int(round(margin * rate))
+        track, covered = stitch(pieces, start - lead - margin, n + 2 * pad, rate, heard)
+        if not covered:
+            return own, {}
+        at, placed = -margin, {}  # where `track` begins on the clip's clock: the clocks' guess…
+        if margin:
+            found = track_start(read_audio(own).samples, track, rate, -margin, margin)  # type: ignore[arg-type]
+            if found is not None:
+                placed["paired_audio_sync_score"] = found[1]
+                at = found[0] if found[1] >= self.min_sync else at  # …or where the onsets agree
+        first = min(max(0, int(round(-at * rate))), 2 * pad)
+        if timed:
+            placed[START] = round(at - (start - lead - margin), 3)
+        return encode_audio(track[first : first + n], rate), placed
+
+
+def _recording(s: Sample, cut: list[Sample]) -> list[tuple[float, float, bytes]]:
+    """The separate recording beside a video, in pieces on its own clock: its windows, or its
+    whole canonical track (none: the video has only its own)."""
+    if cut:
+        return sorted((w.metrics["window_start_s"], w.metrics["window_end_s"], w.media["audio"]) for w in cut)
+    if "audio" in s.media and s.formats.get("audio") == CANONICAL_AUDIO:
+        return [(0.0, float("inf"), s.media["audio"])]
+    return []
 
 
 def _av(found: tuple[float, float] | None) -> dict[str, float]:
