@@ -36,7 +36,7 @@ METRICS: tuple[str, ...] = (
     "video_data_streams", "video_attachments", "video_cover_streams", "video_vfr", "video_scene_cuts", "video_motion",
     "source_frames", "icc_converted", "text_score", "voiced_ratio", "recovered_share", "video_recovered_share",
     "aspect_ratio", "trim_lead_s", "trim_tail_s", "nsfw_score", "video_av_offset_s", "video_av_offset_score",
-    "paired_audio_start_s", "paired_image_start_s", "paired_audio_sync_score",
+    "paired_audio_start_s", "paired_image_start_s", "paired_audio_sync_score", "paired_audio_share",
 )  # fmt: skip
 
 SEGMENT = pa.struct([("start", pa.float64()), ("end", pa.float64()), ("text", pa.string()), ("source", pa.string())])

@@ -93,21 +93,22 @@ def cut(blocks: Iterable[Any], rate: int, window_s: float) -> Iterator[Any]:
         yield np.concatenate(pending)
 
 
-def stitch(pieces: Iterable[tuple[float, float, Any]], start_s: float, n: int, rate: int, read: Callable[[Any], Any]) -> tuple[Any, int]:
+def stitch(pieces: Iterable[tuple[float, float, Any]], start_s: float, n: int, rate: int, read: Callable[[Any], Any]) -> tuple[Any, tuple[int, int]]:
     """`n` samples at `rate` of a recording kept in pieces — (start_s, end_s, encoded) on its own
-    clock, e.g. its windows — from `start_s` on that clock (negative: before it began), silent
-    where no piece covers; and how many of the `n` a piece covered. Only the pieces that overlap
-    are decoded (`read`: encoded → samples), so memory holds the span, never the recording."""
+    clock, consecutive, e.g. its windows — from `start_s` on that clock (negative: before it
+    began), silent where no piece covers; and the stretch of the `n` that pieces covered, as
+    (first, end) indexes (equal: none). Only the pieces that overlap are decoded (`read`:
+    encoded → samples), so memory holds the span, never the recording."""
     import numpy as np
 
     out = np.zeros(n, np.float32)
-    first, covered = int(round(start_s * rate)), 0
+    first, lo, hi = int(round(start_s * rate)), n, 0
     for a, b, encoded in pieces:
         if b * rate <= first or a * rate >= first + n:
             continue
         samples, at = read(encoded), int(round(a * rate))
-        lo, hi = max(first, at), min(first + n, at + len(samples))
-        if hi > lo:
-            out[lo - first : hi - first] = samples[lo - at : hi - at]
-            covered += hi - lo
-    return out, covered
+        head, tail = max(first, at), min(first + n, at + len(samples))
+        if tail > head:
+            out[head - first : tail - first] = samples[head - at : tail - at]
+            lo, hi = min(lo, head - first), max(hi, tail - first)
+    return out, (lo, hi) if hi > lo else (0, 0)

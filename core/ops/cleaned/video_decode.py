@@ -124,10 +124,11 @@ class _Decoded:
     def clip_track(
         self, s: Sample, pieces: list[tuple[float, float, bytes]], heard: Callable[[bytes], np.ndarray], span: tuple[float, float], own: bytes | None
     ) -> tuple[bytes | None, dict[str, float]]:
-        """A clip's track: its stretch of the separate recording where there is one, else the
-        video's own. A recording paired by clock is synced to the clip's own track within
-        ±`sync_s` (clocks drift over a long take): `paired_audio_start_s` on the clip is where
-        the recording began on the clip's clock."""
+        """A clip's track: its stretch of the separate recording (`paired_audio_share` of the clip
+        is heard by it, silence where it did not run), or the video's own where the recording
+        never reaches the clip. A recording paired by clock is synced to the clip's own track
+        within ±`sync_s` (clocks drift over a long take): `paired_audio_start_s` on the clip is
+        where the recording began on the clip's clock."""
         if not pieces:
             return own, {}
         start, end = span
@@ -135,16 +136,18 @@ class _Decoded:
         timed, lead = START in s.metrics, s.metrics.get(START, 0.0)
         margin = self.sync_s if timed and own is not None else 0.0
         pad = int(round(margin * rate))
-        track, covered = stitch(pieces, start - lead - margin, n + 2 * pad, rate, heard)
-        if not covered:
-            return own, {}
+        track, (lo, hi) = stitch(pieces, start - lead - margin, n + 2 * pad, rate, heard)
         at, placed = -margin, {}  # where `track` begins on the clip's clock: the clocks' guess…
-        if margin:
+        if margin and hi > lo:
             found = track_start(read_audio(own).samples, track, rate, -margin, margin)  # type: ignore[arg-type]
             if found is not None:
                 placed["paired_audio_sync_score"] = found[1]
                 at = found[0] if found[1] >= self.min_sync else at  # …or where the onsets agree
         first = min(max(0, int(round(-at * rate))), 2 * pad)
+        share = max(0, min(hi, first + n) - max(lo, first)) / n
+        if not share:  # the recording never reaches this clip: the video's own sound was all there was
+            return own, {}
+        placed["paired_audio_share"] = round(share, 4)
         if timed:
             placed[START] = round(at - (start - lead - margin), 3)
         return encode_audio(track[first : first + n], rate), placed

@@ -76,7 +76,18 @@ def test_a_long_video_with_a_long_separate_recording_carries_the_recording_in_it
     for c in clips:
         a, b = (int(round(c.metrics[k] * 16_000)) for k in ("window_start_s", "window_end_s"))
         assert np.allclose(read_audio(c.media["audio"]).samples, heard[a:b], atol=1e-3)  # the recording, where the clip is
-        assert "paired_audio_start_s" not in c.metrics  # paired by stem: the two start together
+        assert "paired_audio_start_s" not in c.metrics and c.metrics["paired_audio_share"] == 1.0  # paired by stem: the two start together
+
+
+def test_a_clip_the_recording_never_reaches_keeps_the_videos_own_sound() -> None:
+    heard = _recording(2.5)
+    parent, clips, windows = _cut_twice(video_bytes(seconds=6.0, fps=4, size=(64, 48)), heard, audio_over_s=60.0)
+    assert not windows and not parent.media and len(clips) == 3
+    assert [c.metrics.get("paired_audio_share") for c in clips] == [1.0, 0.25, None]
+    second = read_audio(clips[1].media["audio"]).samples
+    assert np.allclose(second[:8000], heard[32000:], atol=1e-3) and not second[8000:].any()  # then silence: the recorder had stopped
+    own = read_audio(clips[2].media["audio"])
+    assert own.duration == pytest.approx(2.0, abs=0.1) and own.samples.any()  # the camera's own track
 
 
 def test_a_short_video_whose_separate_recording_was_cut_goes_on_as_one_clip_with_its_stretch() -> None:
@@ -108,6 +119,7 @@ def test_a_long_take_with_a_recorder_paired_by_clock_is_synced_clip_by_clip(reco
     for c in clips:
         assert c.metrics["paired_audio_start_s"] == pytest.approx(true_start - c.metrics["window_start_s"], abs=0.02), c.metrics
         assert c.metrics["paired_audio_sync_score"] >= 0.3  # pair_min_sync: the onsets, not the clocks, placed it
+    assert [c.metrics["paired_audio_share"] for c in clips] == pytest.approx([(5.0 - true_start) / 5.0, 1.0, 1.0], abs=0.005)
     first = read_audio(clips[0].media["audio"]).samples
     assert np.abs(first[: int(1.3 * rate)]).max() == 0.0 and np.abs(first[int(1.4 * rate) :]).max() > 0.01
 
@@ -122,8 +134,8 @@ def test_stitch_reads_a_span_of_a_recording_kept_in_windows_decoding_only_what_o
     pieces = [(float(a), float(a + 2), whole[a * rate : (a + 2) * rate]) for a in (0, 2, 4)]
     read: list[float] = []
     span, covered = stitch(pieces, 1.5, 30, rate, lambda w: read.append(float(w[0])) or w)
-    assert np.array_equal(span, whole[15:45]) and covered == 30 and read == [1.0, 21.0, 41.0]
+    assert np.array_equal(span, whole[15:45]) and covered == (0, 30) and read == [1.0, 21.0, 41.0]
     read.clear()
     early, covered = stitch(pieces, -1.0, 20, rate, lambda w: read.append(float(w[0])) or w)  # before the recording began: silence
-    assert np.array_equal(early, np.concatenate([np.zeros(10, np.float32), whole[:10]])) and covered == 10 and read == [1.0]
-    assert stitch(pieces, 7.0, 10, rate, lambda w: w)[1] == 0  # after it ended: nothing covered
+    assert np.array_equal(early, np.concatenate([np.zeros(10, np.float32), whole[:10]])) and covered == (10, 20) and read == [1.0]
+    assert stitch(pieces, 7.0, 10, rate, lambda w: w)[1] == (0, 0)  # after it ended: nothing covered
