@@ -6,6 +6,7 @@ Every command that prints results takes --json; failures exit non-zero with one 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -405,6 +406,9 @@ def _time_paired(batch: str) -> list[dict[str, Any]]:
     ]
 
 
+UI_STOP_S = 10.0  # Ctrl-C: how long `tessera ui` waits for Dagster's shutdown before it stops it
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import subprocess
@@ -417,12 +421,44 @@ def cmd_ui(args: argparse.Namespace) -> int:
     repo = Path(__file__).resolve().parent.parent
     cmd = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(repo / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']}); Ctrl-C stops it", file=sys.stderr)
-    proc = subprocess.Popen(cmd, cwd=repo, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # its own process group, so that what `dagster dev` starts (webserver, daemon, code servers)
+    # can be stopped together when it is slow to stop them itself
+    proc = subprocess.Popen(cmd, cwd=repo, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    def stop(signum: int, frame: object) -> None:  # a closed terminal or a service stop: the same orderly shutdown
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        return proc.wait()
+        return _stop_ui(proc)
+
+
+def _stop_ui(proc: Any) -> int:
+    """`dagster dev`'s own orderly shutdown first; past UI_STOP_S, SIGTERM to every process it
+    started, then SIGKILL; asked to stop again meanwhile: SIGKILL at once."""
+    import signal
+    import subprocess
+
+    def signal_all(sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                return int(proc.wait(timeout=UI_STOP_S))
+            except subprocess.TimeoutExpired:
+                print(f"the Dagster UI did not stop within {UI_STOP_S:g} s: sending {sig.name} to its processes", file=sys.stderr)
+                signal_all(sig)
+    except KeyboardInterrupt:
+        signal_all(signal.SIGKILL)
+    code = int(proc.wait())
+    signal_all(signal.SIGKILL)  # nothing it started outlives it
+    return code
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:

@@ -134,13 +134,32 @@ def test_ui_shows_the_six_assets_with_checks_and_metadata(materialized) -> None:
         labels = {e["label"] for e in mats[0]["metadataEntries"]}
         assert mats[0]["partition"] == "cli"
         assert {"in", "landed", "quarantined", "quarantined_by_reason", "samples_per_s", "preview"} <= labels
+        (dev,) = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()  # dagster dev, leading its own group
+        assert _live_in_group(int(dev))  # its webserver, daemon and code server
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+    gone_by = time.monotonic() + 10  # a killed process takes a moment to go
+    while _live_in_group(int(dev)) and time.monotonic() < gone_by:
+        time.sleep(0.2)
+    assert _live_in_group(int(dev)) == []  # nothing the UI started outlives it
+
+
+def _live_in_group(pgid: int) -> list[int]:
+    """Processes (not zombies) of process group `pgid`, from /proc."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, group = stat.read_text().rpartition(")")[2].split()[:3]
+        except OSError:  # exited meanwhile
+            continue
+        if int(group) == pgid and state != "Z":
+            live.append(int(stat.parent.name))
+    return live
 
 
 @pytest.mark.slow
