@@ -425,10 +425,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # can be stopped together when it is slow to stop them itself
     proc = subprocess.Popen(cmd, cwd=repo, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
-    def stop(signum: int, frame: object) -> None:  # a closed terminal or a service stop: the same orderly shutdown
+    def stop(signum: int, frame: object) -> None:  # Ctrl-C, a closed terminal or a service stop: one orderly shutdown
         raise KeyboardInterrupt
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too: a process started in the background by a shell inherits it ignored
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
     try:
         return proc.wait()
