@@ -6,7 +6,6 @@ aligned = stage_asset(
     name="aligned",
     upstream="unified",
     run=run_from_upstream("unified"),
-    hydrate=("audio",),
     models_used=("transcriber",),
     description="Pairing checks, cue ↔ media time alignment, Whisper transcripts where speech has no text.",
 )

@@ -6,6 +6,5 @@ augmented = stage_asset(
     name="augmented",
     upstream="aligned",
     run=run_from_upstream("aligned"),
-    hydrate=("image", "audio"),
     description="Seeded variants: horizontal flip with left/right swapped in the caption, audio noise at a set SNR.",
 )

@@ -28,7 +28,6 @@ embedded = stage_asset(
     name="embedded",
     upstream="augmented",
     run=run_from_upstream("augmented", vector_dims=vector_dims, reuse_vectors=True),
-    hydrate=("image", "audio", "keyframes"),
     models_used=ENCODED,
     pool="gpu",
     after_commit=build_indexes,

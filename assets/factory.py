@@ -46,6 +46,15 @@ from resources.params import ParamsResource, load_params, stage_params_hash
 
 batch_partitions = DynamicPartitionsDefinition(name="batch")
 CHECK = "accounted_for"
+# The media each stage's chunk workers load (keyframes: a video's stored pictures); the rest of a
+# row's media stay references, carried through untouched.
+HYDRATE: dict[str, tuple[str, ...]] = {
+    "cleaned": MODALITY_ORDER,
+    "unified": MODALITY_ORDER,
+    "aligned": ("audio",),
+    "augmented": ("image", "audio"),
+    "embedded": ("image", "audio", "keyframes"),
+}
 
 
 @dataclass(slots=True)
@@ -137,7 +146,6 @@ def stage_asset(
     run: Run,
     description: str,
     upstream: str | None = None,
-    hydrate: tuple[str, ...] = MODALITY_ORDER,
     models_used: tuple[str, ...] = (),
     pool: str | None = None,
     after_commit: AfterCommit | None = None,
@@ -167,7 +175,7 @@ def stage_asset(
     ) -> MaterializeResult:
         started = time.perf_counter()
         all_params = params.all()
-        sc = StageContext(context, lake, engine, models, all_params, name, code_version, hydrate, models_used)
+        sc = StageContext(context, lake, engine, models, all_params, name, code_version, HYDRATE.get(name, MODALITY_ORDER), models_used)
         outcome = run(sc)
         verdicts = decisions.verdicts(lake, sc.batch, name)
         approved = lambda sid, op: sid in verdicts and verdicts[sid].overrides(op)  # noqa: E731

@@ -47,10 +47,13 @@ def sound_offset(samples: np.ndarray, rate: int, times: np.ndarray, changes: np.
     return offset(motion_on_grid(times, changes, fps, len(sound)), sound, fps, max_lag_s)
 
 
-def best_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[float, float, float]:
+def best_lag(a: np.ndarray, b: np.ndarray, max_lag: int, min_overlap: int = 2) -> tuple[float, float, float]:
     """(lag in steps, refined between steps; its correlation; the correlation at lag 0): the shift of `b` that best matches
-    `a` (positive: `b` comes late). Pearson correlation over the overlap; ties go to the smaller shift."""
+    `a` (positive: `b` comes late). Pearson correlation over the overlap; ties go to the smaller shift.
+    Only shifts that leave at least `min_overlap` steps in common are tried (series shorter than
+    the search give a narrower one, never an empty overlap); a constant stretch correlates 0."""
     n = min(len(a), len(b))
+    max_lag = max(0, min(max_lag, n - max(2, min_overlap)))
 
     def corr(lag: int) -> float:
         x, y = (a[: n - lag], b[lag:n]) if lag >= 0 else (a[-lag:n], b[: n + lag])

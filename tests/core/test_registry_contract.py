@@ -8,6 +8,7 @@ output twice; be picklable (with its outputs); and never mutate its input.
 from __future__ import annotations
 
 import copy
+import hashlib
 import pickle
 import re
 from dataclasses import dataclass, field
@@ -120,9 +121,30 @@ def corpus(
         )
         .with_metrics(video_duration_s=1.0)
     )
-    rows = raw + [canonical_audio, canonical_image, variant, decoded_text, canonical_video]
+    rows = raw + [canonical_audio, canonical_image, variant, decoded_text, canonical_video] + _shortest_at_every_stage(make_sample, mk_tone, mk_mp4)
     assert len({s.sample_id for s in rows}) == len(rows)  # a batch never holds one id twice (discovery dedups)
     return rows
+
+
+def _shortest_at_every_stage(make_sample, mk_tone, mk_mp4) -> list[Sample]:
+    """The shortest legal media of each modality (0.1 s of audio with one cue, a one-frame video
+    with 0.1 s of sound and one cue, a 32 px picture, one character of text), raw and as every
+    stage's operators leave them (tests/core/chain.py), each form under an id of its own."""
+    from resources.params import load_params
+    from tests.core.chain import run_chain
+    from tests.core.conftest import encode_image, photo, wav_bytes
+
+    cue = b"1\n00:00:00,000 --> 00:00:00,100\nhi\n"
+    shortest = [
+        make_sample(audio=wav_bytes(mk_tone(0.1, 16000), 16000), subtitles=cue),
+        make_sample(video=mk_mp4(0.1, 10, (32, 32), cues=[(0.0, 0.1, "hi")])),
+        make_sample(image=encode_image(photo("coffee", (32, 32)), "PNG"), text=b"a"),
+        make_sample(text=b"a"),
+    ]
+    chain = run_chain(shortest, load_params(), None, through="augmented")
+    assert sum(len(v) for v in chain.quarantined.values()) == 0, chain.all_quarantined()  # all legal: each lands everywhere
+    staged = [s.evolve(sample_id=hashlib.sha256(f"{stage}:{s.sample_id}".encode()).hexdigest()) for stage, rows in chain.landed.items() for s in rows]
+    return shortest + staged
 
 
 @dataclass

@@ -40,6 +40,9 @@ class ImageDecode(RowOp):
     max_frames: int = 1000
     modality = "image"
 
+    def applies_to(self, s: Sample) -> bool:
+        return "image" in s.media  # a row whose picture this stage did not load stays as it is
+
     def __call__(self, s: Sample) -> Result:
         allowed = frozenset(f.upper() for f in self.formats)
         try:

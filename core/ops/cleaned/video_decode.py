@@ -55,7 +55,7 @@ class VideoDecode:
         )  # fmt: skip
         decoded = map_isolated(
             samples,
-            lambda s: "video" in s.modalities,
+            lambda s: "video" in s.media,  # a row whose video this stage did not load stays as it is
             decode,
             lambda s: (s.media["video"], limits),
             lambda s, out: _Decoded(s.with_metrics(**{f"video_{k}": v for k, v in out[0].items()}), out[1], self.pair_sync_s, self.pair_min_sync),  # type: ignore[arg-type,return-value]

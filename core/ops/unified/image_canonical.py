@@ -24,6 +24,9 @@ class ImageCanonical(RowOp):
     jpeg_quality: int = 90
     modality = "image"
 
+    def applies_to(self, s: Sample) -> bool:
+        return "image" in s.media  # a row whose picture this stage did not load stays as it is
+
     def __call__(self, s: Sample) -> Result:
         data = s.media["image"]
         if s.formats.get("image") in CANONICAL_FORMATS:

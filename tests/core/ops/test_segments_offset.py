@@ -56,3 +56,57 @@ def test_transcripts_are_on_the_audio_timeline_already(make_sample) -> None:
     s = _sample(make_sample, 3.0, source="whisper:tiny.en")
     (out,) = SegmentsOffset().apply([s], None)
     assert out is s
+
+
+def _short(make_sample, seconds: float, cues: list[tuple[float, float]], quiet: bool = False) -> Sample:
+    """`seconds` of speech-like bursts (on and off every 0.3 s) or of room tone, with cues."""
+    rng = np.random.default_rng(3)
+    n = int(seconds * RATE)
+    track = rng.normal(0, 0.002, n)
+    if not quiet:
+        on = (np.arange(n) // int(0.3 * RATE)) % 2 == 1
+        track[on] += rng.normal(0, 0.2, int(on.sum()))
+    s = make_sample(audio=b"x")
+    return s.evolve(media={"audio": encode_audio(track.astype(np.float32))}, segments=[Segment(a, b, "cue", "subtitle:mov_text:2") for a, b in cues])
+
+
+@pytest.mark.parametrize(
+    "seconds, cues",
+    [(1.93, [(0.3, 1.92)]), (2.0, [(0.4, 1.6)]), (1.2, [(0.0, 0.6), (0.9, 5.0)]), (3.0, [(0.3, 0.6), (0.9, 1.2), (2.5, 9.0), (12.0, 13.0)])],
+)
+def test_a_track_shorter_than_the_search_is_measured_within_itself(make_sample, seconds: float, cues) -> None:
+    """Cues reaching (or passing) the end of a track shorter than ±search_s: the search narrows
+    to shifts that keep half the track in common, and the row is judged, never an OP_ERROR."""
+    (out,) = SegmentsOffset(search_s=10.0).apply([_short(make_sample, seconds, cues)], None)
+    row = out.sample if isinstance(out, Quarantined) else out
+    assert "cue_offset_s" in row.metrics
+    assert abs(row.metrics["cue_offset_s"]) <= seconds / 2 + 0.1
+
+
+@pytest.mark.parametrize(
+    "seconds, cues, quiet, why",
+    [
+        (0.4, [(0.0, 0.3)], False, "0.40 s of audio (needs 1.0 s)"),
+        (2.0, [(0.2, 1.0)], True, "the audio is quiet throughout"),
+        (2.0, [(0.0, 2.0)], False, "cues cover the whole track"),
+        (2.0, [(2.5, 3.0)], False, "no cue falls within the audio"),
+    ],
+)
+def test_too_little_to_measure_is_a_stated_result(make_sample, seconds: float, cues, quiet: bool, why: str) -> None:
+    (out,) = SegmentsOffset().apply([_short(make_sample, seconds, cues, quiet)], None)
+    assert isinstance(out, Sample)
+    assert "cue_offset_s" not in out.metrics
+    assert out.flags == [f"segments.offset:not measured, {why}"]
+
+
+def test_best_lag_never_shifts_past_the_overlap() -> None:
+    from core.avsync import best_lag
+
+    rng = np.random.default_rng(0)
+    a = rng.random(20)
+    lag, score, at_zero = best_lag(a, np.roll(a, 3), max_lag=100)
+    assert lag == pytest.approx(3, abs=0.5) and score > 0.5
+    for n in (0, 1, 2, 3):
+        assert best_lag(rng.random(n), rng.random(n + 5), max_lag=100)[0] <= max(0, n - 2)
+    lag, _, _ = best_lag(a, a, max_lag=100, min_overlap=15)
+    assert lag == 0.0
