@@ -51,6 +51,13 @@ def _current(s: Sample, modality: str, column: str, tag: str, h: str) -> bool:
     return column in s.vectors and s.encoders.get(modality) == tag and s.encoders.get(f"{modality}:input") == h
 
 
+def search_text_for(s: Sample) -> str | None:
+    """What full-text search matches: `text_for`, then the captions gathered from the picture's
+    near-duplicates (so the one copy kept is found by whatever any copy was called)."""
+    parts = [t for t in (text_for(s), *s.captions) if t]
+    return "\n".join(parts) or None
+
+
 def text_for(s: Sample) -> str | None:
     """Caption first, then the transcript, then subtitle cues joined."""
     if s.text:

@@ -127,6 +127,7 @@ class Sample:
     language: str | None = None  # ISO 639-1 of the caption (text.language), "und" when undetermined
     language_score: float | None = None
     cluster: str | None = None  # near-duplicate cluster: its representative's sample id (the representative's own, on it)
+    captions: list[str] = field(default_factory=list)  # other captions of this picture, gathered from its near-duplicates (image.near_dup)
     flags: list[str] = field(default_factory=list)  # "op:what it noticed", kept on the row when not quarantined
     parent_id: str | None = None
     aug_op: str | None = None

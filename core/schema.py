@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from core.embedding import text_for
+from core.embedding import search_text_for
 from core.records import MODALITY_ORDER, Moment, Quarantined, Sample, Segment, Stored, sha256_hex
 
 # Every metric an operator may write; a new metric is added here (and shows up in GX and the UI),
@@ -79,6 +79,7 @@ SAMPLE_FIELDS: list[pa.Field] = [
     pa.field("input_version", pa.int64()),
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
     pa.field("timeline", pa.list_(MOMENT)),  # after the rest: existing lakes gain it as a new column (LakeStore.ensure)
+    pa.field("captions", pa.list_(pa.string())),  # other captions of the picture, gathered from its near-duplicates
 ]
 SAMPLE_SCHEMA = pa.schema(SAMPLE_FIELDS)
 
@@ -186,7 +187,7 @@ def samples_to_arrow(
             **{f"raw_sha256_{m}": s.raw_sha256.get(m) for m in MODALITY_ORDER},
             "text": s.text,
             "transcript": s.transcript,
-            "search_text": text_for(s),
+            "search_text": search_text_for(s),
             **{f"media_{m}": refs.get(m) for m in MODALITY_ORDER},
             "media_bytes": sum(known.get(r, 0) for r in [*refs.values(), *keyframes]),
             "formats": json.dumps(s.formats, sort_keys=True),
@@ -208,6 +209,7 @@ def samples_to_arrow(
             "input_version": input_version,
             "created_at": now,
             "timeline": [{"t": m.t, "keyframe": m.keyframe, "audio_start": m.audio_start, "audio_end": m.audio_end, "cues": list(m.cues)} for m in s.timeline] or None,
+            "captions": s.captions or None,
         }
         for column in dims:
             row[column] = s.vectors.get(column)
@@ -245,6 +247,7 @@ def arrow_to_samples(table: pa.Table) -> list[Sample]:
                 language=r.get("language"),
                 language_score=r.get("language_score"),
                 cluster=r.get("cluster"),
+                captions=list(r.get("captions") or []),
                 parent_id=r.get("parent_id"),
                 aug_op=r.get("aug_op"),
                 aug_params=json.loads(r["aug_params"]) if r.get("aug_params") else None,

@@ -61,7 +61,8 @@ def test_generated_media_never_raise_in_any_operator(seed: int, models: ModelsRe
     # the reasons are reasons a person can act on, and most legal media land
     reasons = Counter(q.reason for _, q in chain.all_quarantined())
     assert set(reasons) <= {Reason.MISALIGNED, Reason.LOW_QUALITY, Reason.DUPLICATE}, reasons
-    assert len({s.sample_id for s in chain.landed["embedded"] if s.parent_id is None}) >= 0.9 * len(samples)
+    landed = {s.sample_id for s in chain.landed["embedded"] if s.parent_id is None}
+    assert len(landed) + reasons[Reason.DUPLICATE] >= 0.9 * len(samples)  # generated pictures repeat (one photo at many sizes)
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from core.clusters import mark
@@ -11,6 +11,7 @@ from core.records import Result, Sample
 Clusters = dict[str, tuple[str, float]]  # member id → (its representative's id, bits apart); representatives map to themselves
 HASHES = ("phash", "dhash")
 ACTIONS = ("quarantine", "keep")
+CAPTIONS = ("gather", "separate")
 
 
 def image_hash(metrics: dict[str, Any], kind: str) -> int | None:
@@ -21,41 +22,59 @@ def image_hash(metrics: dict[str, Any], kind: str) -> int | None:
 @register_op("image.near_dup")
 @dataclass(frozen=True, slots=True)
 class ImageNearDup:
-    """Within a batch, cluster images whose perceptual hashes (from cleaned; `hash`: phash or
-    dhash) lie within `radius` bits of a cluster's representative — the first image by sample id.
-    The cluster is data on every member's row (`cluster`: the representative's id;
-    `cluster_size`; `cluster_distance`: bits from it). With `action: quarantine` the members
-    other than the representative are DUPLICATE naming it; with `keep` they land, clustered.
-    Only image-only samples are compared (a captioned pair is distinct by its text).
+    """Within a batch, cluster every sample with a picture — captioned or not — whose perceptual
+    hash (from cleaned; `hash`: phash or dhash) lies within `radius` bits of a cluster's
+    representative, the first by sample id. The cluster is data on every member's row
+    (`cluster`: the representative's id; `cluster_size`; `cluster_distance`: bits from it).
+    With `action: quarantine` the members other than the representative are DUPLICATE naming
+    it; with `keep` they land, clustered.
+
+    What the copies' captions become is `captions`: `gather` puts each distinct caption of the
+    copies on the representative's row (`captions`, in sample-id order; full-text search finds
+    the picture by any of them), `separate` leaves each only on its copy's quarantine row.
 
     Batch-aware: clusters come from `prepare` over the whole batch, so the verdict does not
-    depend on chunking. Applied to a bare list (no prepared state), the list is the batch."""
+    depend on chunking. Applied to a bare list (no prepared state), the list is the batch.
+    Across batches: resources/near_index.py, with the same bands and radius (`index_entries`)."""
 
     radius: int = 4
     hash: str = "phash"
     action: str = "quarantine"
-    prepare_columns: ClassVar[tuple[str, ...]] = ("sample_id", "modalities", "metrics")
+    captions: str = "gather"
+    prepare_columns: ClassVar[tuple[str, ...]] = ("sample_id", "metrics", "text")
 
     def __post_init__(self) -> None:
-        if self.hash not in HASHES or self.action not in ACTIONS:
-            raise ValueError(f"image.near_dup: hash must be one of {HASHES} and action one of {ACTIONS}, not {self.hash!r} / {self.action!r}")
+        if self.hash not in HASHES or self.action not in ACTIONS or self.captions not in CAPTIONS:
+            raise ValueError(
+                f"image.near_dup: hash must be one of {HASHES}, action one of {ACTIONS} and captions one of {CAPTIONS}, "
+                f"not {self.hash!r} / {self.action!r} / {self.captions!r}"
+            )
 
-    def prepare(self, rows: Any) -> Clusters:
-        return self.clusters((r["sample_id"], r["modalities"] or [], r["metrics"] or {}) for r in rows.to_pylist())
+    def prepare(self, rows: Any) -> Prepared:
+        return self.clusters((r["sample_id"], r["metrics"] or {}, r["text"]) for r in rows.to_pylist())
 
-    def clusters(self, items: Iterable[tuple[str, list[str], dict[str, Any]]]) -> Clusters:
-        # pigeonhole: hashes within `radius` bits agree exactly on at least one of radius+1 bands,
-        # so candidates come from band buckets (near-linear) and the verdict equals a full scan's
-        bands = self.radius + 1
-        width = -(-64 // bands)
+    @property
+    def bands(self) -> int:
+        return self.radius + 1
+
+    def band_keys(self, h: int) -> list[tuple[int, int]]:
+        """Pigeonhole: hashes within `radius` bits agree exactly on at least one of radius+1 bands."""
+        width = -(-64 // self.bands)
+        return [(b, (h >> (b * width)) & ((1 << width) - 1)) for b in range(self.bands)]
+
+    def clusters(self, items: Iterable[tuple[str, dict[str, Any], str | None]]) -> Prepared:
+        # candidates come from band buckets (near-linear), and the verdict equals a full scan's
         buckets: dict[tuple[int, int], list[int]] = {}
         kept: list[tuple[int, str]] = []
         members: Clusters = {}
-        for sid, modalities, metrics in sorted(items):
+        texts: dict[str, str] = {}
+        for sid, metrics, text in sorted(items, key=lambda t: t[0]):
             h = image_hash(metrics, self.hash)
-            if list(modalities) != ["image"] or h is None:
+            if h is None:
                 continue
-            keys = [(b, (h >> (b * width)) & ((1 << width) - 1)) for b in range(bands)]
+            if text:
+                texts[sid] = text
+            keys = self.band_keys(h)
             near = sorted({i for k in keys for i in buckets.get(k, ()) if (kept[i][0] ^ h).bit_count() <= self.radius})
             if near:
                 members[sid] = (kept[near[0]][1], float((kept[near[0]][0] ^ h).bit_count()))
@@ -65,10 +84,30 @@ class ImageNearDup:
             kept.append((h, sid))
         for rep in {rep for rep, _ in members.values()}:
             members[rep] = (rep, 0.0)
-        return members
+        return Prepared(members, self._gathered(members, texts))
+
+    def _gathered(self, members: Clusters, texts: dict[str, str]) -> dict[str, list[str]]:
+        """representative → the distinct captions of its copies that differ from its own."""
+        if self.captions != "gather" or self.action != "quarantine":
+            return {}
+        out: dict[str, list[str]] = {}
+        for sid in sorted(members):
+            rep = members[sid][0]
+            text = texts.get(sid)
+            if sid != rep and text and text != texts.get(rep) and text not in out.get(rep, []):
+                out.setdefault(rep, []).append(text)
+        return out
 
     def apply(self, samples: list[Sample], ctx: OpContext | None) -> list[Result]:
         prepared = ctx.prepared.get(self.op_name) if ctx is not None else None
-        clusters = prepared if prepared is not None else self.clusters((s.sample_id, s.modalities, s.metrics) for s in samples)
+        if prepared is None:
+            prepared = self.clusters((s.sample_id, s.metrics, s.text) for s in samples)
         why = lambda rep, bits, size: f"near-duplicate of {rep[:12]} ({bits:.0f} bits apart by {self.hash}; cluster of {size})"  # noqa: E731
-        return mark(samples, clusters, self.action == "quarantine", why)
+        marked = mark(samples, prepared.members, self.action == "quarantine", why)
+        return [r.evolve(captions=[*r.captions, *prepared.captions[r.sample_id]]) if isinstance(r, Sample) and r.sample_id in prepared.captions else r for r in marked]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    members: Clusters
+    captions: dict[str, list[str]] = field(default_factory=dict)  # representative → captions gathered from its copies

@@ -3,8 +3,9 @@ from __future__ import annotations
 import functools
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,13 +43,19 @@ def _mix(x: np.ndarray) -> np.ndarray:
 @register_op("text.near_dup")
 @dataclass(frozen=True, slots=True)
 class TextNearDup:
-    """Within a batch, cluster captions whose MinHash-estimated Jaccard similarity (character
-    `k`-grams) to a cluster's representative — the first caption by sample id — is at least
-    `threshold`; candidates come from LSH bands, so the batch is not compared pairwise. The
-    cluster is data on every member's row (`cluster`, `cluster_size`, `cluster_distance` =
-    1 - similarity). With `action: quarantine` members other than the representative are
-    DUPLICATE naming it; with `keep` they land, clustered. Only text-only samples are compared
-    (a caption paired with media is distinct by its media). Batch-aware like image.near_dup."""
+    """Within a batch, cluster texts whose MinHash-estimated Jaccard similarity (character
+    `k`-grams) to a cluster's representative — the first by sample id — is at least `threshold`;
+    candidates come from LSH bands, so the batch is not compared pairwise.
+
+    Text-only samples: the cluster is data on every member's row (`cluster`, `cluster_size`,
+    `cluster_distance` = 1 - similarity); with `action: quarantine` members other than the
+    representative are DUPLICATE naming it, with `keep` they land, clustered.
+
+    Captions of different media (`captions`): the media differ, so neither sample is a copy of the
+    other — `flag` (the default) lands both and flags each caption that near-copies another's
+    (`text.near_dup:caption shared with …`: boilerplate such as "image" or a photographer's credit
+    is a weak label a training set filters), `ignore` compares only text-only samples. Pictures
+    that are copies are image.near_dup's to judge. Batch-aware like image.near_dup."""
 
     threshold: float = 0.8
     k: int = 5
@@ -56,29 +63,42 @@ class TextNearDup:
     bands: int = 16  # 8 rows a band: pairs at 0.8 meet in some band 95 % of the time, pairs at 0.4 1 %
     seed: int = 1
     action: str = "quarantine"
+    captions: str = "flag"
     prepare_columns: ClassVar[tuple[str, ...]] = ("sample_id", "modalities", "text")
 
     def __post_init__(self) -> None:
-        if self.permutations % self.bands or self.action not in ("quarantine", "keep"):
-            raise ValueError(f"text.near_dup: bands must divide permutations ({self.bands} ∤ {self.permutations}) and action is quarantine or keep")
+        if self.permutations % self.bands or self.action not in ("quarantine", "keep") or self.captions not in ("flag", "ignore"):
+            raise ValueError(
+                f"text.near_dup: bands must divide permutations ({self.bands} ∤ {self.permutations}), action is quarantine or keep "
+                f"and captions flag or ignore (not {self.action!r} / {self.captions!r})"
+            )
 
     def signature(self, text: str) -> np.ndarray:
         """Per permutation, the least mixed hash of the text's shingles."""
         return _mix(shingles(text, self.k)[:, None] ^ _salts(self.seed, self.permutations)[None, :]).min(axis=0)
 
-    def prepare(self, rows: Any) -> Clusters:
-        return self.clusters((r["sample_id"], r["modalities"] or [], r["text"]) for r in rows.to_pylist())
-
-    def clusters(self, items: Iterable[tuple[str, list[str], str | None]]) -> Clusters:
+    def band_keys(self, sig: np.ndarray) -> list[tuple[int, bytes]]:
         width = self.permutations // self.bands
+        return [(i, sig[i * width : (i + 1) * width].tobytes()) for i in range(self.bands)]
+
+    def prepare(self, rows: Any) -> Prepared:
+        return self.grouped((r["sample_id"], r["modalities"] or [], r["text"]) for r in rows.to_pylist())
+
+    def grouped(self, items: Iterable[tuple[str, list[str], str | None]]) -> Prepared:
+        """Text-only samples' clusters, and (with `captions: flag`) captioned samples' clusters."""
+        notes, captions = [], []
+        for sid, modalities, text in items:
+            if text:
+                (notes if list(modalities) == ["text"] else captions).append((sid, text))
+        return Prepared(self.clusters(notes), self.clusters(captions) if self.captions == "flag" else {})
+
+    def clusters(self, items: Iterable[tuple[str, str]]) -> Clusters:
         buckets: dict[tuple[int, bytes], list[int]] = {}
         reps: list[tuple[np.ndarray, str]] = []
         members: Clusters = {}
-        for sid, modalities, text in sorted(items, key=lambda t: t[0]):
-            if list(modalities) != ["text"] or not text:
-                continue
+        for sid, text in sorted(items):
             sig = self.signature(text)
-            keys = [(i, sig[i * width : (i + 1) * width].tobytes()) for i in range(self.bands)]
+            keys = self.band_keys(sig)
             near = sorted({j for key in keys for j in buckets.get(key, ())})
             scored = [(float(np.mean(reps[j][0] == sig)), j) for j in near]
             best = max(scored, key=lambda t: (t[0], -t[1]), default=(0.0, -1))
@@ -94,6 +114,22 @@ class TextNearDup:
 
     def apply(self, samples: list[Sample], ctx: OpContext | None) -> list[Result]:
         prepared = ctx.prepared.get(self.op_name) if ctx is not None else None
-        clusters = prepared if prepared is not None else self.clusters((s.sample_id, s.modalities, s.text) for s in samples)
+        if prepared is None:
+            prepared = self.grouped((s.sample_id, s.modalities, s.text) for s in samples)
         why = lambda rep, distance, size: f"near-duplicate caption of {rep[:12]} (similarity {1 - distance:.2f}; cluster of {size})"  # noqa: E731
-        return mark(samples, clusters, self.action == "quarantine", why)
+        marked = mark(samples, prepared.notes, self.action == "quarantine", why)
+        shared = Counter(rep for rep, _ in prepared.captions.values())
+        out: list[Result] = []
+        for r in marked:
+            if isinstance(r, Sample) and r.sample_id in prepared.captions:
+                rep, distance = prepared.captions[r.sample_id]
+                others = f"{shared[rep] - 1} other sample" + ("s" if shared[rep] > 2 else "")
+                r = r.evolve(flags=[*r.flags, f"text.near_dup:caption shared with {others} (as {rep[:12]}, similarity {1 - distance:.2f})"])
+            out.append(r)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    notes: Clusters  # text-only samples
+    captions: Clusters = field(default_factory=dict)  # captions of samples with media (flagged, never set aside)

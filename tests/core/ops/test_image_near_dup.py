@@ -40,11 +40,28 @@ def test_radius_zero_keeps_different_photos(make_sample, ctx, astronaut_png, che
     assert all(isinstance(r, Sample) for r in ImageNearDup(radius=0).apply(rows, ctx))
 
 
-def test_captioned_images_are_not_compared(make_sample, ctx, astronaut_png, astronaut_jpeg) -> None:
-    plain = _decoded(make_sample, astronaut_png)
-    captioned = _decoded(make_sample, astronaut_jpeg, text=b"an astronaut")
-    out = ImageNearDup().apply(plain + captioned, ctx)
-    assert all(isinstance(r, Sample) for r in out)
+def test_a_copy_with_another_caption_is_a_duplicate_and_its_caption_goes_to_the_one_kept(
+    make_sample, ctx, astronaut_png, astronaut_jpeg, mk_image, camera_png
+) -> None:
+    """Captioned or not, every picture is compared: a near-copy of a photo under another caption
+    is the duplicate that matters most in image-text sets. The kept row gathers the copies'
+    distinct captions (`captions: gather`), so nothing a person wrote about the picture is lost."""
+    small = mk_image("astronaut", (80, 53), "JPEG", quality=70)
+    captions = [None, "an astronaut in a white suit", "NASA portrait of an astronaut", "a man with a camera"]
+    pictures = [astronaut_png, astronaut_jpeg, small, camera_png]
+    rows = [_decoded(make_sample, b, **({"text": c.encode()} if c else {}))[0].evolve(text=c) for b, c in zip(pictures, captions, strict=True)]
+    out = {r.sample_id: r for r in ImageNearDup().apply(rows, ctx)}
+    rep = min(r.sample_id for r in rows[:3])
+    dups = [r for r in out.values() if isinstance(r, Quarantined)]
+    assert sorted(d.sample_id for d in dups) == sorted(r.sample_id for r in rows[:3] if r.sample_id != rep)
+    assert all(d.reason is Reason.DUPLICATE and d.sample.cluster == rep for d in dups)
+    kept = out[rep]
+    assert isinstance(kept, Sample)
+    others = sorted(r.text for r in rows[:3] if r.sample_id != rep and r.text and r.text != kept.text)
+    assert sorted(kept.captions) == others and others
+    assert isinstance(out[rows[3].sample_id], Sample) and out[rows[3].sample_id].captions == []
+    separate = {r.sample_id: r for r in ImageNearDup(captions="separate").apply(rows, ctx)}
+    assert separate[rep].captions == [] and sum(isinstance(r, Quarantined) for r in separate.values()) == 2
 
 
 def test_undecoded_rows_pass_through(make_sample, ctx, astronaut_png, astronaut_jpeg) -> None:
@@ -71,3 +88,5 @@ def test_the_cluster_is_data_on_every_member(make_sample, ctx, astronaut_png, as
 def test_bad_settings_fail_when_the_stage_is_built() -> None:
     with pytest.raises(ValueError, match="hash must be one of"):
         ImageNearDup(hash="md5")
+    with pytest.raises(ValueError, match="captions one of"):
+        ImageNearDup(captions="merge")

@@ -33,9 +33,25 @@ def test_near_duplicate_captions_cluster_and_the_rest_stay_apart(make_sample, ct
     assert len(quarantined) == 2 and all(q.reason is Reason.DUPLICATE and rep[:12] in q.detail for q in quarantined)
 
 
-def test_captions_paired_with_media_are_not_compared(make_sample, ctx, astronaut_png) -> None:
+def test_a_note_and_a_caption_of_a_picture_are_never_each_other_s_duplicate(make_sample, ctx, astronaut_png) -> None:
     rows = _texts(make_sample, CAPTIONS[0]) + [make_sample(image=astronaut_png, text=CAPTIONS[1].encode()).evolve(text=CAPTIONS[1])]
-    assert all(isinstance(r, Sample) and r.cluster is None for r in TextNearDup().apply(rows, ctx))
+    out = TextNearDup().apply(rows, ctx)
+    assert all(isinstance(r, Sample) and r.cluster is None and r.flags == [] for r in out)
+
+
+def test_captions_shared_by_different_pictures_are_flagged_never_set_aside(make_sample, ctx, astronaut_png, camera_png, chelsea_png) -> None:
+    """Different media under near-identical captions are different samples; the shared caption is
+    a weak label, flagged on each row (`captions: flag`), or not looked at (`captions: ignore`)."""
+    rows = [
+        make_sample(image=astronaut_png, text=b"Photo: staff photographer").evolve(text="Photo: staff photographer"),
+        make_sample(image=camera_png, text=b"photo - staff photographer").evolve(text="photo - staff photographer"),
+        make_sample(image=chelsea_png, text=b"a cat").evolve(text="a cat"),
+    ]
+    out = TextNearDup().apply(rows, ctx)
+    assert all(isinstance(r, Sample) and r.cluster is None for r in out)
+    assert [len(r.flags) for r in out] == [1, 1, 0]
+    assert out[0].flags[0].startswith("text.near_dup:caption shared with 1 other sample (as ")
+    assert all(r.flags == [] for r in TextNearDup(captions="ignore").apply(rows, ctx))
 
 
 def test_the_verdict_is_the_batch_s_whatever_the_chunks(make_sample) -> None:
