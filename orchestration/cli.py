@@ -99,10 +99,14 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         raise CliError("name a batch with --batch NAME or pass --all (see `tessera status`)")
     stages = [args.stage] if args.stage else list(STAGES[: STAGES.index(args.through) + 1])
     results = [materialize(b, stages, quiet=args.json) for b in batches]
-    # content whose holder let it go passed to another batch at raw: that batch is re-run from cleaned
+    # content whose holder let it go passed to another batch: at raw, that batch is re-run from
+    # cleaned; a near-copy's hold at unified (resources/near_index.py), from unified
     after_raw = [s for s in stages if s != "raw"]
     handed = sorted({h for r in results for h in r.get("handoffs", {})} - set(batches)) if "raw" in stages and after_raw else []
+    from_unified = [s for s in stages if STAGES.index(s) >= STAGES.index("unified")]
+    near = sorted({h for r in results for h in r.get("near_handoffs", {})} - set(batches) - set(handed)) if "unified" in stages else []
     results += [materialize(b, after_raw, quiet=args.json) for b in handed]
+    results += [materialize(b, from_unified, quiet=args.json) for b in near]
     if args.report:  # what dvc.yaml tracks per stage: counts only, no run ids or timings
         stable = [{"batch": r["batch"], "success": r["success"], "stages": [s for s in r["stages"] if s["stage"] in stages]} for r in results]
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +149,9 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
     handoffs: dict[str, int] = {}
     for mat in result.asset_materializations_for_node("raw") if "raw" in stages else []:
         handoffs.update(mat.metadata["handoffs"].value if "handoffs" in mat.metadata else {})
+    near_handoffs: dict[str, int] = {}
+    for mat in result.asset_materializations_for_node("unified") if "unified" in stages else []:
+        near_handoffs.update(mat.metadata["near_handoffs"].value if "near_handoffs" in mat.metadata else {})
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     checks = {f"{c.asset_key.path[-1]}:{c.check_name}": c.passed for c in evaluations}
     warned = [f"{c.asset_key.path[-1]}:{c.check_name}" for c in evaluations if not c.passed and c.severity == AssetCheckSeverity.WARN]
@@ -156,6 +163,7 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
         "checks_passed": checks,
         "checks_warned": warned,  # failed, but only at WARN severity: reported, never blocking
         "handoffs": handoffs,
+        "near_handoffs": near_handoffs,  # batches that now hold a near-copy this run let go (re-run from unified)
         "seconds": round(time.perf_counter() - started, 2),
         "stages": stage_status(batch)["stages"],
     }
@@ -164,7 +172,7 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
 def cmd_delete_batch(args: argparse.Namespace) -> int:
     out = delete_batch(args.batch)
     handed = ", ".join(f"{b} ({n} samples)" for b, n in out["handed_to"].items())
-    text = f"deleted batch {args.batch} from every stage table" + (f"; what it held passed to {handed}, re-run from cleaned" if handed else "")
+    text = f"deleted batch {args.batch} from every stage table" + (f"; what it held passed to {handed}, re-run there" if handed else "")
     _emit(args, out, text)
     return 0 if all(r["success"] for r in out["reruns"]) else 1
 
@@ -176,6 +184,7 @@ def delete_batch(batch: str) -> dict[str, Any]:
     from orchestration.instance import get_instance
     from resources.lake import STAGE_TABLES
     from resources.ledger import release_batch
+    from resources.near_index import release as release_near
 
     lake = _lake()
     try:
@@ -188,14 +197,17 @@ def delete_batch(batch: str) -> dict[str, Any]:
         handoffs.update(release_batch(lake, batch).handoffs)
 
     lake.delete_batch(batch, on_raw)
+    near = release_near(lake, batch).handoffs  # near-copies it held pass on too (resources/near_index.py)
     instance = get_instance()
     if batch in instance.get_dynamic_partitions("batch"):
         instance.delete_dynamic_partition("batch", batch)
     reruns = []
-    for receiver in sorted(handoffs):
+    for receiver in sorted(set(handoffs) | set(near)):
         reached = [s for s in STAGES[1:] if (t := lake.open(STAGE_TABLES[s])) is not None and t.count_rows(f"batch = '{receiver}'")]
-        reruns.append(materialize(receiver, reached or ["cleaned"], quiet=True))
-    return {"batch": batch, "handed_to": {b: len(ids) for b, ids in sorted(handoffs.items())}, "reruns": reruns}
+        start = "cleaned" if receiver in handoffs else "unified"
+        reruns.append(materialize(receiver, [s for s in reached if STAGES.index(s) >= STAGES.index(start)] or [start], quiet=True))
+    handed = {b: len(set(handoffs.get(b, [])) | set(near.get(b, []))) for b in sorted(set(handoffs) | set(near))}
+    return {"batch": batch, "handed_to": handed, "reruns": reruns}
 
 
 def run_owner_tags() -> dict[str, str]:

@@ -372,17 +372,22 @@ class LakeStore:
         ensure_scalar_indexes(self.dataset(name))
         return version
 
-    def set_aside(self, name: str, stage: str, batch: str, verdicts: dict[str, tuple[str, str]]) -> int:
+    def set_aside(
+        self, name: str, stage: str, batch: str, verdicts: dict[str, tuple[str, str]], reason: str = "GATE", updates: dict[str, dict[str, Any]] | None = None
+    ) -> int:
         """One commit turning the batch's landed rows of `verdicts` (sample id → (op, detail)) into
-        quarantined GATE rows (no vectors); cost ∝ those rows."""
+        quarantined `reason` rows (no vectors; `updates`: other columns to set per sample id);
+        cost ∝ those rows."""
         ds = self.dataset(name)
         assert ds is not None
         where = f"batch = {_quote(batch)} AND {LANDED} AND {in_list('sample_id', sorted(verdicts))}"
         rows = ds.to_table(filter=where).to_pylist()
         for r in rows:
             op, detail = verdicts[r["sample_id"]]
-            r.update(status="quarantined", reason="GATE", op=op, detail=detail, row_id=quarantine_key(stage, batch, r["sample_id"], r["source"] or ""))
+            r.update(status="quarantined", reason=reason, op=op, detail=detail, row_id=quarantine_key(stage, batch, r["sample_id"], r["source"] or ""))
             r.update({c: None for c in r if c.startswith("vec_")})
+            for column, value in (updates or {}).get(r["sample_id"], {}).items():  # a struct column (metrics) is merged into
+                r[column] = {**(r.get(column) or {}), **value} if isinstance(value, dict) else value
         fragments = self.write_rows(name, pa.Table.from_pylist(rows, schema=ds.schema))
         return self.replace_rows(name, where, fragments)
 

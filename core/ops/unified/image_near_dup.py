@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from core.clusters import mark
+from core.clusters import band_key, mark
 from core.ops.base import OpContext, register_op
 from core.records import Result, Sample
 
@@ -97,6 +97,29 @@ class ImageNearDup:
             if sid != rep and text and text != texts.get(rep) and text not in out.get(rep, []):
                 out.setdefault(rep, []).append(text)
         return out
+
+    # -- across batches (core.clusters.NearIndexed): the same bands, stored in the lake ----------
+    @property
+    def cross_batch(self) -> bool:
+        return self.action == "quarantine"
+
+    @property
+    def index_kind(self) -> str:
+        return f"image:{self.hash}:r{self.radius}"
+
+    def index_value(self, modalities: list[str], metrics: Mapping[str, Any], text: str | None) -> bytes | None:
+        h = image_hash(dict(metrics), self.hash)
+        return None if h is None else h.to_bytes(8, "big")
+
+    def index_keys(self, value: bytes) -> list[int]:
+        return [band_key(self.index_kind, b, v.to_bytes(8, "big")) for b, v in self.band_keys(int.from_bytes(value, "big"))]
+
+    def distance(self, a: bytes, b: bytes) -> float | None:
+        bits = (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+        return float(bits) if bits <= self.radius else None
+
+    def held_elsewhere(self, holder: str, batch: str, distance: float) -> str:
+        return f"near-duplicate of {holder[:12]} held by batch {batch!r} ({distance:.0f} bits apart by {self.hash})"
 
     def apply(self, samples: list[Sample], ctx: OpContext | None) -> list[Result]:
         prepared = ctx.prepared.get(self.op_name) if ctx is not None else None

@@ -4,13 +4,13 @@ import functools
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from core.clusters import mark
+from core.clusters import band_key, mark
 from core.ops.base import OpContext, register_op
 from core.records import Result, Sample
 
@@ -111,6 +111,28 @@ class TextNearDup:
         for rep in {rep for rep, _ in members.values()}:
             members[rep] = (rep, 0.0)
         return members
+
+    # -- across batches (core.clusters.NearIndexed): text-only samples, the same LSH bands --------
+    @property
+    def cross_batch(self) -> bool:
+        return self.action == "quarantine"
+
+    @property
+    def index_kind(self) -> str:
+        return f"text:k{self.k}:p{self.permutations}:b{self.bands}:s{self.seed}"
+
+    def index_value(self, modalities: list[str], metrics: Mapping[str, Any], text: str | None) -> bytes | None:
+        return self.signature(text).tobytes() if text and list(modalities) == ["text"] else None
+
+    def index_keys(self, value: bytes) -> list[int]:
+        return [band_key(self.index_kind, i, part) for i, part in self.band_keys(np.frombuffer(value, dtype=np.uint64))]
+
+    def distance(self, a: bytes, b: bytes) -> float | None:
+        similarity = float(np.mean(np.frombuffer(a, dtype=np.uint64) == np.frombuffer(b, dtype=np.uint64)))
+        return round(1.0 - similarity, 4) if similarity >= self.threshold else None
+
+    def held_elsewhere(self, holder: str, batch: str, distance: float) -> str:
+        return f"near-duplicate caption of {holder[:12]} held by batch {batch!r} (similarity {1 - distance:.2f})"
 
     def apply(self, samples: list[Sample], ctx: OpContext | None) -> list[Result]:
         prepared = ctx.prepared.get(self.op_name) if ctx is not None else None
