@@ -6,17 +6,16 @@ from typing import Any
 from dagster import MetadataValue
 
 from assets.factory import StageContext, StageOutcome, run_from_upstream, stage_asset
-from core.ops.base import build_ops
 from core.records import Reason
 from resources import decisions
-from resources.near_index import settle
+from resources.near_index import near_ops, settle
 
 
 def across_batches(sc: StageContext, outcome: StageOutcome) -> dict[str, Any]:
     """After the batch's commit and its gate: its landed pictures and notes that are near-copies of
     what another batch holds are set aside DUPLICATE naming that batch (resources/near_index.py);
     what it held and no longer does passes on (`near_handoffs`: batches to re-run from unified)."""
-    ops = [op for op in build_ops(sc.params.get("unified", {}).get("ops", [])) if getattr(op, "cross_batch", False)]
+    ops = near_ops(sc.params)
     if not ops and sc.lake.dataset("near_index") is None:
         return {}
     rows, _ = sc.lake.batch_rows("unified", sc.batch, ["sample_id", "modalities", "metrics", "text"])

@@ -93,6 +93,23 @@ BLOB_SCHEMA = pa.schema(
     ]
 )
 
+# The band index of near-copies across batches (resources/near_index.py): a holder's row per LSH
+# band (`key`), a claim's one row naming the holder; `value` is the hash or signature compared.
+NEAR_INDEX_SCHEMA = pa.schema(
+    [
+        pa.field("row_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string()),  # the operator's band layout (index_kind)
+        pa.field("key", pa.int64()),  # a holder's band; null on a claim
+        pa.field("sample_id", pa.string()),
+        pa.field("batch", pa.string(), nullable=False),
+        pa.field("op", pa.string()),
+        pa.field("value", pa.binary()),
+        pa.field("holder_batch", pa.string()),  # a claim: the batch holding its near-copy
+        pa.field("holder_id", pa.string()),
+        pa.field("distance", pa.float64()),
+    ]
+)
+
 BATCH_SCHEMA = pa.schema(
     [
         pa.field("batch", pa.string(), nullable=False),

@@ -184,7 +184,9 @@ def delete_batch(batch: str) -> dict[str, Any]:
     from orchestration.instance import get_instance
     from resources.lake import STAGE_TABLES
     from resources.ledger import release_batch
+    from resources.near_index import near_ops
     from resources.near_index import release as release_near
+    from resources.params import load_params
 
     lake = _lake()
     try:
@@ -197,7 +199,7 @@ def delete_batch(batch: str) -> dict[str, Any]:
         handoffs.update(release_batch(lake, batch).handoffs)
 
     lake.delete_batch(batch, on_raw)
-    near = release_near(lake, batch).handoffs  # near-copies it held pass on too (resources/near_index.py)
+    near = release_near(lake, batch, near_ops(load_params())).handoffs  # near-copies it held pass on too (resources/near_index.py)
     instance = get_instance()
     if batch in instance.get_dynamic_partitions("batch"):
         instance.delete_dynamic_partition("batch", batch)

@@ -25,7 +25,7 @@ A lookup costs the batch's keys (BTREE on `key`), never the table.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,26 +34,12 @@ from lance.fragment import FragmentMetadata
 
 from core.clusters import NearIndexed
 from core.records import sha256_hex
+from core.schema import NEAR_INDEX_SCHEMA
 from resources.ledger import LATEST
-from resources.store import LakeStore, _quote, in_list
+from resources.store import NEAR_INDEX, TOKEN_ID, LakeStore, _quote, in_list, near_token
 
-TABLE = "near_index"
-TOKEN_ID = "__commit_token__"
-TOKEN_BATCH = "~"  # never a batch name
-SCHEMA = pa.schema(
-    [
-        pa.field("row_id", pa.string(), nullable=False),
-        pa.field("kind", pa.string()),  # the operator's band layout (index_kind)
-        pa.field("key", pa.int64()),  # a holder's band; null on a claim
-        pa.field("sample_id", pa.string()),
-        pa.field("batch", pa.string(), nullable=False),
-        pa.field("op", pa.string()),
-        pa.field("value", pa.binary()),  # the hash or signature, to verify a candidate
-        pa.field("holder_batch", pa.string()),  # a claim: the batch holding its near-copy
-        pa.field("holder_id", pa.string()),
-        pa.field("distance", pa.float64()),
-    ]
-)
+TABLE = NEAR_INDEX
+SCHEMA = NEAR_INDEX_SCHEMA
 SCALAR = {"key": "BTREE", "batch": "BITMAP", "holder_id": "BTREE"}
 CHUNK = 512
 
@@ -94,7 +80,9 @@ def settle(
         for op in ops
         if (v := op.index_value(list(r.get("modalities") or []), {k: x for k, x in (r.get("metrics") or {}).items() if x is not None}, r.get("text")))
     ]
-    lake.ensure(TABLE, SCHEMA, seed=_token())
+    ds = lake.ensure(TABLE, SCHEMA, seed=near_token())
+    if ds.count_rows(f"row_id = {_quote(TOKEN_ID)}") == 0:  # every decision replaces it: without it, two would not conflict
+        lake.commit_appends(TABLE, lake.write_rows(TABLE, near_token()))
     by_kind = {op.index_kind: op for op in ops}
     order = lake.batch_order()
     result = NearCommit()
@@ -111,7 +99,7 @@ def settle(
                 new += _holder_rows(batch, e.op, e.sample_id, e.value)
                 held_now.add(mark)
         moved, replaced, handoffs = _hand_on(ds, batch, held_now, by_kind, order)
-        fragments = lake.write_rows(TABLE, pa.Table.from_pylist([*new, *moved, *_token().to_pylist()], schema=SCHEMA))
+        fragments = lake.write_rows(TABLE, pa.Table.from_pylist([*new, *moved, *near_token().to_pylist()], schema=SCHEMA))
         result.claims = {sid: Claim(by_kind[kind].op_name, *c, by_kind[kind].held_elsewhere(*c)) for (kind, sid), c in claims.items()}
         result.handoffs = handoffs
         return in_list("row_id", [TOKEN_ID, *replaced]), fragments
@@ -123,11 +111,19 @@ def settle(
     return result
 
 
-def release(lake: LakeStore, batch: str) -> NearCommit:
-    """The batch holds nothing any more (it is being deleted): its entries go, what it held passes on."""
+def near_ops(params: Mapping[str, Any]) -> list[NearIndexed]:
+    """unified's operators whose clusters reach across batches, as params.yaml configures them."""
+    from core.ops.base import build_ops
+
+    return [op for op in build_ops(params.get("unified", {}).get("ops", [])) if getattr(op, "cross_batch", False)]  # type: ignore[misc]
+
+
+def release(lake: LakeStore, batch: str, ops: Sequence[NearIndexed]) -> NearCommit:
+    """The batch holds nothing any more (it is being deleted): its entries go, what it held passes
+    on (`ops`: the operators configured now, whose bands the heirs' entries get)."""
     if lake.dataset(TABLE) is None:
         return NearCommit()
-    return settle(lake, batch, [], [], lambda sid, op: False)
+    return settle(lake, batch, ops, [], lambda sid, op: False)
 
 
 def _claims(ds: Any, batch: str, mine: list[_Entry], approved: Callable[[str, str], bool], order: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str, float]]:
@@ -208,9 +204,5 @@ def _claim_row(batch: str, e: _Entry, claim: tuple[str, str, float]) -> dict[str
         "row_id": sha256_hex(f"{batch}\0{kind}\0{e.sample_id}\0claim".encode()), "kind": kind, "key": None, "sample_id": e.sample_id,
         "batch": batch, "op": e.op.op_name, "value": e.value, "holder_id": claim[0], "holder_batch": claim[1], "distance": claim[2],
     }  # fmt: skip
-
-
-def _token() -> pa.Table:
-    return pa.Table.from_pylist([{"row_id": TOKEN_ID, "batch": TOKEN_BATCH}], schema=SCHEMA)
 
 

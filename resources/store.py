@@ -30,7 +30,15 @@ import pyarrow as pa
 from lance.fragment import FragmentMetadata, write_fragments
 
 from core.records import STREAMED_MODALITIES
-from core.schema import BATCH_SCHEMA, BLOB_SCHEMA, SAMPLE_SCHEMA, arrow_to_samples, quarantine_key, stage_schema
+from core.schema import (
+    BATCH_SCHEMA,
+    BLOB_SCHEMA,
+    NEAR_INDEX_SCHEMA,
+    SAMPLE_SCHEMA,
+    arrow_to_samples,
+    quarantine_key,
+    stage_schema,
+)
 from resources.conflicts import is_retryable_conflict, retry_on_conflict
 from resources.home import lake_uri, s3_storage_options
 
@@ -61,6 +69,14 @@ TOKEN_BATCH = "~"  # never a batch name (those start with a letter or digit)
 
 def token_row() -> pa.Table:
     return pa.Table.from_pylist([{"row_id": TOKEN_ID, "sample_id": "", "batch": TOKEN_BATCH, "status": "token"}], schema=stage_schema())
+
+
+# The band index of near-copies across batches; its decisions replace its own token row likewise.
+NEAR_INDEX = "near_index"
+
+
+def near_token() -> pa.Table:
+    return pa.Table.from_pylist([{"row_id": TOKEN_ID, "batch": TOKEN_BATCH}], schema=NEAR_INDEX_SCHEMA)
 
 
 def check_batch_name(batch: str) -> str:
@@ -162,6 +178,7 @@ class LakeStore:
         harmless only while the table is still empty."""
         for name, schema, seed in (
             ("batches", BATCH_SCHEMA, None), ("blobs", BLOB_SCHEMA, None), ("raw", stage_schema(), token_row()),
+            (NEAR_INDEX, NEAR_INDEX_SCHEMA, near_token()),
             *((t, stage_schema(), None) for t in STAGE_TABLES.values() if t != "raw"),
         ):  # fmt: skip
             if self.dataset(name) is None:

@@ -80,3 +80,39 @@ def test_deleting_the_holding_batch_hands_its_content_on(tessera_home: Path) -> 
     assert len(_landed(lake, "cleaned")) == 2  # b's own image and the pair a held
     assert lake.quarantine_rows("b") == [] and _accounted(lake, "raw", "a") == 0 and _accounted(lake, "cleaned", "a") == 0
     assert "a" not in {x["batch"] for x in lake.batches()}
+
+
+def _copy_drop(root: Path, own: str, quality: int) -> Path:
+    """The rocket photo re-encoded at `quality` under a caption of this drop's own, and a picture of its own."""
+    from PIL import Image
+
+    root.mkdir(parents=True)
+    Image.open(PHOTOS / "rocket.jpg").save(root / "launch.jpg", quality=quality)
+    (root / "launch.txt").write_text(f"a rocket on its pad (q{quality})\n")
+    shutil.copyfile(PHOTOS / own, root / own)
+    return root
+
+
+def test_near_copies_in_later_batches_are_held_once_and_pass_on_when_the_holder_goes(tessera_home: Path) -> None:
+    """A re-encoded copy of last week's photo, under another caption, in this week's drop: DUPLICATE
+    naming last week's batch at unified (never in `samples` twice); deleting last week's batch
+    hands the picture to this week's, which is re-run and lands it."""
+    from orchestration.cli import delete_batch
+
+    a, b = _copy_drop(tessera_home / "drops/a", "chelsea.png", 95), _copy_drop(tessera_home / "drops/b", "coffee.png", 65)
+    ingest(str(a), "a")
+    ingest(str(b), "b")
+    through = ["raw", "cleaned", "unified"]
+    assert materialize("a", through, quiet=True)["success"]
+    assert materialize("b", through, quiet=True)["success"]
+    lake = LakeResource()
+    (dup,) = lake.quarantine_rows("b", "unified")
+    assert (dup["reason"], dup["op"]) == ("DUPLICATE", "image.near_dup") and "held by batch 'a'" in dup["detail"]
+    assert materialize("a", through, quiet=True)["success"]  # a backfill of the holder: nothing moves
+    assert [r["detail"] for r in lake.quarantine_rows("b", "unified")] == [dup["detail"]]
+    assert sorted(bs[0] for bs in _landed(lake, "unified").values()) == ["a", "a", "b"]
+
+    out = delete_batch("a")
+    assert out["handed_to"] == {"b": 1} and [r["success"] for r in out["reruns"]] == [True]
+    assert lake.quarantine_rows("b", "unified") == []
+    assert sorted(bs[0] for bs in _landed(lake, "unified").values()) == ["b", "b"]
