@@ -40,7 +40,7 @@ from resources.store import NEAR_INDEX, TOKEN_ID, LakeStore, _quote, in_list, ne
 
 TABLE = NEAR_INDEX
 SCHEMA = NEAR_INDEX_SCHEMA
-SCALAR = {"key": "BTREE", "batch": "BITMAP", "holder_id": "BTREE"}
+SCALAR = {"key": "BTREE", "batch": "BITMAP", "holder_id": "BTREE", "row_id": "BTREE"}  # row_id: the token and handed-on rows are removed by id
 CHUNK = 512
 
 

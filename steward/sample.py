@@ -16,6 +16,7 @@ from steward.queue import story, target
 
 MEDIA_COLUMNS = ["batch", "status", *(f"media_{m}" for m in MODALITY_ORDER), "keyframes", "keyframe_times", "formats", "segments"]
 NEAR_DUP = re.compile(r"^near-duplicate of ([0-9a-f]{8,64})\b")
+HELD_BY = re.compile(r" held by batch '([^']+)'")  # a copy of what another batch holds (resources/near_index.py)
 # vector columns tried for neighbours, in this order of modality (`vec_<modality>__<model>`)
 VECTOR_ORDER = ("image", "video", "audio", "text")
 
@@ -92,25 +93,30 @@ def neighbours(lake: LakeStore, sample_id: str, k: int = 6) -> list[dict[str, An
 
 def cluster(lake: LakeStore, sample_id: str, stages: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The near-duplicate cluster this sample is in (as the duplicate or as the one kept): the
-    stage and batch where it was decided, the sample kept, and every member with its image; None
-    when it is in none. Content duplicates set aside at raw are the same bytes: they form no
-    cluster to choose from (the story shows their sources)."""
+    stage and batch where it was decided, the sample kept, and every member with its image and
+    batch — a copy in a later batch names the batch that holds the picture, whose row is shown as
+    the one kept; None when it is in none. Content duplicates set aside at raw are the same bytes:
+    they form no cluster to choose from (the story shows their sources)."""
     dup = next((r for r in reversed(stages) if r["status"] == "quarantined" and r["reason"] == "DUPLICATE" and NEAR_DUP.match(r["detail"] or "")), None)
     if dup is not None:
         prefix, stage, batch = NEAR_DUP.match(dup["detail"])[1], dup["stage"], dup["batch"]
+        held = HELD_BY.search(dup["detail"] or "")
+        holder = held[1] if held else batch
     else:
         found = _duplicates_of(lake, sample_id[:12])
         if not found:
             return None
         stage, batch, prefix = found[0]["stage"], found[0]["batch"], sample_id[:12]
+        holder = batch
     ds = lake.dataset(STAGE_TABLES[stage])
     if ds is None:
         return None
-    columns = ["sample_id", "status", "reason", "detail", "source", "media_image"]
-    quoted = f"batch = {_quote(batch)}"
-    kept = ds.to_table(columns=columns, filter=f"{quoted} AND starts_with(sample_id, {_quote(prefix)}) AND {LANDED}").to_pylist()
-    dups = ds.to_table(columns=columns, filter=f"{quoted} AND {QUARANTINED} AND starts_with(detail, {_quote(f'near-duplicate of {prefix}')})").to_pylist()
-    members = [{**r, "kept": True} for r in kept[:1]] + [{**r, "kept": False} for r in sorted(dups, key=lambda r: r["sample_id"])]
+    columns = ["sample_id", "batch", "status", "reason", "detail", "source", "media_image"]
+    kept = ds.to_table(columns=columns, filter=f"batch = {_quote(holder)} AND starts_with(sample_id, {_quote(prefix)}) AND {LANDED}").to_pylist()
+    # its copies in this batch and, across batches, in every batch that names the holder
+    dups = ds.to_table(columns=columns, filter=f"{QUARANTINED} AND starts_with(detail, {_quote(f'near-duplicate of {prefix}')})").to_pylist()
+    dups = [r for r in dups if r["batch"] == holder or f"held by batch {holder!r}" in (r["detail"] or "")]
+    members = [{**r, "kept": True} for r in kept[:1]] + [{**r, "kept": False} for r in sorted(dups, key=lambda r: (r["batch"] != batch, r["sample_id"]))]
     return {"stage": stage, "batch": batch, "kept": kept[0]["sample_id"] if kept else None, "members": members}
 
 
@@ -135,10 +141,10 @@ def keep_targets(lake: LakeStore, found: Mapping[str, Any], keep: str) -> list[d
         raise ValueError(f"sample {keep[:12]} is not in the cluster of {str(found['kept'])[:12]} in batch {found['batch']}")
     out = []
     if not members[keep]["kept"]:
-        out.append({**target(lake, keep, Action.APPROVE, found["batch"], found["stage"]), "action": Action.APPROVE.value})
-    for sid in members:
-        if sid != keep:
-            out.append({**target(lake, sid, Action.REJECT, found["batch"]), "action": Action.REJECT.value})
+        out.append({**target(lake, keep, Action.APPROVE, members[keep].get("batch", found["batch"]), found["stage"]), "action": Action.APPROVE.value})
+    for sid, m in members.items():
+        if sid != keep:  # each in its own batch: a copy across batches is decided where it was set aside
+            out.append({**target(lake, sid, Action.REJECT, m.get("batch", found["batch"])), "action": Action.REJECT.value})
     return out
 
 

@@ -108,6 +108,13 @@ def test_near_copies_in_later_batches_are_held_once_and_pass_on_when_the_holder_
     lake = LakeResource()
     (dup,) = lake.quarantine_rows("b", "unified")
     assert (dup["reason"], dup["op"]) == ("DUPLICATE", "image.near_dup") and "held by batch 'a'" in dup["detail"]
+    # the steward sees the cluster across batches: the holder's picture kept in 'a', the copy in 'b'
+    from steward.queue import story
+    from steward.sample import cluster, keep_targets
+
+    found = cluster(lake, dup["sample_id"], story(lake, dup["sample_id"])["stages"])
+    assert [(m["batch"], m["kept"]) for m in found["members"]] == [("a", True), ("b", False)]
+    assert [(t["action"], t["batch"]) for t in keep_targets(lake, found, dup["sample_id"])] == [("approve", "b"), ("reject", "a")]
     assert materialize("a", through, quiet=True)["success"]  # a backfill of the holder: nothing moves
     assert [r["detail"] for r in lake.quarantine_rows("b", "unified")] == [dup["detail"]]
     assert sorted(bs[0] for bs in _landed(lake, "unified").values()) == ["a", "a", "b"]
