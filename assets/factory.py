@@ -182,7 +182,7 @@ def stage_asset(
         # rows a steward approved against a gate are not judged by it again
         judged = [e for e in outcome.manifest if not (e["sample_id"] in verdicts and verdicts[e["sample_id"]].op.startswith(GATE_OP))]
         docs = tessera_home() / "gx"
-        suite = run_suite(name, all_params, sc.batch, judged, _previous_metrics(sc), docs)
+        suite = run_suite(name, all_params, sc.batch, judged, _baseline(sc), docs)
         gated = _gate(sc, outcome, suite, approved)
         extra = after_commit(sc, outcome) if after_commit else {}
         acct = outcome.books.account(outcome.inputs)
@@ -196,9 +196,15 @@ def stage_asset(
     return _stage
 
 
-def _previous_metrics(sc: StageContext, look_back: int = 5) -> dict[str, list[float]]:
-    """The main metrics of the landed rows of the latest earlier-registered batch this stage has
-    rows of (cost ∝ that batch): what drift is measured against."""
+def _baseline(sc: StageContext, look_back: int = 5) -> dict[str, Any]:
+    """What drift is measured against: the last release's summary of this stage's main metrics
+    (resources/releases.py), or — before the first release — the landed values of the latest
+    earlier-registered batch this stage has rows of (cost ∝ that batch)."""
+    from resources.releases import latest
+
+    released = latest(sc.lake)
+    if released is not None and released.get("distributions", {}).get(sc.stage):
+        return dict(released["distributions"][sc.stage])
     order = [b["batch"] for b in sc.lake.batches()]
     earlier = order[: order.index(sc.batch)] if sc.batch in order else []
     for prev in reversed(earlier[-look_back:]):

@@ -138,6 +138,7 @@ class Sample:
     code_versions: dict[str, str] = field(default_factory=dict)  # stage → code version that shaped this row
     media_ref: dict[str, str] = field(default_factory=dict)
     keyframe_refs: list[str] = field(default_factory=list)
+    lineage: list[Any] = field(default_factory=list)  # this stage's ledger: core.lineage.Edge per operator that changed or judged it
 
     def evolve(self, **changes: Any) -> Sample:
         """A copy with `changes`; operators never mutate their input."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.decisions import Verdict, approved, before_ops
+from core.lineage import Edge, edges
 from core.ops.base import Op, OpContext, Result
 from core.records import Quarantined, Reason, Sample
 
@@ -40,22 +41,32 @@ def run_ops(ops: list[Op], samples: list[Sample], ctx: OpContext, verdicts: Mapp
     """
     result = StageResult()
     verdicts = verdicts or {}
+    ledger: dict[str, list[Edge]] = {}
     current, result.quarantined = before_ops(list(samples), verdicts)
+    _record(ledger, "steward.decision", samples, [*current, *result.quarantined])
     for op in ops:
-        outputs = _apply_guarded(op, current, ctx)
-        current = []
-        for out in outputs:
+        given, current, set_aside = current, [], []
+        for out in _apply_guarded(op, given, ctx):
             if isinstance(out, Quarantined):
                 named = out if out.op else Quarantined(out.sample, out.reason, out.detail, op.op_name)
                 back = approved(named, named.op, verdicts) if verdicts else None
                 if back is not None:
                     current.append(back)
                 else:
-                    result.quarantined.append(named)
+                    set_aside.append(named)
             else:
                 current.append(out)
-    result.landed = current
+        _record(ledger, op.op_name, given, [*current, *set_aside])
+        result.quarantined += set_aside
+    result.landed = [s.evolve(lineage=ledger.get(s.sample_id, [])) for s in current]
+    result.quarantined = [Quarantined(q.sample.evolve(lineage=ledger.get(q.sample_id, [])), q.reason, q.detail, q.op) for q in result.quarantined]
     return result
+
+
+def _record(ledger: dict[str, list[Edge]], op: str, given: list[Sample], outputs: list[Result]) -> None:
+    """Add the edges one operator made (core/lineage.py) to the stage's ledger."""
+    for sid, found in edges(op, {s.sample_id: s for s in given}, outputs).items():
+        ledger.setdefault(sid, []).extend(found)
 
 
 def _apply_guarded(op: Op, samples: list[Sample], ctx: OpContext) -> list[Result]:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from core.embedding import search_text_for
+from core.lineage import Edge, as_rows
 from core.records import MODALITY_ORDER, Moment, Quarantined, Sample, Segment, Stored, sha256_hex
 
 # Every metric an operator may write; a new metric is added here (and shows up in GX and the UI),
@@ -44,6 +45,7 @@ MOMENT = pa.struct([
     ("t", pa.float64()), ("keyframe", pa.int32()), ("audio_start", pa.float64()), ("audio_end", pa.float64()), ("cues", pa.list_(pa.int32())),
 ])  # fmt: skip
 METRICS_TYPE = pa.struct([(m, pa.float64()) for m in METRICS])
+EDGE = pa.struct([("op", pa.string()), ("kind", pa.string()), ("detail", pa.string()), ("related", pa.list_(pa.string()))])
 SAMPLE_FIELDS: list[pa.Field] = [
     pa.field("row_id", pa.string()),
     pa.field("sample_id", pa.string(), nullable=False),
@@ -80,6 +82,7 @@ SAMPLE_FIELDS: list[pa.Field] = [
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
     pa.field("timeline", pa.list_(MOMENT)),  # after the rest: existing lakes gain it as a new column (LakeStore.ensure)
     pa.field("captions", pa.list_(pa.string())),  # other captions of the picture, gathered from its near-duplicates
+    pa.field("lineage", pa.list_(EDGE)),  # the stage's ledger of this row (core/lineage.py), committed with it
 ]
 SAMPLE_SCHEMA = pa.schema(SAMPLE_FIELDS)
 
@@ -227,6 +230,7 @@ def samples_to_arrow(
             "created_at": now,
             "timeline": [{"t": m.t, "keyframe": m.keyframe, "audio_start": m.audio_start, "audio_end": m.audio_end, "cues": list(m.cues)} for m in s.timeline] or None,
             "captions": s.captions or None,
+            "lineage": as_rows(s.lineage) or None,
         }
         for column in dims:
             row[column] = s.vectors.get(column)
@@ -265,6 +269,7 @@ def arrow_to_samples(table: pa.Table) -> list[Sample]:
                 language_score=r.get("language_score"),
                 cluster=r.get("cluster"),
                 captions=list(r.get("captions") or []),
+                lineage=[Edge(e["op"], e["kind"], e["detail"] or "", tuple(e["related"] or ())) for e in r.get("lineage") or []],
                 parent_id=r.get("parent_id"),
                 aug_op=r.get("aug_op"),
                 aug_params=json.loads(r["aug_params"]) if r.get("aug_params") else None,

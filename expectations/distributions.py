@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-# What a curator looks at first: resolution, sharpness, exposure, loudness, silence, length.
-MAIN_METRICS = ("width", "height", "blur_var", "brightness", "loudness_lufs", "silence_ratio", "snr_db", "duration_s", "text_chars")
+from core.baseline import MAIN_METRICS
+
 QUANTILES = {"p10": 10, "median": 50, "p90": 90}
 BARS = " ▁▂▃▄▅▆▇█"
 

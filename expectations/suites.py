@@ -6,11 +6,11 @@ Limits come from params.yaml so that a gate and the operator it guards never dis
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from core.baseline import Summary, as_summary
 from core.decisions import GATE_OP
 from core.records import MODALITY_ORDER
 
@@ -98,16 +98,18 @@ def _with_severity(rule: Rule, stage: str, overrides: dict[str, str]) -> Rule:
     return Rule(rule.expectation, rule.kwargs, chosen)
 
 
-def drift_rules(previous: dict[str, list[float]], mads: float, min_rows: int = 5) -> list[Rule]:
+def drift_rules(previous: Mapping[str, Sequence[float] | Summary], mads: float, min_rows: int = 5) -> list[Rule]:
     """WARN when a metric's median moves more than `mads` robust deviations (1.4826 × MAD) from
-    the previous batch's; metrics the previous batch had too few of, or no spread in, are not judged."""
+    the baseline's — the last release's summary, or the previous batch's values; metrics the
+    baseline had too few of, or no spread in, are not judged."""
     rules = []
-    for metric, values in sorted(previous.items()):
-        v = np.asarray(values, dtype=np.float64)
-        if len(v) < min_rows:
+    for metric, given in sorted(previous.items()):
+        if not len(given):
             continue
-        median = float(np.median(v))
-        spread = 1.4826 * float(np.median(np.abs(v - median)))
+        base = as_summary(given)
+        if base["n"] < min_rows:
+            continue
+        median, spread = base["median"], base["spread"]
         if spread > 0:
             bounds = {"min_value": round(median - mads * spread, 6), "max_value": round(median + mads * spread, 6)}
             rules.append(Rule("ExpectColumnMedianToBeBetween", {"column": metric, **bounds}, "warn"))

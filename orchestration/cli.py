@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -281,17 +282,30 @@ def batch_runs(batch: str) -> set[str]:
     return set(get_instance().get_run_ids(filters=RunsFilter(tags={"dagster/partition": batch})))
 
 
-def stage_status(batch: str) -> dict[str, Any]:
+def stage_status(batch: str, release: str | None = None) -> dict[str, Any]:
+    """Per stage: in, landed, variants, quarantined by reason, checks, the table's version and the
+    main metrics — of the lake now, or as release `release` holds it (its tagged versions)."""
     from core.discover import split_source
     from resources.lake import LANDED, STAGE_TABLES
     from resources.store import carried_on
 
     lake = _lake()
-    q_rows = lake.quarantine_rows(batch)
+    versions, gx = {}, {}
+    if release:
+        from resources.releases import manifest
+
+        cut = manifest(lake, release)
+        versions, gx = cut["versions"], cut.get("gx", {}).get(batch, {})
+    q_rows = lake.quarantine_rows(batch, versions=versions)
     runs = batch_runs(batch)
     rows, prev_carried = [], None
     for stage in STAGES:
         table = lake.open(STAGE_TABLES[stage])
+        if table is not None and release:
+            if STAGE_TABLES[stage] not in versions:
+                table = None
+            else:
+                table.checkout(versions[STAGE_TABLES[stage]])
         mine = f"batch = '{batch}' AND {LANDED}"
         landed = table.count_rows(mine) if table is not None else 0
         originals = table.count_rows(f"{mine} AND parent_id IS NULL") if table is not None else 0
@@ -309,12 +323,12 @@ def stage_status(batch: str) -> dict[str, Any]:
             {
                 "stage": stage, "in": n_in, "landed": originals, "variants": landed - originals,
                 "quarantined": quarantined, "by_reason": dict(sorted(reasons.items())),
-                "checks": latest_checks(stage, batch, runs), "lake_version": int(table.version) if table is not None else 0,
+                "checks": gx.get(stage, {}) if release else latest_checks(stage, batch, runs), "lake_version": int(table.version) if table is not None else 0,
                 "metrics": metrics,
             }
         )  # fmt: skip
         prev_carried = table.count_rows(f"batch = '{batch}' AND {carried_on(table.schema)}") if table is not None else 0
-    return {"batch": batch, "stages": rows}
+    return {"batch": batch, **({"release": release} if release else {}), "stages": rows}
 
 
 def _distributions(table: Any, where: str) -> dict[str, Any]:
@@ -354,16 +368,28 @@ def _summary_text(r: dict[str, Any]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     lake = _lake()
-    batches = [args.batch] if args.batch else [b["batch"] for b in lake.batches()]
+    if args.release:
+        from resources.releases import manifest
+
+        try:
+            counts = manifest(lake, args.release)["counts"]
+        except KeyError as exc:
+            raise CliError(str(exc.args[0])) from None
+        batches = [args.batch] if args.batch else sorted({b for c in counts.values() for b in c.get("batch", {}) if b != "~"})
+    else:
+        batches = [args.batch] if args.batch else [b["batch"] for b in lake.batches()]
     if not batches:
         raise CliError("no batch is registered yet; run `tessera ingest PATH` or `tessera demo`")
-    payload = [stage_status(b) for b in batches]
+    payload = [stage_status(b, args.release) for b in batches]
     _emit(args, payload, "\n\n".join(_summary_text(p) for p in payload))
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    hits = _search(args.query, k=args.k, modality=args.modality, like=args.like, variants=args.variants)
+    try:
+        hits = _search(args.query, k=args.k, modality=args.modality, like=args.like, variants=args.variants, release=args.release)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
     text = _table(
         ["score", "sample_id", "modalities", "text"],
         [[f"{h['score']:.3f}", h["sample_id"][:16], "+".join(h["modalities"]), (h["text"] or h["transcript"] or "")[:60]] for h in hits],
@@ -474,6 +500,125 @@ def _stop_ui(proc: Any) -> int:
     code = int(proc.wait())
     signal_all(signal.SIGKILL)  # nothing it started outlives it
     return code
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    words = args.words
+    if words[0] == "diff":
+        if len(words) != 3:
+            raise CliError("usage: tessera release diff A B (two release names; `tessera releases` lists them)")
+        out = release_diff(words[1], words[2])
+        _emit(args, out, _diff_text(out))
+        return 0
+    if len(words) != 1:
+        raise CliError("usage: tessera release NAME [--note TEXT], or tessera release diff A B")
+    out = release(words[0], args.note or "")
+    counts = out["counts"].get("embedded", {}).get("status", {})
+    text = (f"release {out['name']}: {len(out['versions'])} tables tagged; samples {counts.get('landed', 0)} landed, "
+            f"digest {out['digests']['samples']['digest'][:16]}; manifest in {out['path']}")  # fmt: skip
+    _emit(args, out, text)
+    return 0
+
+
+def release(name: str, note: str = "") -> dict[str, Any]:
+    """Cut release `name` of the lake (resources/releases.py): a tag on every table and a manifest
+    with the GX results of every batch's stages and the `dvc.lock` hash; written to the `releases`
+    table and `releases/NAME.json`, and reported to Dagster as a materialization of the `release` asset."""
+    from dagster import AssetMaterialization, MetadataValue
+
+    from orchestration.instance import get_instance
+    from resources.home import releases_dir
+    from resources.releases import cut
+
+    lake = _lake()
+    gx = {b["batch"]: {stage: latest_checks(stage, b["batch"]) for stage in STAGES} for b in lake.batches()}
+    lock = Path("dvc.lock")
+    extra = {"gx": gx, "dvc_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None}
+    try:
+        manifest = cut(lake, name, note=note, extra=extra)
+    except (KeyError, ValueError) as exc:
+        raise CliError(str(exc.args[0])) from None
+    path = releases_dir() / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    get_instance().report_runless_asset_event(
+        AssetMaterialization(
+            asset_key="release", description=note or None, tags={"tessera/release": name},
+            metadata={"release": name, "versions": MetadataValue.json(manifest["versions"]), "samples_digest": manifest["digests"]["samples"]["digest"],
+                      "samples": manifest["digests"]["samples"]["rows"], "models": MetadataValue.json(manifest["models"]), "manifest": MetadataValue.path(str(path))},
+        )
+    )  # fmt: skip
+    return {**manifest, "path": str(path)}
+
+
+def cmd_releases(args: argparse.Namespace) -> int:
+    from resources.releases import listed
+
+    rows = [{"name": r["name"], "created_at": str(r["created_at"])[:19], "note": r["note"], "samples": r["manifest"]["digests"]["samples"]["rows"],
+             "digest": r["manifest"]["digests"]["samples"]["digest"]} for r in listed(_lake())]  # fmt: skip
+    text = _table(["name", "cut at (UTC)", "samples", "digest", "note"], [[r["name"], r["created_at"], r["samples"], r["digest"][:16], r["note"] or ""] for r in rows])
+    _emit(args, rows, text if rows else "no release yet; cut one with `tessera release NAME`")
+    return 0
+
+
+def release_diff(a: str, b: str) -> dict[str, Any]:
+    from resources.releases import diff
+
+    try:
+        return diff(_lake(), a, b)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+
+
+def _diff_text(d: dict[str, Any]) -> str:
+    lines = [f"{d['from']} → {d['to']}: {d['added']['count']} samples added, {d['removed']['count']} removed, {d['changed']['count']} changed"]
+    lines += [f"  - {r['sample_id'][:12]} removed: {r['why']}" for r in d["removed"]["samples"][:20]]
+    lines += [f"  + {sid[:12]} added" for sid in d["added"]["ids"][:20]]
+    lines += [f"  ~ {sid[:12]} changed" for sid in d["changed"]["ids"][:20]]
+    moved = {k: v for k, v in d["counts"].items() if ".status." in k or ".reason." in k}
+    lines += [f"  {k}: {v['from']} → {v['to']}" for k, v in moved.items()]
+    lines += [f"  {k}: {v['from']} → {v['to']}" for k, v in d["distributions"].items() if k.endswith(".median")]
+    lines += [f"  model {c}: {v['from']} → {v['to']}" for c, v in d["models"].items()]
+    return "\n".join(lines)
+
+
+def _release_versions(release: str | None) -> dict[str, int] | None:
+    from resources.releases import manifest
+
+    if not release:
+        return None
+    try:
+        return {t: int(v) for t, v in manifest(_lake(), release)["versions"].items()}
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from resources.lineage import story, story_text
+
+    try:
+        out = story(_lake(), args.sample_id, _release_versions(args.release))
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    _emit(args, out, story_text(out))
+    return 0
+
+
+def cmd_why_missing(args: argparse.Namespace) -> int:
+    from resources.lineage import why_missing
+
+    out = why_missing(_lake(), args.what, args.batch, _release_versions(args.release))
+    if not out["found"]:
+        text = out["why"]
+    else:
+        text = "\n".join(
+            f"{s['sample_id'][:12]} ({' + '.join(s['sources'])}): {s['why']}"
+            + "".join(f"\n  steward: {d}" for d in s["decisions"])
+            + ("\n  a re-ingest of this content is refused (a steward rejected it)" if s["reingest_refused"] else "")
+            for s in out["samples"]
+        )  # fmt: skip
+    _emit(args, out, text)
+    return 0
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:
@@ -673,15 +818,28 @@ def build_parser() -> argparse.ArgumentParser:
                     "ray: TESSERA_RAY_ADDRESS=local|auto|ray://host:10001")  # fmt: skip
     sp = add("status", cmd_status, "per stage: in / landed / quarantined by reason")
     sp.add_argument("--batch")
+    sp.add_argument("--release", metavar="NAME", help="the books as release NAME holds them")
     sp = add("search", cmd_search, "text → samples (hybrid vector + full text), or --like SAMPLE_ID")
     sp.add_argument("query", nargs="?", default="")
     sp.add_argument("--k", type=int, default=10)
     sp.add_argument("--modality", choices=("text", "image", "audio", "video"), help="only samples that have this modality")
     sp.add_argument("--like", metavar="SAMPLE_ID", help="samples nearest to this one")
     sp.add_argument("--variants", action="store_true", help="include augmentation variants in the hits")
+    sp.add_argument("--release", metavar="NAME", help="search release NAME (its tagged samples), not the latest")
     sp = add("delete-batch", cmd_delete_batch, "remove a batch from every stage table; what it held passes to the next batch that has it")
     sp.add_argument("batch")
     add("maintain", cmd_maintain, "compaction, index merge/rebuild, old-version cleanup of every lake table (keeps tagged releases)")
+    sp = add("release", cmd_release, "tag every lake table as release NAME and record its manifest; `release diff A B`: what changed")
+    sp.add_argument("words", nargs="+", metavar="NAME | diff A B")
+    sp.add_argument("--note", help="why this release (kept in its manifest)")
+    add("releases", cmd_releases, "the releases cut so far, oldest first")
+    sp = add("lineage", cmd_lineage, "a sample's story from its files to samples: one line per stage row and per operator edge")
+    sp.add_argument("sample_id")
+    sp.add_argument("--release", metavar="NAME", help="as release NAME holds it")
+    sp = add("why-missing", cmd_why_missing, "from a source file (its path in the drop, or its sha256) to why it is, or is not, in samples")
+    sp.add_argument("what", metavar="PATH_OR_SHA")
+    sp.add_argument("--batch")
+    sp.add_argument("--release", metavar="NAME", help="as release NAME holds it")
     review = sub.add_parser("review", help="the steward's review queue: list, show, approve, reject, relabel")
     rsub = review.add_subparsers(dest="review_command", required=True)
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetSelection, Definitions, define_asset_job, multiprocess_executor
+from dagster import AssetSelection, AssetSpec, Definitions, define_asset_job, multiprocess_executor
 
 from assets.factory import batch_partitions
 from assets.stages import STAGE_ASSETS
@@ -21,6 +21,12 @@ from resources.models import ModelsResource
 from resources.params import ParamsResource, load_params, params_path
 
 STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
+# A release (`tessera release NAME`): tags on every table, reported as this asset's materialization
+# with its manifest, so the lineage graph shows the stage versions it was cut from.
+RELEASE = AssetSpec(
+    "release", deps=list(STAGES), group_name="releases", kinds={"lancedb", "dvc"},
+    description="A named, reproducible state of the lake: a Lance tag on every table and a manifest (`tessera release NAME`).",
+)  # fmt: skip
 
 
 def models_resource(params: dict[str, Any]) -> ModelsResource:
@@ -46,7 +52,7 @@ def build_definitions(path: Path | None = None, resources: dict[str, Any] | None
         description="raw → cleaned → unified → aligned → augmented → embedded for one landing batch.",
     )
     return Definitions(
-        assets=STAGE_ASSETS,
+        assets=[*STAGE_ASSETS, RELEASE],
         jobs=[pipeline, maintenance],
         schedules=[nightly_maintenance],
         sensors=[landing_drops, steward_decisions],

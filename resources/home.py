@@ -11,6 +11,12 @@ def tessera_home() -> Path:
     return Path(os.environ.get("TESSERA_HOME", ".tessera")).expanduser().resolve()
 
 
+def releases_dir() -> Path:
+    """`TESSERA_RELEASES_DIR`, default `./releases`: each release's manifest as NAME.json, beside
+    `dvc.yaml` so that git keeps it with the `dvc.lock` it names."""
+    return Path(os.environ.get("TESSERA_RELEASES_DIR", "releases")).expanduser().resolve()
+
+
 def lake_uri() -> str:
     """`TESSERA_LAKE_URI` (a directory or `s3://bucket/prefix`), default `$TESSERA_HOME/lake`."""
     return os.environ.get("TESSERA_LAKE_URI") or str(tessera_home() / "lake")

@@ -32,6 +32,7 @@ from lance.fragment import FragmentMetadata
 
 from core.decisions import Verdict, rejection
 from core.discover import split_source
+from core.lineage import set_aside_edge
 from core.records import Reason, Sample
 from core.schema import landed_id, quarantine_key, stage_schema
 from resources.decisions import rejected
@@ -154,7 +155,9 @@ def _duplicate(row: dict[str, Any], detail: str, op: str) -> dict[str, Any]:
 
 
 def _set_aside(row: dict[str, Any], reason: Reason, detail: str, op: str) -> dict[str, Any]:
-    out = {**row, "status": "quarantined", "reason": reason.value, "detail": detail, "op": op}
+    same = row["sample_id"] if reason is Reason.DUPLICATE else None  # the same content, held elsewhere
+    edge = set_aside_edge(op, reason.value, detail, same)
+    out = {**row, "status": "quarantined", "reason": reason.value, "detail": detail, "op": op, "lineage": [*(row.get("lineage") or []), edge]}
     out["row_id"] = quarantine_key("raw", row["batch"], row["sample_id"], row["source"])
     return out
 
@@ -177,7 +180,9 @@ def _handoffs(lake: LakeStore, ds: Any, batch: str, released: list[str]) -> tupl
         claimants.sort(key=lambda r: (order.get(r["batch"], LATEST), r["source"]))
         first, *rest = claimants
         handoffs[first["batch"]].append(sid)
-        rows.append({**first, "status": "landed", "reason": None, "detail": None, "op": None, "row_id": landed_id(first["batch"], sid)})
+        took = {"op": HOLDER_OP, "kind": "modified", "detail": f"status: holds the content now (batch {batch!r} let it go)", "related": []}
+        rows.append({**first, "status": "landed", "reason": None, "detail": None, "op": None, "row_id": landed_id(first["batch"], sid),
+                     "lineage": [*(first.get("lineage") or []), took]})  # fmt: skip
         rows += [{**r, "detail": f"same content is held by batch {first['batch']!r}"} for r in rest]
     replaced = [r["row_id"] for cs in claims.values() for r in cs]
     return rows, replaced, dict(handoffs)

@@ -23,9 +23,15 @@ def search(
     modality: str | None = None,
     like: str | None = None,
     variants: bool = False,
+    release: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Top `k` samples; augmentation variants only when `variants` (they repeat their parents)."""
+    """Top `k` samples; augmentation variants only when `variants` (they repeat their parents);
+    of release `release` (its tagged version of `samples`, indexes included) when given."""
     table = lake.open("samples")
+    if table is not None and release:
+        from resources.releases import version_at
+
+        table.checkout(version_at(lake, release, "samples"))
     if table is None or table.count_rows() == 0:
         raise ValueError("the samples table is empty; run `tessera demo` or `tessera materialize --batch NAME` first")
     encoder = models.text_encoder()

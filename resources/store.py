@@ -29,6 +29,7 @@ import lance
 import pyarrow as pa
 from lance.fragment import FragmentMetadata, write_fragments
 
+from core.lineage import set_aside_edge
 from core.records import STREAMED_MODALITIES
 from core.schema import (
     BATCH_SCHEMA,
@@ -405,19 +406,24 @@ class LakeStore:
             r.update({c: None for c in r if c.startswith("vec_")})
             for column, value in (updates or {}).get(r["sample_id"], {}).items():  # a struct column (metrics) is merged into
                 r[column] = {**(r.get(column) or {}), **value} if isinstance(value, dict) else value
+            if "lineage" in r:
+                r["lineage"] = [*(r["lineage"] or []), set_aside_edge(op, reason, detail, r.get("cluster") if reason == "DUPLICATE" else None)]
         fragments = self.write_rows(name, pa.Table.from_pylist(rows, schema=ds.schema))
         return self.replace_rows(name, where, fragments)
 
     # -- quarantine: a view over the stage tables --------------------------------------------
-    def quarantine_rows(self, batch: str | None = None, stage: str | None = None) -> list[dict[str, Any]]:
-        """Every input set aside, per stage: sample_id, batch, stage, op, reason, detail, source, run_id, code_version."""
+    def quarantine_rows(self, batch: str | None = None, stage: str | None = None, versions: dict[str, int] | None = None) -> list[dict[str, Any]]:
+        """Every input set aside, per stage: sample_id, batch, stage, op, reason, detail, source, run_id,
+        code_version; `versions`: table → version to read (a release's), the latest otherwise."""
         conds = [QUARANTINED, *([f"batch = {_quote(batch)}"] if batch else [])]
         columns = ["row_id", "sample_id", "batch", "op", "reason", "detail", "source", "parent_id", "run_id", "code_version", "created_at"]
         out: list[dict[str, Any]] = []
         for st, table in STAGE_TABLES.items():
             if stage and st != stage:
                 continue
-            ds = self.dataset(table)
+            if versions and table not in versions:
+                continue
+            ds = self.dataset(table, versions.get(table) if versions else None)
             if ds is None:
                 continue
             for r in ds.to_table(columns=columns, filter=" AND ".join(conds)).to_pylist():

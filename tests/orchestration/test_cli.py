@@ -105,7 +105,7 @@ def _graphql(port: int, query: str) -> dict:
 
 
 @pytest.mark.slow
-def test_ui_shows_the_six_assets_with_checks_and_metadata(materialized) -> None:
+def test_ui_shows_the_six_stage_assets_with_checks_and_metadata_and_the_release(materialized) -> None:
     port = _free_port()
     env = {**os.environ, "TESSERA_HOME": str(materialized["home"])}
     env.pop("DAGSTER_HOME", None)
@@ -123,8 +123,10 @@ def test_ui_shows_the_six_assets_with_checks_and_metadata(materialized) -> None:
             assert proc.poll() is None and time.monotonic() < deadline, "the UI did not come up"
             time.sleep(1)
         assets = {n["assetKey"]["path"][-1]: n for n in nodes["assetNodes"]}
-        assert set(assets) == {"raw", "cleaned", "unified", "aligned", "augmented", "embedded"}
-        for node in assets.values():
+        assert set(assets) == {"raw", "cleaned", "unified", "aligned", "augmented", "embedded", "release"}  # release: `tessera release`
+        for name, node in assets.items():
+            if name == "release":
+                continue
             assert {(c["name"], c["blocking"]) for c in node["assetChecksOrError"]["checks"]} == {("accounted_for", True), ("quality", True)}
         mats = _graphql(
             port,
