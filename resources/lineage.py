@@ -105,8 +105,8 @@ def why_missing(lake: LakeStore, what: str, batch: str | None = None, versions: 
         mine = [r for r in rows if r["sample_id"] == sid]
         landed = [r["batch"] for r in mine if r["stage"] == "embedded" and r["status"] == "landed"]
         aside = sorted((r for r in mine if r["status"] == "quarantined"), key=lambda r: list(STAGE_TABLES).index(r["stage"]))
-        own = [r for r in found if r["sample_id"] == sid and r["status"] != "landed"]
-        if landed and own:  # the same content landed from another file: this one was its copy
+        own = [r for r in found if r["sample_id"] == sid]
+        if landed and own and all(r["status"] != "landed" for r in own):  # the same content landed from another file: this one was its copy
             o = own[0]
             why = f"its content is there: in samples (batch {', '.join(sorted(landed))}); this file itself was set aside at raw in batch {o['batch']}: {o['reason']} by {o['op']} — {o['detail']}"
         elif landed:

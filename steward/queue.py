@@ -119,9 +119,11 @@ def resolve(lake: LakeStore, prefix: str) -> str:
 
 
 def story(lake: LakeStore, sample_id: str) -> dict[str, Any]:
-    """Everything the lake knows of one sample: its row at each stage of each batch, and every decision about it."""
+    """Everything the lake knows of one sample: its row at each stage of each batch with the ledger its
+    operators left (`lineage`: the edges `tessera lineage` prints), and every decision about it."""
     stages = []
-    columns = ["batch", "status", "reason", "detail", "op", "source", "modalities", "text", "transcript", "metrics", "flags", "segments", "parent_id", "created_at"]
+    columns = ["batch", "status", "reason", "detail", "op", "source", "modalities", "text", "transcript", "metrics", "flags", "segments", "parent_id", "created_at",
+               "lineage"]  # fmt: skip
     for stage, table in STAGE_TABLES.items():
         ds = lake.dataset(table)
         if ds is None:

@@ -277,6 +277,8 @@ def test_the_sample_page_shows_media_cues_limits_story_and_neighbours(web: TestC
     assert re.search(r"cues run 2\.[45] s late", text) and "max_offset_s=1.0" in text
     assert re.search(r"<th>cue_offset_s</th><td>2\.[45]", text)
     assert text.count("<td>landed</td>") == 3 and "<td>quarantined</td>" in text  # raw, cleaned, unified; held at aligned
+    # the ledger beside each row: what each operator did to it (as `tessera lineage` tells it)
+    assert "audio.decode: modified" in text and "segments.offset: dropped — MISALIGNED: cues run" in text
 
     rocket = lake.dataset("samples").to_table(columns=["sample_id"], filter="source LIKE '%rocket.jpg%' AND parent_id IS NULL")["sample_id"][0].as_py()
     shown = web.get(f"/api/sample/{rocket}").json()
