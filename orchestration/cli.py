@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections import Counter
@@ -88,7 +89,28 @@ def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> 
     _lake().register_batch(name, str(root.resolve()), str(Path(manifest).resolve()) if manifest else None)
     get_instance().add_dynamic_partitions("batch", [name])
     files = sum(1 for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    record_batches()
     return {"batch": name, "uri": str(root.resolve()), "manifest": manifest, "files": files}
+
+
+BATCHES_FILE = Path("batches.json")
+
+
+def record_batches() -> None:
+    """In a DVC project (dvc.yaml here), `batches.json`: every registered batch with a digest of its
+    drop (each file's path, size and modification time), the `raw` stage's data dependency — so
+    `dvc status` sees a new batch, or a drop whose files changed, and nothing else."""
+    if not Path("dvc.yaml").is_file():
+        return
+    listed = []
+    for b in _lake().batches():
+        root, h, n = Path(b["uri"]), hashlib.sha256(), 0
+        for f in sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []:
+            st = f.stat()
+            h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            n += 1
+        listed.append({"batch": b["batch"], "uri": b["uri"], "manifest": b["manifest"], "files": n, "digest": h.hexdigest()})
+    BATCHES_FILE.write_text(json.dumps(listed, indent=2, sort_keys=True) + "\n")
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -108,12 +130,21 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     near = sorted({h for r in results for h in r.get("near_handoffs", {})} - set(batches) - set(handed)) if "unified" in stages else []
     results += [materialize(b, after_raw, quiet=args.json) for b in handed]
     results += [materialize(b, from_unified, quiet=args.json) for b in near]
-    if args.report:  # what dvc.yaml tracks per stage: counts only, no run ids or timings
-        stable = [{"batch": r["batch"], "success": r["success"], "stages": [s for s in r["stages"] if s["stage"] in stages]} for r in results]
+    if args.report:  # what dvc.yaml tracks per stage: counts and the tables' content digests, no run ids or timings
+        from resources.lake import STAGE_TABLES
+        from resources.releases import RUN_BOUND, table_digest
+
+        stable = [{"batch": r["batch"], "success": r["success"], "stages": [_stable(s) for s in r["stages"] if s["stage"] in stages]} for r in results]
+        tables = {s: table_digest(lake, STAGE_TABLES[s], int(lake.dataset(STAGE_TABLES[s]).version), RUN_BOUND) for s in stages if lake.dataset(STAGE_TABLES[s]) is not None}
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report).write_text(json.dumps(stable, indent=2, sort_keys=True) + "\n")
+        Path(args.report).write_text(json.dumps({"batches": stable, "tables": tables}, indent=2, sort_keys=True) + "\n")
     _emit(args, results, "\n\n".join(_summary_text(r) for r in results))
     return 0 if all(r["success"] for r in results) else 1
+
+
+def _stable(stage: dict[str, Any]) -> dict[str, Any]:
+    """A stage's books without what changes from run to run of the same content (its table's version)."""
+    return {k: v for k, v in stage.items() if k != "lake_version"}
 
 
 def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet: bool = False) -> dict[str, Any]:
@@ -200,6 +231,7 @@ def delete_batch(batch: str) -> dict[str, Any]:
         handoffs.update(release_batch(lake, batch).handoffs)
 
     lake.delete_batch(batch, on_raw)
+    record_batches()
     near = release_near(lake, batch, near_ops(load_params())).handoffs  # near-copies it held pass on too (resources/near_index.py)
     instance = get_instance()
     if batch in instance.get_dynamic_partitions("batch"):
@@ -532,12 +564,11 @@ def release(name: str, note: str = "") -> dict[str, Any]:
 
     lake = _lake()
     gx = {b["batch"]: {stage: latest_checks(stage, b["batch"]) for stage in STAGES} for b in lake.batches()}
-    lock = Path("dvc.lock")
-    extra = {"gx": gx, "dvc_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None}
     try:
-        manifest = cut(lake, name, note=note, extra=extra)
+        manifest = cut(lake, name, note=note, extra={"gx": gx})
     except (KeyError, ValueError) as exc:
         raise CliError(str(exc.args[0])) from None
+    manifest["dvc"] = dvc_release(name)
     path = releases_dir() / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -549,6 +580,26 @@ def release(name: str, note: str = "") -> dict[str, Any]:
         )
     )  # fmt: skip
     return {**manifest, "path": str(path)}
+
+
+def dvc_release(name: str) -> dict[str, Any] | None:
+    """In a DVC project (a dvc.yaml here and the `dvc` command on PATH): record the lake as it is
+    now — tags and manifest included — in dvc.lock (`dvc commit`) and push it to the default remote,
+    so that a git commit of dvc.lock and releases/NAME.json, then `dvc pull`, restores this release.
+    None outside a DVC project. A failed push is one line naming what to run."""
+    import subprocess
+
+    dvc = shutil.which("dvc")
+    if not Path("dvc.yaml").is_file() or dvc is None:
+        return None
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    for step in (["commit", "-f", "-q"], ["push", "-q"]):
+        proc = subprocess.run([dvc, *step], capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            why = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or ["no output"]
+            raise CliError(f"release {name} is cut (tagged, manifest written) but `dvc {step[0]}` failed: {why[0]}; fix it and run `dvc {step[0]}`")
+    lock = Path("dvc.lock")
+    return {"dvc_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None, "pushed": True}
 
 
 def cmd_releases(args: argparse.Namespace) -> int:

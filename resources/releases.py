@@ -128,10 +128,13 @@ def _batches(lake: LakeStore, table: str, version: int, columns: list[str], wher
     return ds.to_batches(columns=[c for c in columns if c in ds.schema.names], filter=where, batch_size=4096)
 
 
-def table_digest(lake: LakeStore, table: str, version: int) -> dict[str, Any]:
+RUN_BOUND = ("run_id", "created_at", "input_version")  # what a re-run of the same content changes
+
+
+def table_digest(lake: LakeStore, table: str, version: int, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
     """{rows, digest}: an order-independent sum of per-row sha256 over the row's content (for
     `samples`: id, words, media references and vectors; for `blobs`: sha256 and size; for the
-    other tables: every column)."""
+    other tables: every column but `leave_out`)."""
     ds = lake.dataset(table, version)
     if ds is None:
         return {"rows": 0, "digest": ""}
@@ -142,7 +145,7 @@ def table_digest(lake: LakeStore, table: str, version: int) -> dict[str, Any]:
     elif table == "blobs":
         columns, where = ["sha256", "size"], None
     else:
-        columns, where = names, None
+        columns, where = [c for c in names if c not in leave_out], None
     total, rows = 0, 0
     for rb in _batches(lake, table, version, sorted(columns), where):
         for row in rb.to_pylist():

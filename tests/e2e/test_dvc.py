@@ -1,90 +1,100 @@
-"""dvc repro runs the six stages through the tessera command; push/pull move the lake."""
+"""DVC for real: `dvc repro` runs the six stages through the tessera command, `dvc status` names the
+stages a change makes stale, and a release pushed to the remote comes back, digest for digest,
+in a fresh clone (`git checkout v1 && dvc pull`)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import skimage.data
+import yaml
+
+from tests.e2e.dvc_project import REPO, drop, dvc, environment, project, release, sh, tessera, tree_bytes
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _dvc() -> str:
-    found = shutil.which("dvc") or str(REPO / ".venv-dvc" / "bin" / "dvc")
-    if not Path(found).exists():
-        pytest.fail("the DVC command line is missing: `make setup` builds .venv-dvc")
-    return found
-
-
-def _sh(*cmd: str, cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def released(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A project with batch b1 run by `dvc repro` and released as v1, then batch b2 and v2."""
     root = tmp_path_factory.mktemp("dvc")
-    origin = root / "origin"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for rel in files.splitlines():
-        if rel.startswith(("tests/", "bench/", "docker/")) or not (REPO / rel).is_file():
-            continue
-        (origin / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, origin / rel)
-    drop = root / "drop"
-    drop.mkdir()
-    shutil.copyfile(Path(skimage.data.__file__).parent / "rocket.jpg", drop / "rocket.jpg")
-    (drop / "rocket.txt").write_text("a rocket standing on a launchpad\n")
-    (drop / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{Path(_dvc()).parent}:{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-    }  # fmt: skip
-    for var in ("TESSERA_HOME", "DAGSTER_HOME", "TESSERA_LAKE_URI"):
-        env.pop(var, None)
-    _sh("git", "init", "-q", cwd=origin, env=env)
-    _sh("git", "add", "-A", cwd=origin, env=env)
-    _sh("git", "commit", "-qm", "project", cwd=origin, env=env)
-    _sh("tessera", "ingest", str(drop), "--batch", "b1", cwd=origin, env={**env, "TESSERA_HOME": ".tessera"})
-    repro = _sh(_dvc(), "repro", cwd=origin, env=env)
-    return {"root": root, "origin": origin, "env": env, "repro": repro}
+    env = environment()
+    origin = project(root / "origin", env)
+    first = drop(root / "drop1", {"rocket.jpg": "rocket.jpg"}, {"bad.png": b"\x89PNG\r\n\x1a\nnot really"})
+    tessera("ingest", str(first), "--batch", "b1", cwd=origin, env=env)
+    repro = sh(dvc(), "repro", cwd=origin, env=env)
+    release("v1", origin, env)
+    after_v1 = tree_bytes(origin / ".tessera" / "dvc-remote")
+    tessera("ingest", str(drop(root / "drop2", {"coffee.png": "coffee.png"})), "--batch", "b2", cwd=origin, env=env)
+    sh(dvc(), "repro", cwd=origin, env=env)
+    release("v2", origin, env)
+    return {"root": root, "origin": origin, "env": env, "repro": repro, "remote_after_v1": after_v1}
 
 
-def test_repro_runs_every_stage_and_pins_the_lake(project):
-    origin = project["origin"]
+def _digests(lake_home: Path, name: str, env: dict) -> dict:
+    """Every table's row count and content digest at release `name`, read in the project at `lake_home`."""
+    script = (
+        "import json, sys; from resources.store import Lake; from resources.releases import manifest, table_digest; "
+        f"lake = Lake(); m = manifest(lake, {name!r}); "
+        "print(json.dumps({t: table_digest(lake, t, v) for t, v in m['versions'].items()}))"
+    )
+    return json.loads(sh("python", "-c", script, cwd=lake_home, env={**env, "TESSERA_HOME": ".tessera", "PYTHONPATH": str(REPO)}))
+
+
+def test_repro_runs_every_stage_and_each_stage_reports_its_table(released) -> None:
+    origin = released["origin"]
     for stage in ("raw", "cleaned", "unified", "aligned", "augmented", "embedded"):
-        assert f"Running stage '{stage}'" in project["repro"]
-    report = json.loads((origin / "reports" / "embedded.json").read_text())
-    assert report[0]["batch"] == "b1" and report[0]["success"]
-    raw = json.loads((origin / "reports" / "raw.json").read_text())[0]["stages"][0]
+        assert f"Running stage '{stage}'" in released["repro"]
+    report = json.loads((origin / "reports" / "raw.json").read_text())
+    raw = next(b for b in report["batches"] if b["batch"] == "b1")["stages"][0]
     assert (raw["in"], raw["landed"], raw["quarantined"]) == (3, 2, 0)  # 3 files → 2 samples (PNG magic passes sniffing)
-    cleaned = json.loads((origin / "reports" / "cleaned.json").read_text())[0]["stages"][0]
-    assert (cleaned["landed"], cleaned["by_reason"]) == (1, {"TRUNCATED": 1})  # bad.png ends inside the chunk its garbage declares
+    assert report["tables"]["raw"]["rows"] >= 2 and len(report["tables"]["raw"]["digest"]) == 64
     lock = (origin / "dvc.lock").read_text()
     assert ".tessera/lake" in lock and ".dir" in lock
-    status = _sh(_dvc(), "status", cwd=origin, env=project["env"])
-    assert "up to date" in status
+    assert "up to date" in sh(dvc(), "status", cwd=origin, env=released["env"])  # the release committed what it tagged
 
 
-def test_push_then_pull_into_a_clone_gives_a_searchable_lake(project):
-    origin, env = project["origin"], project["env"]
-    _sh(_dvc(), "push", cwd=origin, env=env)
-    _sh("git", "add", "-A", cwd=origin, env=env)
-    _sh("git", "commit", "-qm", "release", cwd=origin, env=env)
-    clone = project["root"] / "clone"
-    _sh("git", "clone", "-q", str(origin), str(clone), cwd=project["root"], env=env)
-    _sh(_dvc(), "remote", "modify", "--local", "local", "url", str(origin / ".tessera" / "dvc-remote"), cwd=clone, env=env)
-    _sh(_dvc(), "pull", cwd=clone, env=env)
-    assert (clone / ".tessera" / "lake" / "samples.lance").is_dir()
-    hits = json.loads(_sh("tessera", "search", "rocket launchpad", "--json", cwd=clone, env={**env, "TESSERA_HOME": ".tessera"}))
-    assert hits[0]["text"] == "a rocket standing on a launchpad"
+def test_a_release_comes_back_digest_for_digest_in_a_fresh_clone(released) -> None:
+    origin, env, root = released["origin"], released["env"], released["root"]
+    clone = root / "clone"
+    sh("git", "clone", "-q", str(origin), str(clone), cwd=root, env=env)
+    sh(dvc(), "remote", "modify", "--local", "local", "url", str(origin / ".tessera" / "dvc-remote"), cwd=clone, env=env)
+    for name in ("v1", "v2"):
+        sh("git", "checkout", "-q", name, cwd=clone, env=env)
+        sh(dvc(), "pull", "-q", cwd=clone, env=env)
+        manifest = json.loads((clone / "releases" / f"{name}.json").read_text())
+        assert _digests(clone, name, env) == manifest["digests"]  # every table: same rows, same content
+        samples = json.loads(tessera("status", "--release", name, "--json", cwd=clone, env=env))
+        assert sorted(s["batch"] for s in samples) == (["b1"] if name == "v1" else ["b1", "b2"])
+    hits = json.loads(tessera("search", "a photo of coffee", "--json", cwd=clone, env=env))
+    assert hits[0]["text"] == "a photo of coffee"
+    # Lance never rewrites a file: v2's push added only what is new (v1 + v2 stored ≈ v2 alone)
+    both, v2_alone = tree_bytes(origin / ".tessera" / "dvc-remote"), tree_bytes(clone / ".tessera" / "lake")
+    ratio = both / v2_alone
+    print(f"\nremote after v1: {released['remote_after_v1']} B; after v1 + v2: {both} B; v2's lake alone: {v2_alone} B; ratio {ratio:.3f}")
+    assert ratio < 1.1
+
+
+def test_dvc_status_names_only_the_stage_whose_settings_changed(released) -> None:
+    origin, env = released["origin"], released["env"]
+    params = yaml.safe_load((origin / "params.yaml").read_text())
+    params["augmented"]["ops"] = [op for op in params["augmented"]["ops"] if op != "timeline.build" and not (isinstance(op, dict) and "timeline.build" in op)]
+    original = (origin / "params.yaml").read_text()
+    (origin / "params.yaml").write_text(yaml.safe_dump(params))
+    try:
+        status = sh(dvc(), "status", cwd=origin, env=env)
+        assert "augmented:" in status and "changed deps" in status
+        assert not any(f"{s}:" in status for s in ("raw", "cleaned", "unified", "aligned"))
+    finally:
+        (origin / "params.yaml").write_text(original)
+
+
+def test_every_core_module_is_a_dependency_of_every_stage() -> None:
+    """A stage's output changes with the code it runs: a core module missing from dvc.yaml's deps
+    would leave `dvc status` blind to it."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "core").glob("*.py")}
+    for name, stage in stages.items():
+        assert modules <= set(stage["deps"]), (name, sorted(modules - set(stage["deps"])))
+        assert f"assets/{name}.py" in stage["deps"]
