@@ -99,8 +99,11 @@ BATCHES_FILE = Path("batches.json")
 def record_batches() -> None:
     """In a DVC project (dvc.yaml here), `batches.json`: every registered batch with a digest of its
     drop (each file's path, size and modification time), the `raw` stage's data dependency — so
-    `dvc status` sees a new batch, or a drop whose files changed, and nothing else."""
-    if not Path("dvc.yaml").is_file():
+    `dvc status` sees a new batch, or a drop whose files changed, and nothing else. Only for the
+    project's own lake (TESSERA_HOME inside this folder, as dvc.yaml sets it)."""
+    from resources.home import tessera_home
+
+    if not Path("dvc.yaml").is_file() or not tessera_home().is_relative_to(Path.cwd().resolve()):
         return
     listed = []
     for b in _lake().batches():
