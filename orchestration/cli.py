@@ -96,14 +96,21 @@ def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> 
 BATCHES_FILE = Path("batches.json")
 
 
+def dvc_project() -> bool:
+    """Whether this folder is a DVC project whose lake is the one in use (dvc.yaml here, and
+    TESSERA_HOME inside this folder, as dvc.yaml sets it): only then do ingest, delete-batch and
+    release keep DVC's files up to date."""
+    from resources.home import tessera_home
+
+    return Path("dvc.yaml").is_file() and tessera_home().is_relative_to(Path.cwd().resolve())
+
+
 def record_batches() -> None:
     """In a DVC project (dvc.yaml here), `batches.json`: every registered batch with a digest of its
     drop (each file's path, size and modification time), the `raw` stage's data dependency — so
     `dvc status` sees a new batch, or a drop whose files changed, and nothing else. Only for the
     project's own lake (TESSERA_HOME inside this folder, as dvc.yaml sets it)."""
-    from resources.home import tessera_home
-
-    if not Path("dvc.yaml").is_file() or not tessera_home().is_relative_to(Path.cwd().resolve()):
+    if not dvc_project():
         return
     listed = []
     for b in _lake().batches():
@@ -586,14 +593,14 @@ def release(name: str, note: str = "") -> dict[str, Any]:
 
 
 def dvc_release(name: str) -> dict[str, Any] | None:
-    """In a DVC project (a dvc.yaml here and the `dvc` command on PATH): record the lake as it is
+    """In this lake's DVC project (`dvc_project`, and the `dvc` command on PATH): record the lake as it is
     now — tags and manifest included — in dvc.lock (`dvc commit`) and push it to the default remote,
     so that a git commit of dvc.lock and releases/NAME.json, then `dvc pull`, restores this release.
     None outside a DVC project. A failed push is one line naming what to run."""
     import subprocess
 
     dvc = shutil.which("dvc")
-    if not Path("dvc.yaml").is_file() or dvc is None:
+    if not dvc_project() or dvc is None:
         return None
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     for step in (["commit", "-f", "-q"], ["push", "-q"]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -30,10 +31,12 @@ def _load(path: str, mtime: float) -> dict[str, Any]:
 
 
 def load_params(path: str | Path | None = None) -> dict[str, Any]:
+    """The params file, parsed once per (path, mtime); each caller gets its own copy, so a caller
+    that edits what it got never changes what the next one reads."""
     p = Path(path) if path else params_path()
     if not p.is_file():
         raise FileNotFoundError(f"params file {p} not found; pass --params or restore params.yaml")
-    return _load(str(p), p.stat().st_mtime)
+    return copy.deepcopy(_load(str(p), p.stat().st_mtime))
 
 
 def stage_params_hash(params: dict[str, Any], stage: str) -> str:

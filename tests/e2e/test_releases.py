@@ -102,3 +102,22 @@ def test_a_release_outlives_maintenance(released: dict, capsys: pytest.CaptureFi
     samples = lance.dataset(lake.dataset_uri("samples"), version="v1")
     assert samples.version == v1["versions"]["samples"]
     assert table_digest(lake, "samples", v1["versions"]["samples"]) == v1["digests"]["samples"]
+
+
+def test_the_drift_gate_measures_new_batches_against_the_last_release(released: dict) -> None:
+    """Once a release exists, a stage's drift baseline is the release's summary of that stage's
+    main metrics (median and robust spread), not the previous batch's values."""
+    from types import SimpleNamespace
+
+    from assets.factory import _baseline
+
+    base = _baseline(SimpleNamespace(lake=released["lake"], stage="cleaned", batch="b"))
+    assert base == released["v2"]["distributions"]["cleaned"] and base["width"]["n"] == 3  # v2 holds a's two photos and b's one
+
+
+def test_a_release_is_a_materialization_of_the_release_asset_in_dagster(released: dict) -> None:
+    from dagster import AssetKey, DagsterInstance
+
+    event = DagsterInstance.get().get_latest_materialization_event(AssetKey("release"))
+    meta = event.asset_materialization.metadata
+    assert meta["release"].value == "v2" and meta["versions"].value == released["v2"]["versions"]

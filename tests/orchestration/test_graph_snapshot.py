@@ -40,9 +40,10 @@ def test_asset_graph_matches_snapshot():
     assert current == json.loads(SNAPSHOT.read_text())
 
 
-def test_six_stages_in_a_chain_with_embedded_in_the_gpu_pool():
+def test_six_stages_in_a_chain_with_embedded_in_the_gpu_pool_and_the_release_after_them():
     g = graph()
-    assert list(g) == sorted(STAGES)
+    assert list(g) == sorted([*STAGES, "release"])
+    assert g["release"]["deps"] == sorted(STAGES) and g["release"]["checks"] == [] and g["release"]["group"] == "releases"
     for upstream, stage in zip(STAGES, STAGES[1:], strict=False):
         assert g[stage]["deps"] == [upstream]
     assert g["raw"]["deps"] == []

@@ -33,7 +33,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory):
     mp.setenv("DAGSTER_HOME", str(home / "dagster"))
     (home / "dagster").mkdir()
     (home / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    params = load_params()  # media past 2 s are cut: the demo's 3 s recordings into windows, its 3 s videos into clips
+    params = load_params()  # (a copy) media past 2 s are cut: the demo's 3 s recordings into windows, its 3 s videos into clips
     for spec in params["cleaned"]["ops"]:
         if isinstance(spec, dict) and next(iter(spec)) in ("audio.decode", "video.decode"):
             next(iter(spec.values())).update(window_over_s=2.0, window_s=1.5)
