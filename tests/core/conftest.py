@@ -129,17 +129,20 @@ def mp4_bytes(
             for p in as_.encode():
                 c.mux(p)
         for start, end, text in cues or []:
-            start_ms, end_ms = round(start * 1000), round(end * 1000)
-            sub = av.subtitles.subtitle.SubtitleSet.create(
-                text=f"0,0,Default,,0,0,0,,{text}".encode(), start=0, end=end_ms - start_ms, pts=start_ms
-            )
-            pkt = ss.codec_context.encode_subtitle(sub)
-            pkt.stream = ss
-            pkt.pts = pkt.dts = start_ms
-            pkt.duration = end_ms - start_ms
-            pkt.time_base = fractions.Fraction(1, 1000)
-            c.mux(pkt)
+            mux_cue(c, ss, start, end, text)
     return buf.getvalue()
+
+
+def mux_cue(container: Any, stream: Any, start: float, end: float, text: str) -> None:
+    """One cue (s) into a subtitle stream (mov_text, WebVTT) whose time base is 1 ms."""
+    start_ms, end_ms = round(start * 1000), round(end * 1000)
+    sub = av.subtitles.subtitle.SubtitleSet.create(text=f"0,0,Default,,0,0,0,,{text}".encode(), start=0, end=end_ms - start_ms, pts=start_ms)
+    pkt = stream.codec_context.encode_subtitle(sub)
+    pkt.stream = stream
+    pkt.pts = pkt.dts = start_ms
+    pkt.duration = end_ms - start_ms
+    pkt.time_base = fractions.Fraction(1, 1000)
+    container.mux(pkt)
 
 
 def build_sample(batch: str = "b1", *, formats: dict[str, str] | None = None, **parts: bytes) -> Sample:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from tests.core.conftest import _ASS_HEADER, build_sample, photo, wav_bytes
+from tests.core.conftest import _ASS_HEADER, build_sample, mux_cue, photo, wav_bytes
 
 RATES = (8000, 11025, 16000, 22050, 44100, 48000, 96000)
 SIGNALS = ("bursts", "tone", "noise", "silence")
@@ -194,14 +194,7 @@ def encode_video_file(case: Case) -> bytes:
         if a is not None:
             _write_audio(c, a, signal(case, case.audio_seconds), rate)
         for start, end, text in case.cues if ss is not None else ():
-            start_ms, end_ms = round(start * 1000), round(end * 1000)
-            sub = av.subtitles.subtitle.SubtitleSet.create(text=f"0,0,Default,,0,0,0,,{text}".encode(), start=0, end=end_ms - start_ms, pts=start_ms)
-            pkt = ss.codec_context.encode_subtitle(sub)
-            pkt.stream = ss
-            pkt.pts = pkt.dts = start_ms
-            pkt.duration = end_ms - start_ms
-            pkt.time_base = fractions.Fraction(1, 1000)
-            c.mux(pkt)
+            mux_cue(c, ss, start, end, text)
     return buf.getvalue()
 
 
