@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--mib", type=int, default=50, help="size of the drop (media bytes)")
     ap.add_argument("--corpus-dir", default=str(Path(tempfile.gettempdir()) / "tessera-bench-pool"), help="where the generated pool is kept (reused)")
     args = ap.parse_args()
-    items, gen_s, reused = build_scale_pool(Path(args.corpus_dir), args.mib * MiB, workers=max(1, len(os.sched_getaffinity(0))))
+    items, gen_s, reused = build_scale_pool(Path(args.corpus_dir), (args.mib + args.mib // 5 + 1) * MiB, workers=max(1, len(os.sched_getaffinity(0))))
     log(f"pool: {len(items)} items ({'reused' if reused else f'made in {gen_s:.0f} s'})")
     with tempfile.TemporaryDirectory(prefix="tessera-bench-") as tmp:
         home, drop = Path(tmp) / "home", Path(tmp) / "drop"
@@ -54,7 +54,7 @@ def main() -> None:
         run = run_batch(home, drop, "b1", memory=False)
         made = time.perf_counter() - started
         first = tessera(home, "release", "v1", "--json")
-        half = drop_from_pool(Path(args.corpus_dir), items[len(items) // 2 :], args.mib * MiB // 10, Path(tmp) / "drop2")
+        half = drop_from_pool(Path(args.corpus_dir), items[info["media_files"] :], args.mib * MiB // 10, Path(tmp) / "drop2")  # content b1 lacks
         run_batch(home, Path(tmp) / "drop2", "b2", memory=False)
         second = tessera(home, "release", "v2", "--json")
         diff = tessera(home, "release", "diff", "v1", "v2", "--json")
