@@ -12,9 +12,13 @@ def tessera_home() -> Path:
 
 
 def releases_dir() -> Path:
-    """`TESSERA_RELEASES_DIR`, default `./releases`: each release's manifest as NAME.json, beside
-    `dvc.yaml` so that git keeps it with the `dvc.lock` it names."""
-    return Path(os.environ.get("TESSERA_RELEASES_DIR", "releases")).expanduser().resolve()
+    """Where each release's manifest is written as NAME.json: `TESSERA_RELEASES_DIR`; else, for a
+    project's own lake (TESSERA_HOME inside this folder, as dvc.yaml sets it), `./releases` beside
+    `dvc.yaml`, so that git keeps it with the `dvc.lock` it names; else `$TESSERA_HOME/releases`."""
+    if os.environ.get("TESSERA_RELEASES_DIR"):
+        return Path(os.environ["TESSERA_RELEASES_DIR"]).expanduser().resolve()
+    home, here = tessera_home(), Path.cwd().resolve()
+    return here / "releases" if home.is_relative_to(here) else home / "releases"
 
 
 def lake_uri() -> str:
