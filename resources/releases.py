@@ -115,9 +115,15 @@ def version_at(lake: LakeStore, name: str, table: str) -> int:
 
 
 def latest(lake: LakeStore) -> dict[str, Any] | None:
-    """The newest release's manifest, or None."""
-    rows = listed(lake)
-    return rows[-1]["manifest"] if rows else None
+    """The newest release's manifest, or None. Every stage step asks (the drift baseline): only the
+    newest manifest is read and parsed, not every release's."""
+    ds = lake.dataset(RELEASES)
+    if ds is None or ds.count_rows() == 0:
+        return None
+    index = ds.to_table(columns=["name", "created_at"]).to_pylist()
+    newest = max(index, key=lambda r: r["created_at"])["name"]
+    (row,) = ds.to_table(columns=["manifest"], filter=f"name = {_quote(newest)}").to_pylist()
+    return json.loads(row["manifest"])
 
 
 # -- what a manifest holds --------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import multiprocessing as mp
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from core.ops.unified.text_near_dup import TextNearDup
 from core.records import compute_sample_id
 from resources.lake import LakeResource
 from resources.near_index import SCHEMA, TABLE, release, settle
+from tests.resources.test_ledger import _lake  # batches registered in order: the order decides who holds next
 
 OPS = [ImageNearDup(), TextNearDup()]
 
@@ -43,14 +43,6 @@ def _row(image: bytes, caption: str) -> dict[str, Any]:
 
 def _note(text: str) -> dict[str, Any]:
     return {"sample_id": compute_sample_id({"text": text.encode()}), "modalities": ["text"], "metrics": {}, "text": text}
-
-
-def _lake(tmp_path: Path, *batches: str) -> LakeResource:
-    lake = LakeResource(uri=str(tmp_path / "lake"))
-    for b in batches:
-        lake.register_batch(b, str(tmp_path), None)
-        time.sleep(0.01)  # registration order decides who holds next
-    return lake
 
 
 def _settle(lake: LakeResource, batch: str, rows: list[dict[str, Any]], approved: set[str] = frozenset()):
