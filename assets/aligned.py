@@ -1,6 +1,6 @@
 """aligned: pair modalities, map cues to the media timeline, transcribe untranscribed speech."""
 
-from assets.factory import run_from_upstream, stage_asset
+from tessera.assets.factory import run_from_upstream, stage_asset
 
 aligned = stage_asset(
     name="aligned",

@@ -1,6 +1,6 @@
 """augmented: seeded, logged, semantics-preserving variants (each a row with parent_id, op, params)."""
 
-from assets.factory import run_from_upstream, stage_asset
+from tessera.assets.factory import run_from_upstream, stage_asset
 
 augmented = stage_asset(
     name="augmented",

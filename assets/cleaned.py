@@ -1,6 +1,6 @@
 """cleaned: full decode under limits, quality metrics."""
 
-from assets.factory import run_from_upstream, stage_asset
+from tessera.assets.factory import run_from_upstream, stage_asset
 
 cleaned = stage_asset(
     name="cleaned",

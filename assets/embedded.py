@@ -3,10 +3,9 @@
 from typing import Any
 
 from dagster import MetadataValue
-
-from assets.factory import StageContext, StageOutcome, run_from_upstream, stage_asset
-from core.encoders import vector_column
-from resources.indexes import update_indexes
+from tessera.assets.factory import StageContext, StageOutcome, run_from_upstream, stage_asset
+from tessera.core.encoders import vector_column
+from tessera.resources.indexes import update_indexes
 
 ENCODED = ("text", "image", "audio")
 

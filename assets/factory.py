@@ -27,22 +27,21 @@ from dagster import (
     RetryPolicy,
     asset,
 )
-
-from assets.runner import StageSpec, plan_chunks, run_chunks
-from core.accounting import Account, Books
-from core.decisions import GATE_OP
-from core.ops.base import REGISTRY
-from core.records import MODALITY_ORDER, Reason
-from core.schema import stage_schema
-from expectations.bridge import CHECK as QUALITY
-from expectations.bridge import check_result, docs_url, gated_rows, run_suite
-from expectations.distributions import MAIN_METRICS, QUANTILES, distributions, markdown
-from resources import decisions
-from resources.engine import EngineResource
-from resources.home import tessera_home
-from resources.lake import STAGE_TABLES, LakeResource
-from resources.models import ModelsResource
-from resources.params import ParamsResource, load_params, stage_params_hash
+from tessera.assets.runner import StageSpec, plan_chunks, run_chunks
+from tessera.core.accounting import Account, Books
+from tessera.core.decisions import GATE_OP
+from tessera.core.ops.base import REGISTRY
+from tessera.core.records import MODALITY_ORDER, Reason
+from tessera.core.schema import stage_schema
+from tessera.expectations.bridge import CHECK as QUALITY
+from tessera.expectations.bridge import check_result, docs_url, gated_rows, run_suite
+from tessera.expectations.distributions import MAIN_METRICS, QUANTILES, distributions, markdown
+from tessera.resources import decisions
+from tessera.resources.engine import EngineResource
+from tessera.resources.home import tessera_home
+from tessera.resources.lake import STAGE_TABLES, LakeResource
+from tessera.resources.models import ModelsResource
+from tessera.resources.params import ParamsResource, load_params, stage_params_hash
 
 batch_partitions = DynamicPartitionsDefinition(name="batch")
 CHECK = "accounted_for"
@@ -150,7 +149,7 @@ def stage_asset(
     pool: str | None = None,
     after_commit: AfterCommit | None = None,
 ) -> AssetsDefinition:
-    import core.ops  # noqa: F401  (registers operators, so code versions see their sources)
+    import tessera.core.ops  # noqa: F401  (registers operators, so code versions see their sources)
 
     code_version = stage_code_version(name)
 
@@ -200,7 +199,7 @@ def _baseline(sc: StageContext, look_back: int = 5) -> dict[str, Any]:
     """What drift is measured against: the last release's summary of this stage's main metrics
     (resources/releases.py), or — before the first release — the landed values of the latest
     earlier-registered batch this stage has rows of (cost ∝ that batch)."""
-    from resources.releases import latest
+    from tessera.resources.releases import latest
 
     released = latest(sc.lake)
     if released is not None and released.get("distributions", {}).get(sc.stage):

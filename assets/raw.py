@@ -7,19 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-
-from assets.factory import StageContext, StageOutcome, stage_asset
-from assets.runner import CaptureTask, LandingTask, read_captures, read_groups
-from core.accounting import Books
-from core.capture import Capture
-from core.discover import Group, plan
-from core.pairing import TimePairing, funnel, loners, pair_by_time, worth_reading
-from core.schema import BLOB_SCHEMA, samples_to_arrow, stage_schema
-from expectations.manifest import manifest_rows
-from resources.engine_tasks import TaskCrashed
-from resources.lake import iter_chunks
-from resources.landing import LocalLanding, open_landing
-from resources.ledger import Spool, commit_raw
+from tessera.assets.factory import StageContext, StageOutcome, stage_asset
+from tessera.assets.runner import CaptureTask, LandingTask, read_captures, read_groups
+from tessera.core.accounting import Books
+from tessera.core.capture import Capture
+from tessera.core.discover import Group, plan
+from tessera.core.pairing import TimePairing, funnel, loners, pair_by_time, worth_reading
+from tessera.core.schema import BLOB_SCHEMA, samples_to_arrow, stage_schema
+from tessera.expectations.manifest import manifest_rows
+from tessera.resources.engine_tasks import TaskCrashed
+from tessera.resources.lake import iter_chunks
+from tessera.resources.landing import LocalLanding, open_landing
+from tessera.resources.ledger import Spool, commit_raw
 
 
 def run_landing(sc: StageContext) -> StageOutcome:

@@ -21,19 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-
-from core.accounting import Books
-from core.capture import Capture, capture_of
-from core.discover import Group, LandingError, resolve
-from core.isolate import run_isolated
-from core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
-from core.records import MODALITY_ORDER, Reason
-from core.runner import run_ops
-from core.schema import arrow_to_samples, samples_to_arrow
-from expectations.manifest import manifest_rows
-from resources.engine_tasks import TaskCrashed
-from resources.landing import LocalLanding
-from resources.store import Lake, LakeStore, iter_chunks
+from tessera.core.accounting import Books
+from tessera.core.capture import Capture, capture_of
+from tessera.core.discover import Group, LandingError, resolve
+from tessera.core.isolate import run_isolated
+from tessera.core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
+from tessera.core.records import MODALITY_ORDER, Reason
+from tessera.core.runner import run_ops
+from tessera.core.schema import arrow_to_samples, samples_to_arrow
+from tessera.expectations.manifest import manifest_rows
+from tessera.resources.engine_tasks import TaskCrashed
+from tessera.resources.landing import LocalLanding
+from tessera.resources.store import Lake, LakeStore, iter_chunks
 
 log = logging.getLogger(__name__)
 BOOK_COLUMNS = ("sample_id", "parent_id", "status", "source", "reason", "detail", "op", "modalities", "text", "aug_op")
@@ -89,7 +88,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutcome:
         samples = _with_earlier_vectors(lake, spec, samples, list(task.earlier))
     models = None
     if spec.models_used:
-        from resources.models import ModelsResource
+        from tessera.resources.models import ModelsResource
 
         models = ModelsResource(**(spec.models or {})).load(spec.models_used)
     ctx = OpContext(batch=spec.batch, seed=spec.seed, workers=1, models=models, prepared=spec.prepared)

@@ -1,11 +1,11 @@
 """The six stage assets, raw → cleaned → unified → aligned → augmented → embedded."""
 
-from assets.aligned import aligned
-from assets.augmented import augmented
-from assets.cleaned import cleaned
-from assets.embedded import embedded
-from assets.raw import raw
-from assets.unified import unified
+from tessera.assets.aligned import aligned
+from tessera.assets.augmented import augmented
+from tessera.assets.cleaned import cleaned
+from tessera.assets.embedded import embedded
+from tessera.assets.raw import raw
+from tessera.assets.unified import unified
 
 STAGE_ASSETS = [raw, cleaned, unified, aligned, augmented, embedded]
 __all__ = ["STAGE_ASSETS", "raw", "cleaned", "unified", "aligned", "augmented", "embedded"]

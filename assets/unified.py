@@ -4,11 +4,10 @@ canonical formats (RGB PNG, 16 kHz mono FLAC, keyframes + track + cues, NFC text
 from typing import Any
 
 from dagster import MetadataValue
-
-from assets.factory import StageContext, StageOutcome, run_from_upstream, stage_asset
-from core.records import Reason
-from resources import decisions
-from resources.near_index import near_ops, settle
+from tessera.assets.factory import StageContext, StageOutcome, run_from_upstream, stage_asset
+from tessera.core.records import Reason
+from tessera.resources import decisions
+from tessera.resources.near_index import near_ops, settle
 
 
 def across_batches(sc: StageContext, outcome: StageOutcome) -> dict[str, Any]:

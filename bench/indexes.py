@@ -32,8 +32,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from resources.indexes import IndexParams  # noqa: E402
-from resources.params import load_params  # noqa: E402
+from tessera.resources.indexes import IndexParams  # noqa: E402
+from tessera.resources.params import load_params  # noqa: E402
 
 K = 10
 SUBJECTS = (

@@ -35,9 +35,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.ops.cleaned.image_decode import ImageDecode  # noqa: E402
-from core.ops.unified.image_near_dup import ImageNearDup  # noqa: E402
-from core.records import Sample, compute_sample_id  # noqa: E402
+from tessera.core.ops.cleaned.image_decode import ImageDecode  # noqa: E402
+from tessera.core.ops.unified.image_near_dup import ImageNearDup  # noqa: E402
+from tessera.core.records import Sample, compute_sample_id  # noqa: E402
 
 PHOTOS = ("astronaut", "brick", "camera", "cat", "coffee", "coins", "colorwheel", "grass", "gravel", "horse", "hubble_deep_field",
           "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text", "clock", "cell")  # fmt: skip
@@ -127,8 +127,8 @@ def score(op: ImageNearDup, rows: list[Sample], truth: dict[str, int]) -> tuple[
 
 def across_batches(op: ImageNearDup, base_rows: list[Sample], copy_rows: list[Sample], truth: dict[str, int]) -> tuple[int, int, float]:
     """Bases landed as batch w1, the copies as w2 through the lake's band index: (right claims, wrong claims, seconds for w2)."""
-    from resources.lake import LakeResource
-    from resources.near_index import settle
+    from tessera.resources.lake import LakeResource
+    from tessera.resources.near_index import settle
 
     with tempfile.TemporaryDirectory() as tmp:
         lake = LakeResource(uri=f"{tmp}/lake")
@@ -145,8 +145,8 @@ def across_batches(op: ImageNearDup, base_rows: list[Sample], copy_rows: list[Sa
 
 def cost(batch: int, multiples: tuple[int, ...], seed: int) -> list[tuple[int, float]]:
     """Seconds to settle a batch of `batch` pictures against an index of `m` x as many, per m."""
-    from resources.lake import LakeResource
-    from resources.near_index import settle
+    from tessera.resources.lake import LakeResource
+    from tessera.resources.near_index import settle
 
     op = ImageNearDup()
     rng = np.random.default_rng(seed)

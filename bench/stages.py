@@ -4,7 +4,7 @@
     .venv/bin/python bench/stages.py --scale --json bench-scale.json # + 50 MiB / 250 MiB / 1 GiB drops, the 1 % batch
     .venv/bin/python bench/stages.py --against 97a89d9 --repeat 3   # stage step times beside a git revision's, in turn
 
-Every pipeline run is the `tessera` command (`python -m orchestration.cli`, this tree) in its own
+Every pipeline run is the `tessera` command (`python -m tessera.orchestration.cli`, this tree) in its own
 process with its own TESSERA_HOME, so runs and drop sizes never share memory or a lake. One run prints:
 
 1. cleaned+unified files/s against a naive loop that does the same decode + resize work file by
@@ -52,7 +52,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.synth import encoded_audio, tone, video_bytes  # noqa: E402
+from tessera.core.synth import encoded_audio, tone, video_bytes  # noqa: E402
 
 STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
 STAGE_TABLES = {"raw": "raw", "cleaned": "cleaned", "unified": "unified", "aligned": "aligned", "augmented": "augmented", "embedded": "samples"}
@@ -293,13 +293,13 @@ def decompose(lake_uri: str, batch: str) -> dict[str, Any]:
     runner's own functions: plan, lake read (take + hydrate), each operator, fragment write — and
     the start of a forkserver like the one each pool worker starts for its isolated decoders.
     Runs in a helper process (on a copy of the lake: the fragments it writes stay uncommitted)."""
-    from assets.runner import StageSpec, plan_chunks, write_chunk
-    from core.isolate import run_isolated
-    from core.ops.base import OpContext, build_ops
-    from core.records import Quarantined
-    from core.schema import arrow_to_samples
-    from resources.lake import STAGE_TABLES, LakeResource
-    from resources.params import load_params
+    from tessera.assets.runner import StageSpec, plan_chunks, write_chunk
+    from tessera.core.isolate import run_isolated
+    from tessera.core.ops.base import OpContext, build_ops
+    from tessera.core.records import Quarantined
+    from tessera.core.schema import arrow_to_samples
+    from tessera.resources.lake import STAGE_TABLES, LakeResource
+    from tessera.resources.params import load_params
 
     lake, params = LakeResource(uri=lake_uri), load_params()
     t = time.perf_counter()
@@ -445,7 +445,7 @@ def tessera(home: Path, *args: str, memory: bool = False, timeout: float = 3600,
     with TESSERA_HOME=home; time the whole process."""
     env = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "TESSERA_LAKE_URI", "TESSERA_PARAMS"}}
     env.update(TESSERA_HOME=str(home), PYTHONPATH=os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    argv = [sys.executable, "-m", "orchestration.cli", *args]
+    argv = [sys.executable, "-m", "tessera.orchestration.cli", *args]
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = TreeMemory(proc.pid) if memory else None
@@ -502,8 +502,8 @@ def fixed_costs(quick_home: Path, one_file: Path, tmp: Path, empty: bool) -> dic
     log("fixed costs: interpreter, --help, imports, status, a 1-file batch" + (", an empty batch" if empty else ""))
     out = {
         "python_s": wall([sys.executable, "-c", "pass"]),
-        "help_s": wall([sys.executable, "-m", "orchestration.cli", "--help"]),
-        "definitions_import_s": wall([sys.executable, "-c", "import orchestration.definitions"], repeat=1),
+        "help_s": wall([sys.executable, "-m", "tessera.orchestration.cli", "--help"]),
+        "definitions_import_s": wall([sys.executable, "-c", "import tessera.orchestration.definitions"], repeat=1),
         "runner_import_s": wall([sys.executable, "-c", "import core.ops, assets.runner"], repeat=1),
         "gx_import_s": wall([sys.executable, "-c", "import great_expectations"], repeat=1),
         "status_s": tessera(quick_home, "status", "--batch", "bench", "--json")["wall_s"],
@@ -850,7 +850,7 @@ def report(res: dict[str, Any]) -> str:
     rows = [
         ["python -c pass", fx["python_s"]],
         ["tessera --help", fx["help_s"]],
-        ["import orchestration.definitions (what materialize loads: dagster, lance, assets, GX bridge)", fx["definitions_import_s"]],
+        ["import tessera.orchestration.definitions (what materialize loads: dagster, lance, assets, GX bridge)", fx["definitions_import_s"]],
         ["import core.ops, assets.runner (what every forkserver preloads)", fx["runner_import_s"]],
         ["import great_expectations (the first check of a run pays it)", fx["gx_import_s"]],
         ["tessera status --batch bench (quick lake)", fx["status_s"]],

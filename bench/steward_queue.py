@@ -26,10 +26,10 @@ import lance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.records import Reason, Sample, sha256_hex  # noqa: E402
-from core.schema import samples_to_arrow  # noqa: E402
-from resources import decisions  # noqa: E402
-from resources.store import STAGE_TABLES, Lake  # noqa: E402
+from tessera.core.records import Reason, Sample, sha256_hex  # noqa: E402
+from tessera.core.schema import samples_to_arrow  # noqa: E402
+from tessera.resources import decisions  # noqa: E402
+from tessera.resources.store import STAGE_TABLES, Lake  # noqa: E402
 
 STAGES = ("cleaned", "unified", "aligned")
 REASONS = ((Reason.LOW_QUALITY, "image.min_side", "{w}x{w} has a side under 64 px"), (Reason.DUPLICATE, "image.near_dup", "near-duplicate of {k} (3 bits apart)"),
@@ -73,10 +73,9 @@ def main() -> None:
     args = p.parse_args()
 
     from starlette.testclient import TestClient
-
-    from steward.queue import Filter, page
-    from steward.users import Users
-    from steward.web import create_app
+    from tessera.steward.queue import Filter, page
+    from tessera.steward.users import Users
+    from tessera.steward.web import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.discover import split_source
+from tessera.core.discover import split_source
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from core.decode import DecodeFailure
-from core.records import Sample
+from tessera.core.decode import DecodeFailure
+from tessera.core.records import Sample
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def audio_only(s: Sample) -> bool:
 def audio_variant(parent: Sample, op: str, params: dict[str, Any], samples: Any, source: Any, **changes: Any) -> Sample:
     """A variant carrying new canonical audio `samples` (mono float32 at 16 kHz) and its metrics;
     `source` is the parent's decoded clip (the source rate and channels it came from)."""
-    from core.decode.audio import CANONICAL_RATE, AudioClip, audio_metrics, encode_audio
+    from tessera.core.decode.audio import CANONICAL_RATE, AudioClip, audio_metrics, encode_audio
 
     metrics = audio_metrics(AudioClip(samples, CANONICAL_RATE, source.source_rate, source.source_channels))
     variant = make_variant(parent, op, params, media={**parent.media, "audio": encode_audio(samples, CANONICAL_RATE)}, **changes)

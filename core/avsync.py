@@ -11,8 +11,7 @@ is not judged."""
 from __future__ import annotations
 
 import numpy as np
-
-from core.decode.loudness import frame_levels
+from tessera.core.decode.loudness import frame_levels
 
 
 def onsets(samples: np.ndarray, rate: int, fps: float) -> np.ndarray:

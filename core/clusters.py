@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
-from core.records import Reason, Result, Sample
+from tessera.core.records import Reason, Result, Sample
 
 Clusters = Mapping[str, tuple[str, float]]  # member id → (its representative's id, distance); representatives map to (themselves, 0)
 

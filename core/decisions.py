@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from core.records import Quarantined, Reason, Sample
+from tessera.core.records import Quarantined, Reason, Sample
 
 GATE_OP = "gate."  # a quality gate's verdicts name it gate.<Expectation>(<column>) (expectations/)
 

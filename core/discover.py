@@ -16,8 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.records import MODALITY_ORDER, Quarantined, Reason, Sample, compute_sample_id, sha256_hex
-from core.sniff import SUBTITLE_SUFFIXES, TEXT_SUFFIXES, claimed_modality, sniff
+from tessera.core.records import MODALITY_ORDER, Quarantined, Reason, Sample, compute_sample_id, sha256_hex
+from tessera.core.sniff import SUBTITLE_SUFFIXES, TEXT_SUFFIXES, claimed_modality, sniff
 
 MANIFEST_PART_COLUMNS = ("image", "audio", "video", "subtitles", "text_path")
 

@@ -11,8 +11,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from core.encoders import Models, vector_column
-from core.records import Result, Sample
+from tessera.core.encoders import Models, vector_column
+from tessera.core.records import Result, Sample
 
 UNAVAILABLE = "encoder_unavailable"
 

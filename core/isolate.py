@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from core.decode import DecodeFailure
-from core.records import Reason
+from tessera.core.decode import DecodeFailure
+from tessera.core.records import Reason
 
 # One forkserver for every child we start (here and in the stage engine): clean, single-threaded,
 # with the decoders already imported, so each fork is cheap.
 FORKSERVER = mp.get_context("forkserver")
-FORKSERVER.set_forkserver_preload(["core.ops"])
+FORKSERVER.set_forkserver_preload(["tessera.core.ops"])
 
 
 @dataclass(frozen=True, slots=True)

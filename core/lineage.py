@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.records import Quarantined, Reason, Result, Sample
+from tessera.core.records import Quarantined, Reason, Result, Sample
 
 WINDOW_OPS = ("audio.window", "video.window")  # aug_op of the rows a long medium is cut into
 STEWARD = "steward."

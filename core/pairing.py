@@ -17,9 +17,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from core.capture import Capture
-from core.discover import Group
-from core.sniff import claimed_modality
+from tessera.core.capture import Capture
+from tessera.core.discover import Group
+from tessera.core.sniff import claimed_modality
 
 # host modality → the modalities it takes as guests (one file of each at most)
 GUESTS: dict[str, tuple[str, ...]] = {"video": ("audio",), "audio": ("image",)}

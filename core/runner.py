@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from core.decisions import Verdict, approved, before_ops
-from core.lineage import Edge, edges
-from core.ops.base import Op, OpContext, Result
-from core.records import Quarantined, Reason, Sample
+from tessera.core.decisions import Verdict, approved, before_ops
+from tessera.core.lineage import Edge, edges
+from tessera.core.ops.base import Op, OpContext, Result
+from tessera.core.records import Quarantined, Reason, Sample
 
 log = logging.getLogger(__name__)
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")

@@ -17,10 +17,9 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 
 import pyarrow as pa
-
-from core.embedding import search_text_for
-from core.lineage import Edge, as_rows
-from core.records import MODALITY_ORDER, Moment, Quarantined, Sample, Segment, Stored, sha256_hex
+from tessera.core.embedding import search_text_for
+from tessera.core.lineage import Edge, as_rows
+from tessera.core.records import MODALITY_ORDER, Moment, Quarantined, Sample, Segment, Stored, sha256_hex
 
 # Every metric an operator may write; a new metric is added here (and shows up in GX and the UI),
 # always at the end: existing lakes gain it as a new child of their `metrics` struct (LakeStore.ensure).

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-
-from core.onnx import cpu_session, packaged_model
+from tessera.core.onnx import cpu_session, packaged_model
 
 SIDE = 192  # a picture's longer side, in network pixels: ≈ 4 ms a 4:3 picture on one core
 STRIDE = 32  # DBNet's input sides are multiples of this: the shorter side is padded up to one

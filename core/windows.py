@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from core.records import Sample, Segment, sha256_hex
+from tessera.core.records import Sample, Segment, sha256_hex
 
 
 def spans(duration: float, window_s: float, min_s: float) -> list[tuple[float, float]]:

@@ -14,8 +14,7 @@ from typing import Any
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
-
-from expectations.suites import STRUCTURAL, Rule, drift_rules, stage_rules
+from tessera.expectations.suites import STRUCTURAL, Rule, drift_rules, stage_rules
 
 CHECK = "quality"
 DOCS_SOURCE = "tessera"  # the GX data source (pandas) whose assets are the stages' manifests
@@ -108,7 +107,7 @@ def _validate_kept(df: pd.DataFrame, suite: Callable[[], Any], name: str, docs: 
     return result
 
 
-_VIEW = {"module_name": "expectations.docs_views", "class_name": "CachedPageView"}
+_VIEW = {"module_name": "tessera.expectations.docs_views", "class_name": "CachedPageView"}
 FAST_SITE = {
     "class_name": "SiteBuilder",
     "show_how_to_buttons": True,

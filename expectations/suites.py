@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.baseline import Summary, as_summary
-from core.decisions import GATE_OP
-from core.records import MODALITY_ORDER
+from tessera.core.baseline import Summary, as_summary
+from tessera.core.decisions import GATE_OP
+from tessera.core.records import MODALITY_ORDER
 
 SEVERITIES = ("error", "review", "warn")
 # columns whose failures are about the batch, not a row; the only ones a row that did not land

@@ -31,23 +31,22 @@ class CliError(Exception):
 def _defs():
     """The Definitions the UI loads, plus the command line's progress logger."""
     from dagster import colored_console_logger
-
-    from orchestration.definitions import build_definitions
-    from orchestration.progress import stage_progress
+    from tessera.orchestration.definitions import build_definitions
+    from tessera.orchestration.progress import stage_progress
 
     return build_definitions(loggers={"console": colored_console_logger, "progress": stage_progress})
 
 
 def _lake():
-    from resources.lake import LakeResource
+    from tessera.resources.lake import LakeResource
 
     return LakeResource()
 
 
 def _search(query: str, **options: Any) -> list[dict[str, Any]]:
-    from orchestration.definitions import models_resource
-    from resources.params import load_params
-    from resources.search import search
+    from tessera.orchestration.definitions import models_resource
+    from tessera.resources.params import load_params
+    from tessera.resources.search import search
 
     return search(_lake(), models_resource(load_params()), query, **options)
 
@@ -71,9 +70,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> dict[str, Any]:
-    from orchestration.instance import get_instance
-    from orchestration.sensors import batch_name
-    from resources.lake import check_batch_name
+    from tessera.orchestration.instance import get_instance
+    from tessera.orchestration.sensors import batch_name
+    from tessera.resources.lake import check_batch_name
 
     root = Path(path).expanduser()
     if path.startswith("s3://"):
@@ -100,7 +99,7 @@ def dvc_project() -> bool:
     """Whether this folder is a DVC project whose lake is the one in use (dvc.yaml here, and
     TESSERA_HOME inside this folder, as dvc.yaml sets it): only then do ingest, delete-batch and
     release keep DVC's files up to date."""
-    from resources.home import tessera_home
+    from tessera.resources.home import tessera_home
 
     return Path("dvc.yaml").is_file() and tessera_home().is_relative_to(Path.cwd().resolve())
 
@@ -141,8 +140,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     results += [materialize(b, after_raw, quiet=args.json) for b in handed]
     results += [materialize(b, from_unified, quiet=args.json) for b in near]
     if args.report:  # what dvc.yaml tracks per stage: counts and the tables' content digests, no run ids or timings
-        from resources.lake import STAGE_TABLES
-        from resources.releases import RUN_BOUND, table_digest
+        from tessera.resources.lake import STAGE_TABLES
+        from tessera.resources.releases import RUN_BOUND, table_digest
 
         stable = [{"batch": r["batch"], "success": r["success"], "stages": [_stable(s) for s in r["stages"] if s["stage"] in stages]} for r in results]
         tables = {s: table_digest(lake, STAGE_TABLES[s], int(lake.dataset(STAGE_TABLES[s]).version), RUN_BOUND) for s in stages if lake.dataset(STAGE_TABLES[s]) is not None}
@@ -160,8 +159,7 @@ def _stable(stage: dict[str, Any]) -> dict[str, Any]:
 def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet: bool = False) -> dict[str, Any]:
     """Run `stages` for `batch` through Dagster on the instance (visible in the UI)."""
     from dagster import AssetCheckSeverity, AssetKey
-
-    from orchestration.instance import get_instance
+    from tessera.orchestration.instance import get_instance
 
     instance = get_instance()
     try:
@@ -223,12 +221,12 @@ def delete_batch(batch: str) -> dict[str, Any]:
     """Remove a batch from every stage table and from Dagster's partitions. Content it held passes
     (in raw's commit) to the earliest-registered batch that also carries it, and each receiving
     batch is re-run from `cleaned` through the stages it had reached, so that content lands again."""
-    from orchestration.instance import get_instance
-    from resources.lake import STAGE_TABLES
-    from resources.ledger import release_batch
-    from resources.near_index import near_ops
-    from resources.near_index import release as release_near
-    from resources.params import load_params
+    from tessera.orchestration.instance import get_instance
+    from tessera.resources.lake import STAGE_TABLES
+    from tessera.resources.ledger import release_batch
+    from tessera.resources.near_index import near_ops
+    from tessera.resources.near_index import release as release_near
+    from tessera.resources.params import load_params
 
     lake = _lake()
     try:
@@ -296,8 +294,7 @@ def latest_checks(stage: str, batch: str, runs: set[str] | None = None) -> dict[
     """The newest result of each check of `stage` in a run of `batch`: passed / failed / none.
     `runs`: the ids of the batch's runs, when the caller already has them."""
     from dagster import AssetCheckKey, AssetKey
-
-    from orchestration.instance import get_instance
+    from tessera.orchestration.instance import get_instance
 
     instance = get_instance()
     runs = batch_runs(batch) if runs is None else runs
@@ -318,8 +315,7 @@ def latest_checks(stage: str, batch: str, runs: set[str] | None = None) -> dict[
 def batch_runs(batch: str) -> set[str]:
     """Ids of every run of `batch` (one query)."""
     from dagster import RunsFilter
-
-    from orchestration.instance import get_instance
+    from tessera.orchestration.instance import get_instance
 
     return set(get_instance().get_run_ids(filters=RunsFilter(tags={"dagster/partition": batch})))
 
@@ -327,14 +323,14 @@ def batch_runs(batch: str) -> set[str]:
 def stage_status(batch: str, release: str | None = None) -> dict[str, Any]:
     """Per stage: in, landed, variants, quarantined by reason, checks, the table's version and the
     main metrics — of the lake now, or as release `release` holds it (its tagged versions)."""
-    from core.discover import split_source
-    from resources.lake import LANDED, STAGE_TABLES
-    from resources.store import carried_on
+    from tessera.core.discover import split_source
+    from tessera.resources.lake import LANDED, STAGE_TABLES
+    from tessera.resources.store import carried_on
 
     lake = _lake()
     versions, gx = {}, {}
     if release:
-        from resources.releases import manifest
+        from tessera.resources.releases import manifest
 
         cut = manifest(lake, release)
         versions, gx = cut["versions"], cut.get("gx", {}).get(batch, {})
@@ -375,7 +371,7 @@ def stage_status(batch: str, release: str | None = None) -> dict[str, Any]:
 
 def _distributions(table: Any, where: str) -> dict[str, Any]:
     """The main metrics' distributions over the stage's landed rows of the batch, and how many carry an outlier flag."""
-    from expectations.distributions import distributions
+    from tessera.expectations.distributions import distributions
 
     cols = [c for c in ("metrics", "flags") if c in table.schema.names]
     rows = table.to_lance().to_table(columns=cols, filter=where).to_pylist()
@@ -385,7 +381,7 @@ def _distributions(table: Any, where: str) -> dict[str, Any]:
 
 def _metrics_text(r: dict[str, Any]) -> str:
     """Medians per stage (p10–p90 in --json): what a curator checks first."""
-    from expectations.distributions import MAIN_METRICS, number
+    from tessera.expectations.distributions import MAIN_METRICS, number
 
     stages = [s for s in r["stages"] if s.get("metrics")]
     names = [m for m in MAIN_METRICS if any(m in s["metrics"] for s in stages)]
@@ -411,7 +407,7 @@ def _summary_text(r: dict[str, Any]) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     lake = _lake()
     if args.release:
-        from resources.releases import manifest
+        from tessera.resources.releases import manifest
 
         try:
             counts = manifest(lake, args.release)["counts"]
@@ -441,8 +437,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from orchestration.demo import EXPECTED_QUARANTINE, build_demo_corpus
-    from resources.home import tessera_home
+    from tessera.orchestration.demo import EXPECTED_QUARANTINE, build_demo_corpus
+    from tessera.resources.home import tessera_home
 
     landing = build_demo_corpus(tessera_home() / "demo" / "landing")
     ingest(str(landing), "demo")
@@ -474,7 +470,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _time_paired(batch: str) -> list[dict[str, Any]]:
     """The batch's landed samples whose files raw paired by overlapping capture times."""
-    from core.discover import split_source
+    from tessera.core.discover import split_source
 
     ds = _lake().dataset("samples")
     if ds is None:
@@ -495,8 +491,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import subprocess
 
-    from orchestration.instance import dagster_home
-    from resources.home import tessera_home
+    from tessera.orchestration.instance import dagster_home
+    from tessera.resources.home import tessera_home
 
     dagster_home()
     os.environ["TESSERA_HOME"] = str(tessera_home())  # the UI runs from the repo: pin the same lake
@@ -567,10 +563,9 @@ def release(name: str, note: str = "") -> dict[str, Any]:
     with the GX results of every batch's stages and the `dvc.lock` hash; written to the `releases`
     table and `releases/NAME.json`, and reported to Dagster as a materialization of the `release` asset."""
     from dagster import AssetMaterialization, MetadataValue
-
-    from orchestration.instance import get_instance
-    from resources.home import releases_dir
-    from resources.releases import cut
+    from tessera.orchestration.instance import get_instance
+    from tessera.resources.home import releases_dir
+    from tessera.resources.releases import cut
 
     lake = _lake()
     gx = {b["batch"]: {stage: latest_checks(stage, b["batch"]) for stage in STAGES} for b in lake.batches()}
@@ -613,7 +608,7 @@ def dvc_release(name: str) -> dict[str, Any] | None:
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from resources.releases import listed
+    from tessera.resources.releases import listed
 
     rows = [{"name": r["name"], "created_at": str(r["created_at"])[:19], "note": r["note"], "samples": r["manifest"]["digests"]["samples"]["rows"],
              "digest": r["manifest"]["digests"]["samples"]["digest"]} for r in listed(_lake())]  # fmt: skip
@@ -623,7 +618,7 @@ def cmd_releases(args: argparse.Namespace) -> int:
 
 
 def release_diff(a: str, b: str) -> dict[str, Any]:
-    from resources.releases import diff
+    from tessera.resources.releases import diff
 
     try:
         return diff(_lake(), a, b)
@@ -644,7 +639,7 @@ def _diff_text(d: dict[str, Any]) -> str:
 
 
 def _release_versions(release: str | None) -> dict[str, int] | None:
-    from resources.releases import manifest
+    from tessera.resources.releases import manifest
 
     if not release:
         return None
@@ -655,7 +650,7 @@ def _release_versions(release: str | None) -> dict[str, int] | None:
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
-    from resources.lineage import story, story_text
+    from tessera.resources.lineage import story, story_text
 
     try:
         out = story(_lake(), args.sample_id, _release_versions(args.release))
@@ -666,7 +661,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_why_missing(args: argparse.Namespace) -> int:
-    from resources.lineage import why_missing
+    from tessera.resources.lineage import why_missing
 
     out = why_missing(_lake(), args.what, args.batch, _release_versions(args.release))
     if not out["found"]:
@@ -683,10 +678,10 @@ def cmd_why_missing(args: argparse.Namespace) -> int:
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:
-    from orchestration.maintenance import summary_line
-    from resources.indexes import IndexParams
-    from resources.maintenance import MaintenanceParams, maintain
-    from resources.params import load_params
+    from tessera.orchestration.maintenance import summary_line
+    from tessera.resources.indexes import IndexParams
+    from tessera.resources.maintenance import MaintenanceParams, maintain
+    from tessera.resources.params import load_params
 
     params = load_params()
     MaintenanceParams.from_params(params)  # bad params fail here, in one line, before any work
@@ -710,7 +705,7 @@ def _who(args: argparse.Namespace) -> str:
 
 
 def _queue_filter(args: argparse.Namespace):
-    from steward.queue import Filter
+    from tessera.steward.queue import Filter
 
     return Filter(batch=args.batch, stage=args.stage, reason=args.reason, status=getattr(args, "status", "open"))
 
@@ -721,7 +716,7 @@ def _short(text: str, width: int) -> str:
 
 
 def cmd_review_list(args: argparse.Namespace) -> int:
-    from steward.queue import page
+    from tessera.steward.queue import page
 
     rows, total = page(_lake(), _queue_filter(args), args.limit, args.offset)
     table = [
@@ -735,7 +730,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 
 
 def cmd_review_show(args: argparse.Namespace) -> int:
-    from steward.queue import resolve, story
+    from tessera.steward.queue import resolve, story
 
     lake = _lake()
     out = story(lake, resolve(lake, args.sample_id))
@@ -753,8 +748,8 @@ def cmd_review_show(args: argparse.Namespace) -> int:
 
 
 def cmd_review_decide(args: argparse.Namespace) -> int:
-    from core.decisions import Action
-    from steward.queue import decide, entries, resolve, target
+    from tessera.core.decisions import Action
+    from tessera.steward.queue import decide, entries, resolve, target
 
     lake, action = _lake(), Action(args.action)
     if args.sample_ids and args.matching:
@@ -778,17 +773,17 @@ def cmd_review_decide(args: argparse.Namespace) -> int:
 
 # -- steward (the review web app and its users; steward/web.py, steward/users.py) -------------------
 def _steward_folder() -> Path:
-    from resources.home import tessera_home
+    from tessera.resources.home import tessera_home
 
     return tessera_home() / "steward"
 
 
 def cmd_steward_serve(args: argparse.Namespace) -> int:
-    from resources.home import lake_uri
-    from resources.params import load_params
-    from resources.store import Lake
-    from steward.users import Users
-    from steward.web import serve
+    from tessera.resources.home import lake_uri
+    from tessera.resources.params import load_params
+    from tessera.resources.store import Lake
+    from tessera.steward.users import Users
+    from tessera.steward.web import serve
 
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(f"review app on {where} (lake {lake_uri()}); Ctrl-C stops it", file=sys.stderr)
@@ -801,7 +796,7 @@ def cmd_steward_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_steward_user(args: argparse.Namespace) -> int:
-    from steward.users import Users, new_token
+    from tessera.steward.users import Users, new_token
 
     users = Users(_steward_folder())
     if args.user_command == "list":
@@ -832,7 +827,7 @@ def cmd_steward_user(args: argparse.Namespace) -> int:
 
 
 def cmd_steward_token(args: argparse.Namespace) -> int:
-    from steward.users import Users
+    from tessera.steward.users import Users
 
     users = Users(_steward_folder())
     if args.token_command == "list":

@@ -10,15 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetSelection, AssetSpec, Definitions, define_asset_job, multiprocess_executor
-
-from assets.factory import batch_partitions
-from assets.stages import STAGE_ASSETS
-from orchestration.maintenance import maintenance, nightly_maintenance
-from orchestration.sensors import landing_drops, steward_decisions
-from resources.engine import EngineResource
-from resources.lake import LakeResource
-from resources.models import ModelsResource
-from resources.params import ParamsResource, load_params, params_path
+from tessera.assets.factory import batch_partitions
+from tessera.assets.stages import STAGE_ASSETS
+from tessera.orchestration.maintenance import maintenance, nightly_maintenance
+from tessera.orchestration.sensors import landing_drops, steward_decisions
+from tessera.resources.engine import EngineResource
+from tessera.resources.lake import LakeResource
+from tessera.resources.models import ModelsResource
+from tessera.resources.params import ParamsResource, load_params, params_path
 
 STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
 # A release (`tessera release NAME`): tags on every table, reported as this asset's materialization

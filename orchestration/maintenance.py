@@ -15,10 +15,9 @@ from dagster import (
     job,
     op,
 )
-
-from resources.lake import LakeResource
-from resources.maintenance import maintain
-from resources.params import ParamsResource
+from tessera.resources.lake import LakeResource
+from tessera.resources.maintenance import maintain
+from tessera.resources.params import ParamsResource
 
 
 @op(description="Compaction, index merge or rebuild where due, and cleanup of untagged versions older than maintenance.keep_versions_days.")

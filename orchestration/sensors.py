@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
-
-from assets.factory import batch_partitions
-from resources import decisions
-from resources.lake import STAGE_TABLES, LakeResource, check_batch_name
-from resources.params import load_params
+from tessera.assets.factory import batch_partitions
+from tessera.resources import decisions
+from tessera.resources.lake import STAGE_TABLES, LakeResource, check_batch_name
+from tessera.resources.params import load_params
 
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 STAGES = tuple(STAGE_TABLES)

@@ -13,10 +13,9 @@ from typing import Any
 
 import lance
 import pyarrow as pa
-
-from core.decisions import Action, Verdict, in_force
-from core.schema import DECISION_SCHEMA
-from resources.store import STAGE_TABLES, LakeStore, _quote, in_list, retrying
+from tessera.core.decisions import Action, Verdict, in_force
+from tessera.core.schema import DECISION_SCHEMA
+from tessera.resources.store import STAGE_TABLES, LakeStore, _quote, in_list, retrying
 
 TABLE = "decisions"
 

@@ -25,9 +25,8 @@ from typing import Any, Literal
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
-
-from resources.engine_tasks import FORKSERVER, TaskCrashed, run_alone
-from resources.params import load_params
+from tessera.resources.engine_tasks import FORKSERVER, TaskCrashed, run_alone
+from tessera.resources.params import load_params
 
 __all__ = ["ENGINES", "KINDS", "EngineResource", "TaskCrashed"]
 
@@ -108,7 +107,7 @@ class EngineResource(ConfigurableResource):
         engine, workers = self.resolved_engine(), self.resolved_workers()
         if engine == "local":
             return f"local process pool of {workers} workers"
-        from resources import ray_engine
+        from tessera.resources import ray_engine
 
         address, where = self.resolved_ray_address()
         return ray_engine.connect(address, where, workers)
@@ -138,7 +137,7 @@ class EngineResource(ConfigurableResource):
             if kind == "model":
                 return _map_local_model(task_fn, tasks)
             return _map_local_cpu(task_fn, tasks, self._pool or LocalPool(workers, for_one_map=True), bound)
-        from resources import ray_engine  # Ray is imported only when it is the engine
+        from tessera.resources import ray_engine  # Ray is imported only when it is the engine
 
         address, where = self.resolved_ray_address()
         ray_engine.connect(address, where, workers)

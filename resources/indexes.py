@@ -31,8 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 from lance.dataset import LanceDataset
-
-from resources.conflicts import retry_on_conflict
+from tessera.resources.conflicts import retry_on_conflict
 
 VECTOR_PREFIX = "vec_"
 ANN_KINDS = ("IVF_HNSW_SQ", "IVF_PQ")

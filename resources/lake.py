@@ -7,8 +7,7 @@ from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
-
-from resources.store import (
+from tessera.resources.store import (
     BATCH_NAME,
     LANDED,
     QUARANTINED,

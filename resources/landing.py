@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import IO
 
-from core.discover import LandingError
-from core.records import Reason
+from tessera.core.discover import LandingError
+from tessera.core.records import Reason
 
 
 def printable_name(rel: str) -> str:

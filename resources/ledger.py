@@ -29,14 +29,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 from lance.fragment import FragmentMetadata
-
-from core.decisions import Verdict, rejection
-from core.discover import split_source
-from core.lineage import set_aside_edge
-from core.records import Reason, Sample
-from core.schema import landed_id, quarantine_key, stage_schema
-from resources.decisions import rejected
-from resources.store import LANDED, TOKEN_ID, LakeStore, _quote, in_list, token_row
+from tessera.core.decisions import Verdict, rejection
+from tessera.core.discover import split_source
+from tessera.core.lineage import set_aside_edge
+from tessera.core.records import Reason, Sample
+from tessera.core.schema import landed_id, quarantine_key, stage_schema
+from tessera.resources.decisions import rejected
+from tessera.resources.store import LANDED, TOKEN_ID, LakeStore, _quote, in_list, token_row
 
 HOLDER_OP = "raw.holder"
 DEDUP_OP = "raw.dedup"

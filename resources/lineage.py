@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.discover import split_source
-from core.records import MODALITY_ORDER
-from resources import decisions
-from resources.store import STAGE_TABLES, LakeStore, _quote, in_list
+from tessera.core.discover import split_source
+from tessera.core.records import MODALITY_ORDER
+from tessera.resources import decisions
+from tessera.resources.store import STAGE_TABLES, LakeStore, _quote, in_list
 
 COLUMNS = ["sample_id", "batch", "status", "reason", "detail", "op", "source", "parent_id", "aug_op", "run_id", "code_version", "input_version",
            "created_at", "lineage", "modalities"]  # fmt: skip

@@ -40,9 +40,8 @@ from datetime import timedelta
 from typing import Any
 
 from lance.dataset import LanceDataset
-
-from resources.conflicts import retry_on_conflict
-from resources.indexes import IndexState, index_states, latest, update_indexes
+from tessera.resources.conflicts import retry_on_conflict
+from tessera.resources.indexes import IndexState, index_states, latest, update_indexes
 
 
 @dataclass(frozen=True, slots=True)

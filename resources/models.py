@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
-
-from core.encoders import Models
+from tessera.core.encoders import Models
 
 log = logging.getLogger(__name__)
 _CACHE: dict[tuple[Any, ...], Any] = {}  # one load per process, shared by every asset in it
@@ -74,7 +73,7 @@ class ModelsResource(ConfigurableResource):
         """Only the text encoder (queries at search time need nothing else)."""
         key = ("text-only", self.text_model, self.resolved_device())
         if key not in _CACHE:
-            from core.encoders.text import SentenceEncoder
+            from tessera.core.encoders.text import SentenceEncoder
 
             if not self.text_model:
                 raise ValueError("no text model configured (params.yaml models.text)")
@@ -83,9 +82,9 @@ class ModelsResource(ConfigurableResource):
         return _CACHE[key]
 
     def _build(self, wanted: tuple[str, ...]) -> Models:
-        from core.encoders.hf import ClapAudioEncoder, ClipImageEncoder
-        from core.encoders.text import SentenceEncoder
-        from core.encoders.whisper import WhisperTranscriber
+        from tessera.core.encoders.hf import ClapAudioEncoder, ClipImageEncoder
+        from tessera.core.encoders.text import SentenceEncoder
+        from tessera.core.encoders.whisper import WhisperTranscriber
 
         if not self.allow_download:  # nothing may reach a hub: missing weights fail fast, per modality
             os.environ["HF_HUB_OFFLINE"] = "1"

@@ -31,12 +31,11 @@ from typing import Any
 
 import pyarrow as pa
 from lance.fragment import FragmentMetadata
-
-from core.clusters import NearIndexed
-from core.records import sha256_hex
-from core.schema import NEAR_INDEX_SCHEMA
-from resources.ledger import LATEST
-from resources.store import NEAR_INDEX, TOKEN_ID, LakeStore, _quote, in_list, near_token
+from tessera.core.clusters import NearIndexed
+from tessera.core.records import sha256_hex
+from tessera.core.schema import NEAR_INDEX_SCHEMA
+from tessera.resources.ledger import LATEST
+from tessera.resources.store import NEAR_INDEX, TOKEN_ID, LakeStore, _quote, in_list, near_token
 
 TABLE = NEAR_INDEX
 SCHEMA = NEAR_INDEX_SCHEMA
@@ -105,7 +104,7 @@ def settle(
         return in_list("row_id", [TOKEN_ID, *replaced]), fragments
 
     result.version = lake.commit_batch(TABLE, batch, [], extra=decide)
-    from resources.indexes import ensure_scalar_indexes
+    from tessera.resources.indexes import ensure_scalar_indexes
 
     ensure_scalar_indexes(lake.dataset(TABLE), SCALAR)
     return result
@@ -113,7 +112,7 @@ def settle(
 
 def near_ops(params: Mapping[str, Any]) -> list[NearIndexed]:
     """unified's operators whose clusters reach across batches, as params.yaml configures them."""
-    from core.ops.base import build_ops
+    from tessera.core.ops.base import build_ops
 
     return [op for op in build_ops(params.get("unified", {}).get("ops", [])) if getattr(op, "cross_batch", False)]  # type: ignore[misc]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resources.engine_tasks import ModelHost, TaskCrashed, call
+from tessera.resources.engine_tasks import ModelHost, TaskCrashed, call
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -26,9 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-
-from core.baseline import MAIN_METRICS, summary
-from resources.store import LANDED, STAGE_TABLES, TABLE_STAGES, LakeStore, _quote
+from tessera.core.baseline import MAIN_METRICS, summary
+from tessera.resources.store import LANDED, STAGE_TABLES, TABLE_STAGES, LakeStore, _quote
 
 RELEASES = "releases"
 SCHEMA = pa.schema(

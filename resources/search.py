@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.encoders import vector_column
-from resources.lake import LANDED, LakeResource, _quote
-from resources.models import ModelsResource
+from tessera.core.encoders import vector_column
+from tessera.resources.lake import LANDED, LakeResource, _quote
+from tessera.resources.models import ModelsResource
 
 HIT_COLUMNS = ["sample_id", "batch", "modalities", "text", "transcript", "source", "parent_id", "aug_op"]
 
@@ -29,7 +29,7 @@ def search(
     of release `release` (its tagged version of `samples`, indexes included) when given."""
     table = lake.open("samples")
     if table is not None and release:
-        from resources.releases import version_at
+        from tessera.resources.releases import version_at
 
         table.checkout(version_at(lake, release, "samples"))
     if table is None or table.count_rows() == 0:

@@ -28,10 +28,9 @@ from typing import IO, Any
 import lance
 import pyarrow as pa
 from lance.fragment import FragmentMetadata, write_fragments
-
-from core.lineage import set_aside_edge
-from core.records import STREAMED_MODALITIES
-from core.schema import (
+from tessera.core.lineage import set_aside_edge
+from tessera.core.records import STREAMED_MODALITIES
+from tessera.core.schema import (
     BATCH_SCHEMA,
     BLOB_SCHEMA,
     NEAR_INDEX_SCHEMA,
@@ -40,8 +39,8 @@ from core.schema import (
     quarantine_key,
     stage_schema,
 )
-from resources.conflicts import is_retryable_conflict, retry_on_conflict
-from resources.home import lake_uri, s3_storage_options
+from tessera.resources.conflicts import is_retryable_conflict, retry_on_conflict
+from tessera.resources.home import lake_uri, s3_storage_options
 
 BATCH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 STAGE_TABLES = {"raw": "raw", "cleaned": "cleaned", "unified": "unified", "aligned": "aligned", "augmented": "augmented", "embedded": "samples"}
@@ -356,7 +355,7 @@ class LakeStore:
 
         version = retrying(f"{name}: append", attempt)
         if name == "blobs":  # existence checks and reads by sha stay ∝ the chunk
-            from resources.indexes import ensure_scalar_indexes
+            from tessera.resources.indexes import ensure_scalar_indexes
 
             ensure_scalar_indexes(self.dataset(name), {"sha256": "BTREE"})
         return version
@@ -384,7 +383,7 @@ class LakeStore:
         """Replace the batch's rows of a stage table by `fragments`, in one transaction; then the
         scalar indexes on batch, sample_id and status grow by the new fragments (so the next
         batch's lookups cost ∝ that batch, not the table)."""
-        from resources.indexes import ensure_scalar_indexes
+        from tessera.resources.indexes import ensure_scalar_indexes
 
         version = self.replace_rows(name, f"batch = {_quote(batch)}", fragments, extra)
         ensure_scalar_indexes(self.dataset(name))

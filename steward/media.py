@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from core.sniff import sniff
-from resources.store import LakeStore
+from tessera.core.sniff import sniff
+from tessera.resources.store import LakeStore
 
 SHA = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 64 * 1024

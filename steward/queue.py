@@ -11,10 +11,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from core.decisions import Action, Verdict, in_force
-from resources import decisions
-from resources.store import QUARANTINED, STAGE_TABLES, LakeStore, _quote, in_list
+from tessera.core.decisions import Action, Verdict, in_force
+from tessera.resources import decisions
+from tessera.resources.store import QUARANTINED, STAGE_TABLES, LakeStore, _quote, in_list
 
 STATUSES = ("open", "decided", "all")
 FULL_ID = re.compile(r"^[0-9a-f]{64}$")

@@ -8,11 +8,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from core.decisions import Action
-from core.records import MODALITY_ORDER
-from resources import decisions
-from resources.store import LANDED, QUARANTINED, STAGE_TABLES, LakeStore, _quote
-from steward.queue import story, target
+from tessera.core.decisions import Action
+from tessera.core.records import MODALITY_ORDER
+from tessera.resources import decisions
+from tessera.resources.store import LANDED, QUARANTINED, STAGE_TABLES, LakeStore, _quote
+from tessera.steward.queue import story, target
 
 MEDIA_COLUMNS = ["batch", "status", *(f"media_{m}" for m in MODALITY_ORDER), "keyframes", "keyframe_times", "formats", "segments"]
 NEAR_DUP = re.compile(r"^near-duplicate of ([0-9a-f]{8,64})\b")

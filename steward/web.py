@@ -34,15 +34,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from core.decisions import Action
-from core.records import Reason
-from resources.store import STAGE_TABLES, LakeStore
-from steward import queue
-from steward.auth import Session, Signer, load_secret
-from steward.media import RangeNotSatisfiable, byte_range, open_blob
-from steward.sample import cluster, record_keep, view
-from steward.users import User, Users
+from tessera.core.decisions import Action
+from tessera.core.records import Reason
+from tessera.resources.store import STAGE_TABLES, LakeStore
+from tessera.steward import queue
+from tessera.steward.auth import Session, Signer, load_secret
+from tessera.steward.media import RangeNotSatisfiable, byte_range, open_blob
+from tessera.steward.sample import cluster, record_keep, view
+from tessera.steward.users import User, Users
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50

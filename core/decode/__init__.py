@@ -7,7 +7,7 @@ operators turn it into a quarantine row. Any other exception is a bug.
 import io
 from typing import IO
 
-from core.records import Media, Reason
+from tessera.core.records import Media, Reason
 
 
 class DecodeFailure(Exception):

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 import av
 import numpy as np
 import soundfile
-
-from core.decode import DecodeFailure, open_media
-from core.decode.container import open_container
-from core.decode.loudness import block_powers, frame_levels, integrated, snr_of_levels
-from core.decode.structure import Cut
-from core.records import Media, Quarantined, Reason, Sample
+from tessera.core.decode import DecodeFailure, open_media
+from tessera.core.decode.container import open_container
+from tessera.core.decode.loudness import block_powers, frame_levels, integrated, snr_of_levels
+from tessera.core.decode.structure import Cut
+from tessera.core.records import Media, Quarantined, Reason, Sample
 
 CANONICAL_RATE = 16_000
 CANONICAL_AUDIO = "flac:16k-mono"  # formats["audio"] of canonical audio: 16 kHz mono 16-bit FLAC

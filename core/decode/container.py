@@ -6,9 +6,8 @@ import contextlib
 from collections.abc import Iterator
 
 import av
-
-from core.decode import DecodeFailure, open_media
-from core.records import Media, Reason
+from tessera.core.decode import DecodeFailure, open_media
+from tessera.core.records import Media, Reason
 
 
 @contextlib.contextmanager

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
-
-from core.decode import DecodeFailure
-from core.records import Reason
+from tessera.core.decode import DecodeFailure
+from tessera.core.records import Reason
 
 # Pillow's names of the raster formats it decodes itself (no Ghostscript, no outside library):
 # the everyday web and camera ones, then the scientific, print, texture and icon ones a drop holds.

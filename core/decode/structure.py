@@ -9,8 +9,8 @@ import struct
 from dataclasses import dataclass
 from typing import IO
 
-from core.decode import DecodeFailure, open_media
-from core.records import Media, Reason
+from tessera.core.decode import DecodeFailure, open_media
+from tessera.core.records import Media, Reason
 
 # Top-level ISO-BMFF boxes (ISO/IEC 14496-12); a file opening with one of them is walked box by box
 _BOXES = frozenset({b"ftyp", b"styp", b"moov", b"mdat", b"moof", b"mfra", b"free", b"skip", b"wide", b"sidx", b"uuid", b"meta", b"pdin", b"emsg", b"prft"})

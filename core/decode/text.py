@@ -12,8 +12,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from core.decode import DecodeFailure
-from core.records import Reason, Segment
+from tessera.core.decode import DecodeFailure
+from tessera.core.records import Reason, Segment
 
 POLICIES = ("strict", "replace", "detect")
 BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))

@@ -14,16 +14,15 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 from PIL import Image
-
-from core.avsync import sound_offset
-from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_RATE, AudioStream, encode_audio
-from core.decode.container import open_container
-from core.decode.image import encode_jpeg
-from core.decode.structure import Cut, as_truncation, cut_of, recovered, recovery
-from core.decode.text import ass_dialogue_text
-from core.records import Media, Reason, Segment
-from core.windows import spans
+from tessera.core.avsync import sound_offset
+from tessera.core.decode import DecodeFailure
+from tessera.core.decode.audio import CANONICAL_RATE, AudioStream, encode_audio
+from tessera.core.decode.container import open_container
+from tessera.core.decode.image import encode_jpeg
+from tessera.core.decode.structure import Cut, as_truncation, cut_of, recovered, recovery
+from tessera.core.decode.text import ass_dialogue_text
+from tessera.core.records import Media, Reason, Segment
+from tessera.core.windows import spans
 
 
 @dataclass(frozen=True, slots=True)

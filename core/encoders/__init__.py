@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-
-from core.records import Segment
+from tessera.core.records import Segment
 
 
 class Encoder(Protocol):

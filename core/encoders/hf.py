@@ -6,8 +6,7 @@ import io
 from typing import Any
 
 import numpy as np
-
-from core.encoders import l2_normalise
+from tessera.core.encoders import l2_normalise
 
 
 def _features(out: Any) -> Any:
@@ -19,7 +18,7 @@ def _revision(model: Any, source: str) -> str:
     commit = getattr(model.config, "_commit_hash", None)
     if commit:
         return str(commit)[:12]
-    from core.encoders.hashing import weights_revision
+    from tessera.core.encoders.hashing import weights_revision
 
     return weights_revision(source)
 
@@ -73,8 +72,7 @@ class ClapAudioEncoder(_HubEncoder):
         """`items` are canonical 16 kHz mono FLAC bytes; resampled to the extractor's rate here."""
         import torch
         import torchaudio
-
-        from core.decode.audio import read_audio
+        from tessera.core.decode.audio import read_audio
 
         rate = int(self._processor.sampling_rate)
         resample = torchaudio.transforms.Resample(16_000, rate)

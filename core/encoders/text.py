@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from core.encoders import l2_normalise
-from core.encoders.hashing import weights_revision
+from tessera.core.encoders import l2_normalise
+from tessera.core.encoders.hashing import weights_revision
 
 
 class SentenceEncoder:

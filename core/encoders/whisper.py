@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from core.records import Segment
+from tessera.core.records import Segment
 
 
 class WhisperTranscriber:

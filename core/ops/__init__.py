@@ -1,3 +1,3 @@
 """Importing this package registers every operator (one file each, grouped by stage)."""
 
-from core.ops import aligned, augmented, cleaned, embedded, unified  # noqa: F401
+from tessera.core.ops import aligned, augmented, cleaned, embedded, unified  # noqa: F401

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from core.isolate import run_grouped
-from core.records import Result, Sample
+from tessera.core.isolate import run_grouped
+from tessera.core.records import Result, Sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ def register_op(name: str) -> Callable[[T], T]:
 
 def build_ops(specs: Iterable[str | Mapping[str, Any]]) -> list[Op]:
     """Instantiate operators from `params.yaml` entries: `name` or `{name: {param: value}}`."""
-    import core.ops  # noqa: F401  (registers every operator module)
+    import tessera.core.ops  # noqa: F401  (registers every operator module)
 
     ops: list[Op] = []
     for spec in specs:

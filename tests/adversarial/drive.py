@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration.cli import ingest, materialize
+from tessera.orchestration.cli import ingest, materialize
+
 from tests.adversarial.corpus import MANIFEST
 
 

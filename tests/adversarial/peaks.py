@@ -15,11 +15,11 @@ import re
 import sys
 from pathlib import Path
 
-from core.discover import Group, resolve
-from core.ops.base import OpContext, build_ops
-from core.runner import run_ops
-from resources.landing import LocalLanding
-from resources.params import load_params
+from tessera.core.discover import Group, resolve
+from tessera.core.ops.base import OpContext, build_ops
+from tessera.core.runner import run_ops
+from tessera.resources.landing import LocalLanding
+from tessera.resources.params import load_params
 
 
 def _status_kib(field: str) -> int:

@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 from dagster import build_sensor_context
 from PIL import Image
+from tessera.orchestration.instance import get_instance
+from tessera.orchestration.sensors import steward_decisions
+from tessera.resources import decisions
+from tessera.resources.lake import LakeResource
+from tessera.resources.store import Lake
+from tessera.steward.users import Users
 
-from orchestration.instance import get_instance
-from orchestration.sensors import steward_decisions
-from resources import decisions
-from resources.lake import LakeResource
-from resources.store import Lake
-from steward.users import Users
 from tests.steward.review_lake import BATCH, ICONS, build_review_lake, review_env
 
 pytestmark = pytest.mark.browser
@@ -56,7 +56,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     port = _free_port()
     env = {**os.environ, "TESSERA_HOME": str(home)}
     env.pop("TESSERA_LAKE_URI", None)
-    cmd = [sys.executable, "-m", "orchestration.cli", "steward", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "tessera.orchestration.cli", "steward", "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:

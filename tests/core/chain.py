@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from assets.factory import HYDRATE
-from core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
-from core.records import MODALITY_ORDER, Quarantined, Sample
-from core.runner import run_ops
-from core.schema import arrow_to_samples, samples_to_arrow
+from tessera.assets.factory import HYDRATE
+from tessera.core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
+from tessera.core.records import MODALITY_ORDER, Quarantined, Sample
+from tessera.core.runner import run_ops
+from tessera.core.schema import arrow_to_samples, samples_to_arrow
 
 STAGES = ("cleaned", "unified", "aligned", "augmented", "embedded")
 MODEL_STAGES = {"aligned": ("transcriber",), "embedded": ("text", "image", "audio")}

@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
-
-from core.ops.base import OpContext
-from core.records import MODALITY_ORDER, Sample, compute_sample_id, sha256_hex
-from core.sniff import sniff
+from tessera.core.ops.base import OpContext
+from tessera.core.records import MODALITY_ORDER, Sample, compute_sample_id, sha256_hex
+from tessera.core.sniff import sniff
 
 # ---------------------------------------------------------------------------
 # Builders (plain functions; exposed to tests through the factory fixtures below)

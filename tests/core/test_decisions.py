@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.decisions import Action, Verdict, in_force
-from core.ops.base import OpContext, RowOp
-from core.records import Quarantined, Reason, Result, Sample
-from core.runner import run_ops
+from tessera.core.decisions import Action, Verdict, in_force
+from tessera.core.ops.base import OpContext, RowOp
+from tessera.core.records import Quarantined, Reason, Result, Sample
+from tessera.core.runner import run_ops
 
 
 @dataclass(frozen=True, slots=True)

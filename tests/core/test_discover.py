@@ -6,9 +6,8 @@ import json
 from collections import Counter
 
 import pytest
-
-from core.discover import Discovery, LandingError, discover, split_source
-from core.records import Reason, compute_sample_id
+from tessera.core.discover import Discovery, LandingError, discover, split_source
+from tessera.core.records import Reason, compute_sample_id
 
 
 class MemoryLanding:

@@ -11,10 +11,9 @@ import threading
 import time
 
 import pytest
-
-from core.decode import DecodeFailure
-from core.isolate import run_isolated
-from core.records import Reason
+from tessera.core.decode import DecodeFailure
+from tessera.core.isolate import run_isolated
+from tessera.core.records import Reason
 
 
 def square(x: int) -> int:
@@ -114,7 +113,7 @@ def _crash_on_three(x: int) -> int:
 
 @pytest.mark.fault
 def test_a_group_shares_one_child_and_a_crash_in_it_costs_only_the_crashing_item() -> None:
-    from core.isolate import run_grouped
+    from tessera.core.isolate import run_grouped
 
     out = run_grouped(_crash_on_three, [(1,), (2,), (3,), (4,)], workers=2, timeout_s=30)
     assert [o.value for o in out] == [10, 20, None, 40]

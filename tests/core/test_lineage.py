@@ -3,11 +3,11 @@ of edge, as the real operators make it."""
 
 from __future__ import annotations
 
-from core.decisions import Action, Verdict
-from core.ops.base import OpContext, build_ops
-from core.records import Quarantined, Sample
-from core.runner import run_ops
-from core.schema import arrow_to_samples, samples_to_arrow
+from tessera.core.decisions import Action, Verdict
+from tessera.core.ops.base import OpContext, build_ops
+from tessera.core.records import Quarantined, Sample
+from tessera.core.runner import run_ops
+from tessera.core.schema import arrow_to_samples, samples_to_arrow
 
 
 def _kinds(row: Sample | Quarantined) -> list[tuple[str, str]]:

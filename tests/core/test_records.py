@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from core.augment import make_variant, variant_id, variant_seed
-from core.records import Reason, Sample, compute_sample_id
+from tessera.core.augment import make_variant, variant_id, variant_seed
+from tessera.core.records import Reason, Sample, compute_sample_id
 
 
 def test_sample_id_depends_on_bytes_and_modality_not_on_order() -> None:

@@ -15,17 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-
-import core.ops  # noqa: F401  (registers every operator)
-from core.decode.audio import encode_audio
-from core.ops.base import REGISTRY, OpContext, build_ops
-from core.records import Quarantined, Reason, Sample, Segment
+import tessera.core.ops  # noqa: F401  (registers every operator)
+from tessera.core.decode.audio import encode_audio
+from tessera.core.ops.base import REGISTRY, OpContext, build_ops
+from tessera.core.records import Quarantined, Reason, Sample, Segment
 
 OPS = sorted(REGISTRY)
 
 
 def test_registry_holds_every_operator_params_yaml_names() -> None:
-    from resources.params import load_params
+    from tessera.resources.params import load_params
 
     params = load_params()
     named = {spec if isinstance(spec, str) else next(iter(spec)) for stage in params.values() if isinstance(stage, dict) for spec in stage.get("ops", [])}
@@ -130,7 +129,8 @@ def _shortest_at_every_stage(make_sample, mk_tone, mk_mp4) -> list[Sample]:
     """The shortest legal media of each modality (0.1 s of audio with one cue, a one-frame video
     with 0.1 s of sound and one cue, a 32 px picture, one character of text), raw and as every
     stage's operators leave them (tests/core/chain.py), each form under an id of its own."""
-    from resources.params import load_params
+    from tessera.resources.params import load_params
+
     from tests.core.chain import run_chain
     from tests.core.conftest import encode_image, photo, wav_bytes
 

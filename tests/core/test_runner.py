@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.ops.base import OpContext, RowOp
-from core.ops.cleaned.image_decode import ImageDecode
-from core.ops.cleaned.image_min_side import ImageMinSide
-from core.ops.unified.image_canonical import ImageCanonical
-from core.records import Quarantined, Reason, Result, Sample
-from core.runner import run_ops
+from tessera.core.ops.base import OpContext, RowOp
+from tessera.core.ops.cleaned.image_decode import ImageDecode
+from tessera.core.ops.cleaned.image_min_side import ImageMinSide
+from tessera.core.ops.unified.image_canonical import ImageCanonical
+from tessera.core.records import Quarantined, Reason, Result, Sample
+from tessera.core.runner import run_ops
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-
-from core.sniff import Sniffed, claimed_modality, sniff
+from tessera.core.sniff import Sniffed, claimed_modality, sniff
 
 
 def _image(fmt: str, **kw: object) -> bytes:
@@ -119,8 +118,7 @@ def test_audio_only_m4a_with_a_generic_brand_is_audio(audio_only_mp4) -> None:
 def test_long_form_wav_and_other_pcm_containers_are_audio_that_decodes(fmt: str, expected: str) -> None:
     """RF64 and Wave64 are how recorders write WAV past 4 GiB: real audio, never CORRUPT."""
     import soundfile
-
-    from core.decode.audio import decode_audio
+    from tessera.core.decode.audio import decode_audio
 
     buf = io.BytesIO()
     soundfile.write(buf, (0.3 * np.sin(np.arange(1600) / 3)).astype(np.float32), 16000, format=fmt, subtype="PCM_16")
@@ -195,7 +193,7 @@ def test_utf16_text_is_not_an_mpeg_frame_header() -> None:
 def test_every_audio_container_ffmpeg_reads_is_audio_that_decodes(fmt: str, codec: str, rate: int, expected: str) -> None:
     """Formats a curator meets in old archives and broadcast (WMA, AC-3, WavPack, bare AAC…) are
     known by their bytes, whatever the name, and decode: not UNSUPPORTED at raw."""
-    from core.decode.audio import decode_audio
+    from tessera.core.decode.audio import decode_audio
 
     data = _audio(fmt, codec, rate)
     assert sniff(data, "no-suffix") == Sniffed("audio", expected)
@@ -204,7 +202,7 @@ def test_every_audio_container_ffmpeg_reads_is_audio_that_decodes(fmt: str, code
 
 @pytest.mark.parametrize(("fmt", "codec", "expected"), [("flv", "flv", "flv"), ("mpegts", "libx264", "ts"), ("mpeg", "libx264", "mpg")])
 def test_flash_transport_and_program_streams_are_videos_that_decode(fmt: str, codec: str, expected: str) -> None:
-    from core.decode.video import VideoLimits, decode_video
+    from tessera.core.decode.video import VideoLimits, decode_video
 
     data = _video(fmt, codec)
     assert sniff(data, "no-suffix") == Sniffed("video", expected)
@@ -218,7 +216,7 @@ def test_an_asf_file_with_a_video_stream_is_a_video() -> None:
 
 def test_a_quicktime_file_without_a_file_type_box_is_a_video_that_decodes() -> None:
     """QuickTime files older than the 'ftyp' box open with another top-level box ('wide', 'mdat', 'moov')."""
-    from core.decode.video import VideoLimits, decode_video
+    from tessera.core.decode.video import VideoLimits, decode_video
 
     mov = bytearray(_video("mov", "libx264"))
     assert mov[4:8] == b"ftyp"

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import skimage.data
-
-from orchestration.cli import ingest, materialize
-from resources.lake import STAGE_TABLES, LakeResource
+from tessera.orchestration.cli import ingest, materialize
+from tessera.resources.lake import STAGE_TABLES, LakeResource
 
 pytestmark = pytest.mark.slow
 PHOTOS = Path(skimage.data.__file__).parent
@@ -67,7 +66,7 @@ def test_shared_content_lands_once_in_any_order_of_runs_and_reruns(tessera_home:
 
 
 def test_deleting_the_holding_batch_hands_its_content_on(tessera_home: Path) -> None:
-    from orchestration.cli import delete_batch
+    from tessera.orchestration.cli import delete_batch
 
     a, b = _drop(tessera_home / "drops/a", "chelsea.png"), _drop(tessera_home / "drops/b", "coffee.png")
     for batch, drop in (("a", a), ("b", b)):
@@ -97,7 +96,7 @@ def test_near_copies_in_later_batches_are_held_once_and_pass_on_when_the_holder_
     """A re-encoded copy of last week's photo, under another caption, in this week's drop: DUPLICATE
     naming last week's batch at unified (never in `samples` twice); deleting last week's batch
     hands the picture to this week's, which is re-run and lands it."""
-    from orchestration.cli import delete_batch
+    from tessera.orchestration.cli import delete_batch
 
     a, b = _copy_drop(tessera_home / "drops/a", "chelsea.png", 95), _copy_drop(tessera_home / "drops/b", "coffee.png", 65)
     ingest(str(a), "a")
@@ -109,8 +108,8 @@ def test_near_copies_in_later_batches_are_held_once_and_pass_on_when_the_holder_
     (dup,) = lake.quarantine_rows("b", "unified")
     assert (dup["reason"], dup["op"]) == ("DUPLICATE", "image.near_dup") and "held by batch 'a'" in dup["detail"]
     # the steward sees the cluster across batches: the holder's picture kept in 'a', the copy in 'b'
-    from steward.queue import story
-    from steward.sample import cluster, keep_targets
+    from tessera.steward.queue import story
+    from tessera.steward.sample import cluster, keep_targets
 
     found = cluster(lake, dup["sample_id"], story(lake, dup["sample_id"])["stages"])
     assert [(m["batch"], m["kept"]) for m in found["members"]] == [("a", True), ("b", False)]

@@ -15,12 +15,11 @@ import pytest
 import skimage.data
 import yaml
 from dagster import DagsterInstance
-
-from core.synth import encoded_audio, tone, video_bytes
-from orchestration.definitions import build_definitions
-from resources.engine import EngineResource
-from resources.lake import STAGE_TABLES, LakeResource
-from resources.params import DEFAULT_PARAMS
+from tessera.core.synth import encoded_audio, tone, video_bytes
+from tessera.orchestration.definitions import build_definitions
+from tessera.resources.engine import EngineResource
+from tessera.resources.lake import STAGE_TABLES, LakeResource
+from tessera.resources.params import DEFAULT_PARAMS
 
 pytestmark = pytest.mark.slow
 THROUGH = ["raw", "cleaned", "unified", "aligned", "augmented"]

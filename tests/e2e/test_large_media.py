@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import AssetCheckKey, AssetKey
-
-from core.decode.audio import CANONICAL_RATE, decode_audio, encode_audio
-from core.decode.video import VideoLimits, decode_video
-from core.records import sha256_hex
-from core.synth import encoded_audio, tone, video_bytes
-from orchestration.cli import ingest, materialize
-from orchestration.instance import get_instance
-from resources.lake import LakeResource
-from resources.params import DEFAULT_PARAMS
+from tessera.core.decode.audio import CANONICAL_RATE, decode_audio, encode_audio
+from tessera.core.decode.video import VideoLimits, decode_video
+from tessera.core.records import sha256_hex
+from tessera.core.synth import encoded_audio, tone, video_bytes
+from tessera.orchestration.cli import ingest, materialize
+from tessera.orchestration.instance import get_instance
+from tessera.resources.lake import LakeResource
+from tessera.resources.params import DEFAULT_PARAMS
 
 pytestmark = pytest.mark.slow
 

@@ -11,15 +11,14 @@ import pytest
 import soundfile
 from dagster import DagsterInstance
 from PIL import Image
-
-from core.discover import split_source
-from core.synth import video_bytes
-from orchestration.cli import _time_paired
-from orchestration.definitions import STAGES, build_definitions
-from orchestration.demo import EXPECTED_QUARANTINE, SUBTITLES, build_demo_corpus
-from resources.lake import LANDED, STAGE_TABLES, LakeResource
-from resources.models import ModelsResource
-from resources.params import DEFAULT_PARAMS
+from tessera.core.discover import split_source
+from tessera.core.synth import video_bytes
+from tessera.orchestration.cli import _time_paired
+from tessera.orchestration.definitions import STAGES, build_definitions
+from tessera.orchestration.demo import EXPECTED_QUARANTINE, SUBTITLES, build_demo_corpus
+from tessera.resources.lake import LANDED, STAGE_TABLES, LakeResource
+from tessera.resources.models import ModelsResource
+from tessera.resources.params import DEFAULT_PARAMS
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,9 @@ from pathlib import Path
 import lance
 import pytest
 import skimage.data
-
-from orchestration.cli import delete_batch, ingest, main, materialize
-from resources.lake import LakeResource
-from resources.releases import manifest, table_digest
+from tessera.orchestration.cli import delete_batch, ingest, main, materialize
+from tessera.resources.lake import LakeResource
+from tessera.resources.releases import manifest, table_digest
 
 pytestmark = pytest.mark.slow
 PHOTOS = Path(skimage.data.__file__).parent
@@ -88,8 +87,7 @@ def test_diff_names_what_came_and_what_left_and_why(released: dict, capsys: pyte
 def test_a_release_outlives_maintenance(released: dict, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Compaction and a cleanup of every version older than now: v1's tag keeps its version readable."""
     import yaml
-
-    from resources.params import load_params
+    from tessera.resources.params import load_params
 
     lake, v1 = released["lake"], released["v1"]
     params = load_params()
@@ -109,7 +107,7 @@ def test_the_drift_gate_measures_new_batches_against_the_last_release(released: 
     main metrics (median and robust spread), not the previous batch's values."""
     from types import SimpleNamespace
 
-    from assets.factory import _baseline
+    from tessera.assets.factory import _baseline
 
     base = _baseline(SimpleNamespace(lake=released["lake"], stage="cleaned", batch="b"))
     assert base == released["v2"]["distributions"]["cleaned"] and base["width"]["n"] == 3  # v2 holds a's two photos and b's one

@@ -13,13 +13,12 @@ import pytest
 import skimage.data
 import yaml
 from PIL import Image
-
-from orchestration.cli import ingest, main, materialize
-from orchestration.demo import EXPECTED_QUARANTINE, build_demo_corpus
-from resources import decisions
-from resources.lake import LakeResource
-from resources.lineage import story, why_missing
-from resources.params import load_params
+from tessera.orchestration.cli import ingest, main, materialize
+from tessera.orchestration.demo import EXPECTED_QUARANTINE, build_demo_corpus
+from tessera.resources import decisions
+from tessera.resources.lake import LakeResource
+from tessera.resources.lineage import story, why_missing
+from tessera.resources.params import load_params
 
 pytestmark = pytest.mark.slow
 PHOTOS = Path(skimage.data.__file__).parent

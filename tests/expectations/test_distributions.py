@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from expectations.distributions import distributions, markdown, sparkline
+from tessera.expectations.distributions import distributions, markdown, sparkline
 
 
 def test_quantiles_and_histogram_over_landed_rows_only() -> None:

@@ -12,11 +12,10 @@ import pytest
 import skimage.data
 import yaml
 from PIL import Image
-
-from orchestration.cli import ingest, main, materialize
-from orchestration.instance import get_instance
-from resources.lake import LakeResource
-from resources.params import DEFAULT_PARAMS
+from tessera.orchestration.cli import ingest, main, materialize
+from tessera.orchestration.instance import get_instance
+from tessera.resources.lake import LakeResource
+from tessera.resources.params import DEFAULT_PARAMS
 
 pytestmark = pytest.mark.slow
 PHOTOS = Path(skimage.data.__file__).parent

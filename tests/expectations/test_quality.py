@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from dagster import AssetCheckSeverity
-
-from core.records import Reason, Sample
-from core.schema import samples_to_arrow
-from expectations.bridge import check_result, manifest, quality_check, run_suite, validate
-from expectations.manifest import manifest_rows
-from expectations.suites import stage_rules
-from resources.params import load_params
+from tessera.core.records import Reason, Sample
+from tessera.core.schema import samples_to_arrow
+from tessera.expectations.bridge import check_result, manifest, quality_check, run_suite, validate
+from tessera.expectations.manifest import manifest_rows
+from tessera.expectations.suites import stage_rules
+from tessera.resources.params import load_params
 
 PARAMS = load_params()
 
@@ -83,8 +82,7 @@ def test_a_median_far_from_the_previous_batch_is_drift_a_warning_only():
 def test_a_kept_project_made_by_gx_defaults_is_brought_up_to_date_and_every_result_gets_its_page(tmp_path):
     import great_expectations as gx
     import yaml
-
-    from expectations.docs_views import _InMemoryBytecode
+    from tessera.expectations.docs_views import _InMemoryBytecode
 
     gx.get_context(mode="file", project_root_dir=str(tmp_path))  # as an earlier version left it
     rows = _entries([_sample(1, width=300, height=200), _sample(2, width=4000, height=200)], [])

@@ -59,7 +59,7 @@ MIN_KILLS = int(os.environ.get("TESSERA_FAULT_KILLS", "20"))
 
 # -- the command, as a user runs it ------------------------------------------------------------
 class Cli:
-    """`tessera` (python -m orchestration.cli from this checkout) against one TESSERA_HOME."""
+    """`tessera` (python -m tessera.orchestration.cli from this checkout) against one TESSERA_HOME."""
 
     def __init__(self, home: Path, logs: Path) -> None:
         self.home, self.logs, self.lake = home, logs, home / "lake"
@@ -70,7 +70,7 @@ class Cli:
             self.env.pop(var, None)
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "orchestration.cli", *args]
+        return [sys.executable, "-m", "tessera.orchestration.cli", *args]
 
     def run(self, *args: str, timeout: float = 420) -> subprocess.CompletedProcess:
         return subprocess.run(self.argv(*args), env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -509,7 +509,7 @@ def test_kill_minus_9_anywhere_then_rerun_keeps_the_lake_whole(tmp_path: Path, f
     print(f"\nseed {seed} (replay: TESSERA_FAULT_SEED={seed} pytest -m fault {Path(__file__).relative_to(ROOT)})")
     ref, fault = Cli(tmp_path / "ref", tmp_path / "logs" / "ref"), Cli(tmp_path / "fault", tmp_path / "logs" / "fault")
     where = subprocess.run(
-        [sys.executable, "-c", "import orchestration.cli as c; print(c.__file__)"],
+        [sys.executable, "-c", "import tessera.orchestration.cli as c; print(c.__file__)"],
         env=ref.env,
         cwd=ROOT,
         capture_output=True,

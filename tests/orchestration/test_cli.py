@@ -170,7 +170,7 @@ def test_the_multiprocess_executor_runs_the_job_and_every_step_process_exits(mat
     home = materialized["home"]
     env = {**os.environ, "TESSERA_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     dagster = str(Path(sys.executable).parent / "dagster")
-    cmd = [dagster, "asset", "materialize", "--select", "*", "--partition", "cli", "-m", "orchestration.definitions"]
+    cmd = [dagster, "asset", "materialize", "--select", "*", "--partition", "cli", "-m", "tessera.orchestration.definitions"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=420)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Launching subprocess" in proc.stderr + proc.stdout  # one process per step

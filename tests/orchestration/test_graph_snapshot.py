@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from orchestration.definitions import STAGES, build_definitions
+from tessera.orchestration.definitions import STAGES, build_definitions
 
 SNAPSHOT = Path(__file__).with_name("graph_snapshot.json")
 

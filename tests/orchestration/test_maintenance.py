@@ -15,11 +15,11 @@ import lancedb
 import pytest
 import yaml
 from dagster import DagsterInstance, DefaultScheduleStatus
+from tessera.orchestration.definitions import build_definitions
+from tessera.resources.indexes import update_indexes
+from tessera.resources.lake import LakeResource
+from tessera.resources.params import load_params
 
-from orchestration.definitions import build_definitions
-from resources.indexes import update_indexes
-from resources.lake import LakeResource
-from resources.params import load_params
 from tests.resources.plumbing import plumbing_vectors, samples_batch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def test_the_nightly_schedule_is_registered_and_off_by_default() -> None:
 def _tessera(*args: str, home: Path, params: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "TESSERA_HOME": str(home), **({"TESSERA_PARAMS": str(params)} if params else {})}
     env.pop("TESSERA_LAKE_URI", None)
-    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "tessera.orchestration.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
@@ -88,7 +88,7 @@ def test_tessera_maintain_prints_a_line_per_table_and_speaks_json(tmp_path: Path
 
 
 def test_tessera_maintain_fails_in_one_line_on_bad_params(tmp_path: Path, tessera_home: Path, monkeypatch, capsys) -> None:
-    from orchestration.cli import main
+    from tessera.orchestration.cli import main
 
     monkeypatch.setenv("TESSERA_PARAMS", str(_params_file(tmp_path, keep_version_days=3)))
     assert main(["maintain"]) == 1

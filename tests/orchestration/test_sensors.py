@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
-
-from orchestration.sensors import landing_drops
-from resources.lake import LakeResource
+from tessera.orchestration.sensors import landing_drops
+from tessera.resources.lake import LakeResource
 
 
 @pytest.fixture

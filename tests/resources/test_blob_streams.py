@@ -6,14 +6,13 @@ from __future__ import annotations
 import pickle
 
 import pytest
-
-from core.ops.base import OpContext
-from core.ops.cleaned.audio_decode import AudioDecode
-from core.ops.cleaned.video_decode import VideoDecode
-from core.records import Sample, sha256_hex
-from core.schema import samples_to_arrow
-from core.synth import encoded_audio, tone, video_bytes
-from resources.store import BlobStream, Lake
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.cleaned.audio_decode import AudioDecode
+from tessera.core.ops.cleaned.video_decode import VideoDecode
+from tessera.core.records import Sample, sha256_hex
+from tessera.core.schema import samples_to_arrow
+from tessera.core.synth import encoded_audio, tone, video_bytes
+from tessera.resources.store import BlobStream, Lake
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import lance
 import lancedb
 import numpy as np
 import pytest
+from tessera.resources.indexes import IndexParams, ensure_scalar_indexes, index_states, update_indexes
 
-from resources.indexes import IndexParams, ensure_scalar_indexes, index_states, update_indexes
 from tests.resources.plumbing import VEC, plumbing_vectors, samples_batch
 
 
@@ -117,7 +117,7 @@ def test_bad_index_params_are_named(section: dict, says: str) -> None:
 
 
 def test_the_repository_params_parse() -> None:
-    from resources.params import load_params
+    from tessera.resources.params import load_params
 
     cfg = IndexParams.from_params(load_params())
     assert cfg.ann_min_rows > 0 and cfg.ann_kind in {"IVF_HNSW_SQ", "IVF_PQ"}

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-
-from core.records import Reason, Sample
-from core.schema import SAMPLE_SCHEMA, samples_to_arrow, stage_schema
-from resources.lake import LakeResource
+from tessera.core.records import Reason, Sample
+from tessera.core.schema import SAMPLE_SCHEMA, samples_to_arrow, stage_schema
+from tessera.resources.lake import LakeResource
 
 
 def _s(i: int, batch: str, text: str = "t") -> Sample:
@@ -61,7 +60,7 @@ def test_uncommitted_fragments_are_invisible_until_the_commit(tmp_path: Path) ->
 
 def test_blobs_are_stored_once_and_read_back_as_streams(tmp_path: Path) -> None:
     lake = LakeResource(uri=str(tmp_path / "lake"))
-    from core.records import sha256_hex
+    from tessera.core.records import sha256_hex
 
     data = {sha256_hex(b"x" * 100_000): b"x" * 100_000, sha256_hex(b"y"): b"y"}
     lake.commit_appends("blobs", lake.write_blobs(data, "a"))
@@ -85,7 +84,7 @@ def test_a_table_written_by_older_code_gains_the_new_columns(tmp_path: Path) -> 
 
 
 def test_a_batch_smaller_than_one_chunk_is_still_shared_by_the_workers() -> None:
-    from resources.store import iter_chunks
+    from tessera.resources.store import iter_chunks
 
     items, sizes = list(range(25)), [2_000_000] * 25  # 50 MB: one 64 MiB chunk would leave a worker idle
     assert len(list(iter_chunks(items, sizes, 256, 64 << 20))) == 1
@@ -97,7 +96,7 @@ def test_a_batch_smaller_than_one_chunk_is_still_shared_by_the_workers() -> None
 def test_a_table_written_before_a_metric_existed_keeps_the_new_metric(tmp_path: Path) -> None:
     """`metrics` is a struct: an older lake gains the new metric as a child (null on old rows),
     rather than having it cast away on every write."""
-    from core.schema import METRICS
+    from tessera.core.schema import METRICS
 
     lake = LakeResource(uri=str(tmp_path / "lake"))
     newest = METRICS[-1]

@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-
-from core.discover import discover, split_source
-from core.records import Reason
-from resources.landing import LocalLanding, open_landing
+from tessera.core.discover import discover, split_source
+from tessera.core.records import Reason
+from tessera.resources.landing import LocalLanding, open_landing
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from core.records import Sample, compute_sample_id
-from core.schema import samples_to_arrow, stage_schema
-from resources.lake import LakeResource
-from resources.ledger import Spool, commit_raw, release_batch
+from tessera.core.records import Sample, compute_sample_id
+from tessera.core.schema import samples_to_arrow, stage_schema
+from tessera.resources.lake import LakeResource
+from tessera.resources.ledger import Spool, commit_raw, release_batch
 
 
 def _sample(content: bytes, batch: str, name: str) -> Sample:

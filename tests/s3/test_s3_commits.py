@@ -18,9 +18,8 @@ import lance
 import pyarrow as pa
 import pytest
 from lance.fragment import write_fragments
-
-from resources.conflicts import is_retryable_conflict
-from resources.home import s3_storage_options
+from tessera.resources.conflicts import is_retryable_conflict
+from tessera.resources.home import s3_storage_options
 
 if TYPE_CHECKING:
     from conftest import S3Server  # tests/s3/conftest.py

@@ -14,11 +14,10 @@ import pytest
 import skimage.data
 from dagster import SensorResult, SkipReason, build_sensor_context
 from PIL import Image
-
-from orchestration.cli import ingest, main, materialize
-from orchestration.instance import get_instance
-from orchestration.sensors import steward_decisions
-from resources.lake import LakeResource
+from tessera.orchestration.cli import ingest, main, materialize
+from tessera.orchestration.instance import get_instance
+from tessera.orchestration.sensors import steward_decisions
+from tessera.resources.lake import LakeResource
 
 pytestmark = pytest.mark.slow
 PHOTOS = Path(skimage.data.__file__).parent

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.ops.base import RowOp, register_op
-from core.records import MODALITY_ORDER, Reason, Result, Sample
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import MODALITY_ORDER, Reason, Result, Sample
 
 
 def parse_requirement(require: str | list[str] | tuple[str, ...]) -> tuple[frozenset[str], ...]:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.ops.base import RowOp, register_op
-from core.records import Reason, Result, Sample, Segment
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Reason, Result, Sample, Segment
 
 
 def media_duration(s: Sample) -> float | None:

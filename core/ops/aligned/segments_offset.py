@@ -3,12 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from core.avsync import best_lag
-from core.decode.audio import read_audio
-from core.decode.loudness import frame_levels
-from core.ops.base import RowOp, register_op
-from core.records import Reason, Result, Sample, Segment
+from tessera.core.avsync import best_lag
+from tessera.core.decode.audio import read_audio
+from tessera.core.decode.loudness import frame_levels
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Reason, Result, Sample, Segment
 
 TRANSCRIBED = "whisper:"  # cues a transcriber made from the audio itself are on its timeline by construction
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.decode.audio import read_audio
-from core.ops.base import OpContext, register_op
-from core.records import Result, Sample
+from tessera.core.decode.audio import read_audio
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Result, Sample
 
 
 @register_op("speech.transcribe")

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.ops.aligned.segments_offset import TRANSCRIBED
-from core.ops.base import RowOp, register_op
-from core.records import Moment, Result, Sample
+from tessera.core.ops.aligned.segments_offset import TRANSCRIBED
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Moment, Result, Sample
 
 
 @register_op("timeline.build")

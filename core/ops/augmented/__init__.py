@@ -1,4 +1,4 @@
-from core.ops.augmented import (  # noqa: F401
+from tessera.core.ops.augmented import (  # noqa: F401
     audio_gain,
     audio_noise,
     audio_spec_augment,

@@ -3,11 +3,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from core.augment import audio_only, audio_variant, each_decoded, seeds
-from core.decode.audio import CANONICAL_RATE, decode_audio
-from core.ops.base import OpContext, register_op
-from core.records import Result, Sample
+from tessera.core.augment import audio_only, audio_variant, each_decoded, seeds
+from tessera.core.decode.audio import CANONICAL_RATE, decode_audio
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Result, Sample
 
 
 @register_op("audio.gain")

@@ -4,12 +4,11 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-
-from core.augment import is_original, make_variant, variant_seed
-from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_RATE, AudioClip, audio_metrics, decode_audio, encode_audio
-from core.ops.base import OpContext, register_op
-from core.records import Result, Sample
+from tessera.core.augment import is_original, make_variant, variant_seed
+from tessera.core.decode import DecodeFailure
+from tessera.core.decode.audio import CANONICAL_RATE, AudioClip, audio_metrics, decode_audio, encode_audio
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Result, Sample
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import ImageEnhance
-
-from core.augment import each_decoded, make_variant, seeds
-from core.decode.image import CANONICAL_PNG, encode_canonical, open_image, to_rgb
-from core.ops.base import OpContext, register_op
-from core.records import Result, Sample
+from tessera.core.augment import each_decoded, make_variant, seeds
+from tessera.core.decode.image import CANONICAL_PNG, encode_canonical, open_image, to_rgb
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Result, Sample
 
 COLOUR_WORDS = re.compile(
     r"\b(red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|grey|gray|golden|silver|teal|turquoise|beige|crimson|scarlet|navy)\b",

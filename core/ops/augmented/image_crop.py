@@ -3,11 +3,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from core.augment import each_decoded, make_variant, seeds
-from core.decode.image import CANONICAL_PNG, encode_canonical, open_image, to_rgb
-from core.ops.base import OpContext, register_op
-from core.records import Result, Sample
+from tessera.core.augment import each_decoded, make_variant, seeds
+from tessera.core.decode.image import CANONICAL_PNG, encode_canonical, open_image, to_rgb
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Result, Sample
 
 
 @register_op("image.crop")

@@ -5,13 +5,12 @@ import re
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps
-
-from core.augment import is_original, make_variant
-from core.decode import DecodeFailure
-from core.decode.image import CANONICAL_PNG, dhash, encode_canonical, open_image, to_rgb
-from core.ops.base import OpContext, register_op
-from core.records import Result, Sample
-from core.textdet import text_scores
+from tessera.core.augment import is_original, make_variant
+from tessera.core.decode import DecodeFailure
+from tessera.core.decode.image import CANONICAL_PNG, dhash, encode_canonical, open_image, to_rgb
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Result, Sample
+from tessera.core.textdet import text_scores
 
 log = logging.getLogger(__name__)
 _SIDES = re.compile(r"\b(left|right)(?=\b|[-_])", re.IGNORECASE)

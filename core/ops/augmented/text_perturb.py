@@ -4,10 +4,9 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-
-from core.augment import caption_similarity, is_original, make_variant, seeds
-from core.ops.base import OpContext, register_op
-from core.records import Result, Sample
+from tessera.core.augment import caption_similarity, is_original, make_variant, seeds
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Result, Sample
 
 # Words whose loss changes what a caption says: negations, numbers, quantities and sides.
 PROTECTED = re.compile(r"^(no|not|never|none|nobody|nothing|without|n't|\w*n't|left|right|\d[\d.,:/-]*|one|two|three|four|five|six|seven|eight|nine|ten|all|only)$", re.IGNORECASE)

@@ -1,4 +1,4 @@
-from core.ops.cleaned import (  # noqa: F401
+from tessera.core.ops.cleaned import (  # noqa: F401
     audio_decode,
     image_decode,
     image_min_side,

@@ -4,14 +4,21 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-
-from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, AudioClip, AudioStream, Measures, audio_metrics, encode_audio
-from core.decode.container import open_container
-from core.decode.structure import Cut, as_truncation, cut_of, recovered, recovery
-from core.ops.base import OpContext, RowOp, register_op
-from core.records import Reason, Result, Sample
-from core.windows import cut, window
+from tessera.core.decode import DecodeFailure
+from tessera.core.decode.audio import (
+    CANONICAL_AUDIO,
+    CANONICAL_RATE,
+    AudioClip,
+    AudioStream,
+    Measures,
+    audio_metrics,
+    encode_audio,
+)
+from tessera.core.decode.container import open_container
+from tessera.core.decode.structure import Cut, as_truncation, cut_of, recovered, recovery
+from tessera.core.ops.base import OpContext, RowOp, register_op
+from tessera.core.records import Reason, Result, Sample
+from tessera.core.windows import cut, window
 
 
 @register_op("audio.decode")

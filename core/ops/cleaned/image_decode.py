@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.decode import DecodeFailure
-from core.decode.image import (
+from tessera.core.decode import DecodeFailure
+from tessera.core.decode.image import (
     ALLOWED_FORMATS,
     PILLOW_ERRORS,
     canonical_image,
@@ -16,8 +16,8 @@ from core.decode.image import (
     to_srgb,
     unreadable,
 )
-from core.ops.base import RowOp, register_op
-from core.records import Reason, Result, Sample
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Reason, Result, Sample
 
 
 @register_op("image.decode")

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.decode import DecodeFailure
-from core.decode.text import POLICIES, decode_text_as
-from core.ops.base import RowOp, register_op
-from core.records import Result, Sample
+from tessera.core.decode import DecodeFailure
+from tessera.core.decode.text import POLICIES, decode_text_as
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Result, Sample
 
 
 @register_op("text.decode")

@@ -6,15 +6,14 @@ from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
-
-from core.avsync import track_start
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
-from core.decode.video import VideoLimits, VideoParts, decode_video
-from core.ops.base import OpContext, map_isolated, register_op
-from core.ops.unified.audio_place import START
-from core.ops.unified.video_canonical import with_parts
-from core.records import MODALITY_ORDER, Result, Sample
-from core.windows import stitch, window
+from tessera.core.avsync import track_start
+from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
+from tessera.core.decode.video import VideoLimits, VideoParts, decode_video
+from tessera.core.ops.base import OpContext, map_isolated, register_op
+from tessera.core.ops.unified.audio_place import START
+from tessera.core.ops.unified.video_canonical import with_parts
+from tessera.core.records import MODALITY_ORDER, Result, Sample
+from tessera.core.windows import stitch, window
 
 
 @register_op("video.decode")

@@ -1,1 +1,1 @@
-from core.ops.embedded import embed_audio, embed_image, embed_text  # noqa: F401
+from tessera.core.ops.embedded import embed_audio, embed_image, embed_text  # noqa: F401

@@ -1,4 +1,4 @@
-from core.ops.unified import (  # noqa: F401
+from tessera.core.ops.unified import (  # noqa: F401
     audio_canonical,
     audio_place,
     audio_trim,

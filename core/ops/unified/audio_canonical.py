@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.decode import DecodeFailure
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, decode_audio, encode_audio
-from core.ops.base import RowOp, register_op
-from core.records import Result, Sample
+from tessera.core.decode import DecodeFailure
+from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, decode_audio, encode_audio
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Result, Sample
 
 
 @register_op("audio.canonical")

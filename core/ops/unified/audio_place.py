@@ -3,10 +3,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track, encode_audio
-from core.ops.base import RowOp, register_op
-from core.records import Quarantined, Reason, Result, Sample
+from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track, encode_audio
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Quarantined, Reason, Result, Sample
 
 START = "paired_audio_start_s"
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track, encode_audio
-from core.decode.loudness import frame_levels
-from core.ops.base import RowOp, register_op
-from core.records import Quarantined, Result, Sample
-from core.windows import retime
+from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track, encode_audio
+from tessera.core.decode.loudness import frame_levels
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Quarantined, Result, Sample
+from tessera.core.windows import retime
 
 FRAME_S = 0.01
 

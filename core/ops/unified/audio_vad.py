@@ -3,11 +3,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track
-from core.ops.base import RowOp, register_op
-from core.records import Quarantined, Result, Sample
-from core.vad import speech_probabilities
+from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Quarantined, Result, Sample
+from tessera.core.vad import speech_probabilities
 
 
 @register_op("audio.vad")

@@ -4,11 +4,10 @@ import io
 from dataclasses import dataclass
 
 from PIL import Image
-
-from core.decode import DecodeFailure
-from core.decode.image import CANONICAL_FORMATS, canonical_image, open_image
-from core.ops.base import RowOp, register_op
-from core.records import Result, Sample
+from tessera.core.decode import DecodeFailure
+from tessera.core.decode.image import CANONICAL_FORMATS, canonical_image, open_image
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Result, Sample
 
 
 @register_op("image.canonical")

@@ -4,9 +4,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from core.clusters import band_key, mark
-from core.ops.base import OpContext, register_op
-from core.records import Result, Sample
+from tessera.core.clusters import band_key, mark
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Result, Sample
 
 Clusters = dict[str, tuple[str, float]]  # member id → (its representative's id, bits apart); representatives map to themselves
 HASHES = ("phash", "dhash")

@@ -3,11 +3,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core.decode import DecodeFailure
-from core.decode.image import open_image, to_rgb
-from core.nsfw import nsfw_scores
-from core.ops.base import OpContext, register_op
-from core.records import Reason, Result, Sample
+from tessera.core.decode import DecodeFailure
+from tessera.core.decode.image import open_image, to_rgb
+from tessera.core.nsfw import nsfw_scores
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Reason, Result, Sample
 
 log = logging.getLogger(__name__)
 ACTIONS = ("quarantine", "flag")

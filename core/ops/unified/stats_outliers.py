@@ -5,9 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-
-from core.ops.base import OpContext, register_op
-from core.records import Reason, Result, Sample
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Reason, Result, Sample
 
 METHODS, SIDES, ACTIONS = ("mad", "iqr"), ("low", "high", "both"), ("flag", "quarantine")
 # A blurred or dark picture, a quiet or silent recording: flagged, not dropped, unless params say so.

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.decode.text import canonical_text
-from core.ops.base import RowOp, register_op
-from core.records import Reason, Result, Sample, Segment
+from tessera.core.decode.text import canonical_text
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Reason, Result, Sample, Segment
 
 
 @register_op("text.canonical")

@@ -4,8 +4,8 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from core.ops.base import RowOp, register_op
-from core.records import Reason, Result, Sample
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Reason, Result, Sample
 
 # C0 and C1 controls but tab and newline; invisible characters that hide or reorder text:
 # zero-width space, word joiner, a stray BOM, bidi embeddings/overrides and isolates (the

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.decode.text import identify
-from core.ops.base import RowOp, register_op
-from core.records import Reason, Result, Sample
+from tessera.core.decode.text import identify
+from tessera.core.ops.base import RowOp, register_op
+from tessera.core.records import Reason, Result, Sample
 
 UNDETERMINED = "und"  # ISO 639-2: too short, or no language the model is sure of
 

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-
-from core.clusters import band_key, mark
-from core.ops.base import OpContext, register_op
-from core.records import Result, Sample
+from tessera.core.clusters import band_key, mark
+from tessera.core.ops.base import OpContext, register_op
+from tessera.core.records import Result, Sample
 
 Clusters = dict[str, tuple[str, float]]  # member id → (its representative's id, 1 - estimated Jaccard); representatives map to themselves
 WORDS = re.compile(r"\w+")

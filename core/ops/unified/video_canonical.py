@@ -3,12 +3,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from core.avsync import track_start
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, read_audio
-from core.decode.video import VideoLimits, VideoParts, decode_video
-from core.ops.base import OpContext, map_isolated, register_op
-from core.ops.unified.audio_place import START
-from core.records import MODALITY_ORDER, Result, Sample
+from tessera.core.avsync import track_start
+from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, read_audio
+from tessera.core.decode.video import VideoLimits, VideoParts, decode_video
+from tessera.core.ops.base import OpContext, map_isolated, register_op
+from tessera.core.ops.unified.audio_place import START
+from tessera.core.records import MODALITY_ORDER, Result, Sample
 
 
 @register_op("video.canonical")

@@ -7,10 +7,9 @@ import io
 import numpy as np
 import pytest
 import soundfile
-
-from core.decode.audio import read_audio
-from core.ops.unified.audio_canonical import AudioCanonical
-from core.records import Quarantined, Reason, Sample
+from tessera.core.decode.audio import read_audio
+from tessera.core.ops.unified.audio_canonical import AudioCanonical
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _canon(s: Sample, **params: object):

@@ -6,9 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
-from core.ops.cleaned.audio_decode import AudioDecode
-from core.records import Quarantined, Reason, Sample
+from tessera.core.ops.cleaned.audio_decode import AudioDecode
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _decode(s: Sample, **params: object):
@@ -91,8 +90,8 @@ def test_a_header_with_a_handful_of_samples_is_empty(make_sample, mk_wav, mk_ton
 
 
 def test_one_decode_makes_the_canonical_track_that_unified_keeps(make_sample, mk_wav, mk_tone) -> None:
-    from core.decode.audio import read_audio
-    from core.ops.unified.audio_canonical import AudioCanonical
+    from tessera.core.decode.audio import read_audio
+    from tessera.core.ops.unified.audio_canonical import AudioCanonical
 
     out = _decode(make_sample(audio=mk_wav(mk_tone(1.0, 44_100, 440.0), 44_100)))
     clip = read_audio(out.media["audio"])

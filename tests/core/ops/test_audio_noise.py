@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from core.decode.audio import read_audio
-from core.ops.augmented.audio_noise import AudioNoise
-from core.ops.base import OpContext
-from core.ops.unified.audio_canonical import AudioCanonical
-from core.records import Sample
+from tessera.core.decode.audio import read_audio
+from tessera.core.ops.augmented.audio_noise import AudioNoise
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.unified.audio_canonical import AudioCanonical
+from tessera.core.records import Sample
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
-from core.ops.unified.audio_trim import AudioTrim
-from core.records import Sample, Segment
+from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
+from tessera.core.ops.unified.audio_trim import AudioTrim
+from tessera.core.records import Sample, Segment
 
 RATE = CANONICAL_RATE
 

@@ -4,12 +4,11 @@ speech.transcribe leaves unvoiced tracks alone."""
 from __future__ import annotations
 
 import numpy as np
-
-from core.decode.audio import encode_audio
-from core.ops.aligned.speech_transcribe import SpeechTranscribe
-from core.ops.unified.audio_vad import AudioVad
-from core.records import Sample
-from core.synth import tone
+from tessera.core.decode.audio import encode_audio
+from tessera.core.ops.aligned.speech_transcribe import SpeechTranscribe
+from tessera.core.ops.unified.audio_vad import AudioVad
+from tessera.core.records import Sample
+from tessera.core.synth import tone
 
 
 def _canonical(make_sample, samples: np.ndarray) -> Sample:

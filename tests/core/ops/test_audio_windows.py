@@ -10,12 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-
-from core.decode.audio import CANONICAL_RATE, decode_audio, read_audio
-from core.ops.cleaned.audio_decode import AudioDecode
-from core.records import Quarantined, Reason, Sample, Segment
-from core.synth import encoded_audio, tone
-from core.windows import window_id
+from tessera.core.decode.audio import CANONICAL_RATE, decode_audio, read_audio
+from tessera.core.ops.cleaned.audio_decode import AudioDecode
+from tessera.core.records import Quarantined, Reason, Sample, Segment
+from tessera.core.synth import encoded_audio, tone
+from tessera.core.windows import window_id
 
 RATE = 8_000
 
@@ -57,8 +56,8 @@ def test_past_the_hard_cap_it_is_still_too_long(make_sample) -> None:
 
 PEAK = """
 import json, resource, sys
-from core.ops.cleaned.audio_decode import AudioDecode
-from core.records import Sample
+from tessera.core.ops.cleaned.audio_decode import AudioDecode
+from tessera.core.records import Sample
 data = open(sys.argv[1], "rb").read()
 s = Sample(sample_id="p", batch="b", source="x", modalities=["audio"], media={"audio": data})
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -9,18 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy.signal import stft
-
-from core.decode.audio import CANONICAL_RATE, encode_audio, read_audio
-from core.ops.augmented.audio_gain import AudioGain
-from core.ops.augmented.audio_spec_augment import AudioSpecAugment
-from core.ops.augmented.audio_time_stretch import AudioTimeStretch
-from core.ops.augmented.image_color_jitter import ImageColorJitter
-from core.ops.augmented.image_crop import ImageCrop
-from core.ops.augmented.text_perturb import TextPerturb
-from core.ops.augmented.video_temporal_crop import VideoTemporalCrop
-from core.ops.base import OpContext
-from core.records import Sample, Segment
-from core.synth import tone
+from tessera.core.decode.audio import CANONICAL_RATE, encode_audio, read_audio
+from tessera.core.ops.augmented.audio_gain import AudioGain
+from tessera.core.ops.augmented.audio_spec_augment import AudioSpecAugment
+from tessera.core.ops.augmented.audio_time_stretch import AudioTimeStretch
+from tessera.core.ops.augmented.image_color_jitter import ImageColorJitter
+from tessera.core.ops.augmented.image_crop import ImageCrop
+from tessera.core.ops.augmented.text_perturb import TextPerturb
+from tessera.core.ops.augmented.video_temporal_crop import VideoTemporalCrop
+from tessera.core.ops.base import OpContext
+from tessera.core.records import Sample, Segment
+from tessera.core.synth import tone
 
 CTX = OpContext(batch="b1", seed=7)
 

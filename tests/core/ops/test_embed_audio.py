@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from core.encoders import Models
-from core.ops.base import OpContext
-from core.ops.embedded.embed_audio import EmbedAudio
-from core.ops.unified.audio_canonical import AudioCanonical
+from tessera.core.encoders import Models
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.embedded.embed_audio import EmbedAudio
+from tessera.core.ops.unified.audio_canonical import AudioCanonical
 
 
 def test_no_encoder_configured(make_sample, tone_wav, astronaut_png) -> None:
@@ -36,8 +35,8 @@ def test_a_videos_own_track_is_what_gets_embedded(make_sample, mp4_with_subs) ->
 
 
 def test_a_real_clap_gives_deterministic_unit_vectors_per_sound(make_sample, tiny_clap_dir, mk_wav, mk_tone) -> None:
-    from core.encoders import vector_column
-    from core.encoders.hf import ClapAudioEncoder
+    from tessera.core.encoders import vector_column
+    from tessera.core.encoders.hf import ClapAudioEncoder
 
     encoder = ClapAudioEncoder(str(tiny_clap_dir), model_id="tiny-clap")
     models = Models(encoders={"audio": encoder})

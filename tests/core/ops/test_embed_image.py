@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from core.encoders import Models, vector_column
-from core.ops.base import OpContext
-from core.ops.embedded.embed_image import EmbedImage
+from tessera.core.encoders import Models, vector_column
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.embedded.embed_image import EmbedImage
 
 
 def test_no_encoder_notes_why_and_adds_no_vector(make_sample, astronaut_png, tone_wav) -> None:
@@ -24,7 +23,7 @@ def test_no_encoder_notes_why_and_adds_no_vector(make_sample, astronaut_png, ton
 @pytest.fixture(scope="module")
 def tiny_clip(tiny_clip_dir):
     """The randomly initialised 16-d CLIP of tests/conftest.py, loaded like a real checkpoint."""
-    from core.encoders.hf import ClipImageEncoder
+    from tessera.core.encoders.hf import ClipImageEncoder
 
     return ClipImageEncoder(str(tiny_clip_dir))
 

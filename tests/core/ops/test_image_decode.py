@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
-
-from core.ops.cleaned.image_decode import ImageDecode
-from core.records import Quarantined, Reason, Sample
+from tessera.core.ops.cleaned.image_decode import ImageDecode
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _png_header_only(width: int, height: int) -> bytes:

@@ -7,10 +7,9 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-
-from core.ops.augmented.image_hflip import ImageHFlip, swap_sides
-from core.ops.unified.image_canonical import ImageCanonical
-from core.records import Sample
+from tessera.core.ops.augmented.image_hflip import ImageHFlip, swap_sides
+from tessera.core.ops.unified.image_canonical import ImageCanonical
+from tessera.core.records import Sample
 
 CAPTION = "A man on the Left holds a LEFT glove in his left-hand; leftover rights: right"
 SWAPPED = "A man on the Right holds a RIGHT glove in his right-hand; leftover rights: left"
@@ -81,8 +80,7 @@ def test_pictures_with_writing_are_not_mirrored(make_sample, ctx) -> None:
 
     import skimage.data
     from PIL import Image, ImageDraw, ImageFont
-
-    from core.ops.augmented.image_hflip import ImageHFlip
+    from tessera.core.ops.augmented.image_hflip import ImageHFlip
 
     sign = Image.fromarray(skimage.data.astronaut())
     ImageDraw.Draw(sign).text((40, 380), "STOP HERE", fill=(255, 255, 255), font=ImageFont.load_default(size=40))

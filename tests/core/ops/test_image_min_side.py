@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.ops.cleaned.image_decode import ImageDecode
-from core.ops.cleaned.image_min_side import ImageMinSide
-from core.records import Quarantined, Reason, Sample
+from tessera.core.ops.cleaned.image_decode import ImageDecode
+from tessera.core.ops.cleaned.image_min_side import ImageMinSide
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def test_threshold_is_on_the_shorter_side(make_sample, astronaut_png) -> None:

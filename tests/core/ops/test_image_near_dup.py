@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from core.ops.cleaned.image_decode import ImageDecode
-from core.ops.unified.image_near_dup import ImageNearDup
-from core.records import Quarantined, Reason, Sample
+from tessera.core.ops.cleaned.image_decode import ImageDecode
+from tessera.core.ops.unified.image_near_dup import ImageNearDup
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _decoded(make_sample, *images: bytes, **extra: bytes) -> list[Sample]:

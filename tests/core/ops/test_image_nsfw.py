@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
-
-from core.nsfw import LABELS, class_scores
-from core.ops.unified.image_nsfw import ImageNsfw
-from core.records import Quarantined, Reason, Sample
+from tessera.core.nsfw import LABELS, class_scores
+from tessera.core.ops.unified.image_nsfw import ImageNsfw
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _photo(name: str) -> Image.Image:

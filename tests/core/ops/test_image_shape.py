@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 
 from PIL import Image
-
-from core.ops.cleaned.image_decode import ImageDecode
-from core.ops.cleaned.image_shape import ImageShape
-from core.records import Quarantined, Reason, Sample
+from tessera.core.ops.cleaned.image_decode import ImageDecode
+from tessera.core.ops.cleaned.image_shape import ImageShape
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _decoded(make_sample, size: tuple[int, int]) -> Sample:

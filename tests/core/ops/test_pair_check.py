@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from core.ops.aligned.pair_check import PairCheck
-from core.ops.cleaned.subtitles_decode import SubtitlesDecode
-from core.records import Quarantined, Reason, Sample
+from tessera.core.ops.aligned.pair_check import PairCheck
+from tessera.core.ops.cleaned.subtitles_decode import SubtitlesDecode
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _check(rows: list[Sample]):

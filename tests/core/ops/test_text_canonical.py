@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 
-from core.ops.cleaned.text_decode import TextDecode
-from core.ops.unified.text_canonical import TextCanonical
-from core.records import Quarantined, Reason, Sample, Segment
+from tessera.core.ops.cleaned.text_decode import TextDecode
+from tessera.core.ops.unified.text_canonical import TextCanonical
+from tessera.core.records import Quarantined, Reason, Sample, Segment
 
 
 def _canon(s: Sample):

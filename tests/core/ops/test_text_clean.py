@@ -3,8 +3,8 @@ characters and markup go (counted), and length limits apply to what is left."""
 
 from __future__ import annotations
 
-from core.ops.unified.text_clean import TextClean
-from core.records import Quarantined, Reason, Sample
+from tessera.core.ops.unified.text_clean import TextClean
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _clean(make_sample, text: str, **params: object):

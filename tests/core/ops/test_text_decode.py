@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from core.ops.base import build_ops
-from core.ops.cleaned.text_decode import TextDecode
-from core.records import Quarantined, Reason, Sample
+from tessera.core.ops.base import build_ops
+from tessera.core.ops.cleaned.text_decode import TextDecode
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _decode(s: Sample, **params: object):
@@ -68,7 +67,7 @@ def test_unknown_policy_is_refused_when_the_operator_is_built() -> None:
 
 
 def test_detect_reads_a_legacy_encoding_and_says_which(make_sample) -> None:
-    from core.ops.cleaned.text_decode import TextDecode
+    from tessera.core.ops.cleaned.text_decode import TextDecode
 
     latin = "Le café où l'été déjà s'achève, près de la fenêtre, à côté du théâtre.".encode("cp1252")
     (out,) = TextDecode(policy="detect").apply([make_sample(text=latin)], None)
@@ -78,7 +77,7 @@ def test_detect_reads_a_legacy_encoding_and_says_which(make_sample) -> None:
 
 
 def test_byte_order_marks_decide_the_encoding(make_sample) -> None:
-    from core.ops.cleaned.text_decode import TextDecode
+    from tessera.core.ops.cleaned.text_decode import TextDecode
 
     for data, enc in ((b"\xef\xbb\xbfhello", "utf-8"), ("hello".encode("utf-16"), "utf-16"), ("hello".encode("utf-32"), "utf-32")):
         (out,) = TextDecode().apply([make_sample(text=data)], None)
@@ -86,7 +85,7 @@ def test_byte_order_marks_decide_the_encoding(make_sample) -> None:
 
 
 def test_detect_refuses_what_no_encoding_fits(make_sample) -> None:
-    from core.ops.cleaned.text_decode import TextDecode
+    from tessera.core.ops.cleaned.text_decode import TextDecode
 
     noise = bytes(range(128, 256)) * 8
     (out,) = TextDecode(policy="detect").apply([make_sample(text=noise)], None)

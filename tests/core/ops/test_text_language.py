@@ -3,9 +3,9 @@ its package; `und` when too short or unsure; an `allowed` list quarantines the o
 
 from __future__ import annotations
 
-from core.ops.unified.text_language import TextLanguage
-from core.records import Quarantined, Reason, Sample
-from core.schema import arrow_to_samples, samples_to_arrow
+from tessera.core.ops.unified.text_language import TextLanguage
+from tessera.core.records import Quarantined, Reason, Sample
+from tessera.core.schema import arrow_to_samples, samples_to_arrow
 
 
 def _s(text: str) -> Sample:
@@ -30,7 +30,7 @@ def test_an_allowed_list_quarantines_captions_in_other_languages() -> None:
 def test_the_model_is_unpacked_once_into_the_temp_folder_and_a_damaged_copy_is_not_trusted(tmp_path, monkeypatch) -> None:
     import tempfile
 
-    from core.decode import text
+    from tessera.core.decode import text
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     text._identifier.cache_clear()

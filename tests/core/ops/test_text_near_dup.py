@@ -4,10 +4,9 @@ ones do not; the verdict does not depend on order or chunking."""
 from __future__ import annotations
 
 import pyarrow as pa
-
-from core.ops.base import OpContext
-from core.ops.unified.text_near_dup import TextNearDup
-from core.records import Quarantined, Reason, Sample
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.unified.text_near_dup import TextNearDup
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _texts(make_sample, *captions: str) -> list[Sample]:

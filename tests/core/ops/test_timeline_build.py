@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.ops.aligned.timeline_build import TimelineBuild
-from core.records import Moment, Sample, Segment
+from tessera.core.ops.aligned.timeline_build import TimelineBuild
+from tessera.core.records import Moment, Sample, Segment
 
 
 def _video(**metrics: float) -> Sample:

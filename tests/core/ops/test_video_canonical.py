@@ -9,11 +9,10 @@ import pytest
 import skimage.data
 import soundfile
 from PIL import Image
-
-from core.decode.video import frame_array
-from core.ops.base import OpContext
-from core.ops.unified.video_canonical import VideoCanonical
-from core.records import Quarantined, Reason, Sample
+from tessera.core.decode.video import frame_array
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.unified.video_canonical import VideoCanonical
+from tessera.core.records import Quarantined, Reason, Sample
 
 
 def _canon(rows: list[Sample], **params: object):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
-
-from core.decode.video import VideoLimits, decode_video
-from core.ops.base import OpContext
-from core.ops.cleaned.video_decode import VideoDecode
-from core.records import Quarantined, Reason, Sample
-from core.synth import video_bytes
+from tessera.core.decode.video import VideoLimits, decode_video
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.cleaned.video_decode import VideoDecode
+from tessera.core.records import Quarantined, Reason, Sample
+from tessera.core.synth import video_bytes
 
 
 def _decode(rows: list[Sample], workers: int = 1, **params: object):
@@ -60,7 +59,7 @@ def test_limits(make_sample, mp4_with_subs, params: dict, reason: Reason) -> Non
 
 
 def test_one_decode_makes_the_canonical_parts_and_unified_keeps_them(make_sample, mp4_with_subs) -> None:
-    from core.ops.unified.video_canonical import VideoCanonical
+    from tessera.core.ops.unified.video_canonical import VideoCanonical
 
     (out,) = VideoDecode(keyframe_fps=2.0, max_side=32).apply([make_sample(video=mp4_with_subs)], OpContext(batch="b1"))
     assert out.keyframe_times == [0.0, 0.5, 1.0, 1.5] and out.metrics["video_frames"] > 0

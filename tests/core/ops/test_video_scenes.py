@@ -10,10 +10,9 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
-from core.ops.base import OpContext
-from core.ops.cleaned.video_decode import VideoDecode
-from core.records import Sample
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.cleaned.video_decode import VideoDecode
+from tessera.core.records import Sample
 
 
 def _video(colours_at: list[tuple[float, tuple[int, int, int]]], seconds: float, fps: int = 10, times: list[float] | None = None) -> bytes:

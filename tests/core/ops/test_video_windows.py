@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tessera.core.decode.audio import read_audio
+from tessera.core.ops.base import OpContext
+from tessera.core.ops.cleaned.video_decode import VideoDecode
+from tessera.core.records import Quarantined, Reason, Sample
+from tessera.core.synth import video_bytes
+from tessera.core.windows import window_id
 
-from core.decode.audio import read_audio
-from core.ops.base import OpContext
-from core.ops.cleaned.video_decode import VideoDecode
-from core.records import Quarantined, Reason, Sample
-from core.synth import video_bytes
-from core.windows import window_id
 from tests.core.conftest import build_sample
 
 
@@ -42,7 +42,7 @@ def test_past_the_hard_cap_a_video_is_still_too_long(make_sample) -> None:
 
 def _recording(seconds: float, rate: int = 16_000) -> np.ndarray:
     """A tone whose loudness rises with time: any stretch of it says where it came from."""
-    from core.synth import tone
+    from tessera.core.synth import tone
 
     return (tone(seconds, rate=rate) * np.linspace(0.05, 1.0, int(seconds * rate), dtype=np.float32)).astype(np.float32)
 
@@ -52,8 +52,8 @@ def _cut_twice(
 ) -> tuple[Sample, list[Sample], list[Sample]]:
     """audio.decode, then video.decode, cutting past `over_s` (the recording: `audio_over_s`) into
     `cut_s` pieces: (parent, clips, windows)."""
-    from core.decode.audio import encode_audio
-    from core.ops.cleaned.audio_decode import AudioDecode
+    from tessera.core.decode.audio import encode_audio
+    from tessera.core.ops.cleaned.audio_decode import AudioDecode
 
     s = build_sample(video=video, audio=encode_audio(heard), formats={"video": "mp4"}).with_metrics(**metrics)
     ctx = OpContext(batch="b1", workers=1)
@@ -127,7 +127,7 @@ def test_a_long_take_with_a_recorder_paired_by_clock_is_synced_clip_by_clip(reco
 
 
 def test_stitch_reads_a_span_of_a_recording_kept_in_windows_decoding_only_what_overlaps() -> None:
-    from core.windows import stitch
+    from tessera.core.windows import stitch
 
     rate = 10
     whole = np.arange(1, 61, dtype=np.float32)  # 6 s at 10 Hz, kept as three 2 s windows
