@@ -36,7 +36,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_adds_only_the_tessera_package(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"tessera", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}
-    sources = {f"tessera/{p.relative_to(ROOT)}" for sub in SUBPACKAGES for p in (ROOT / sub).rglob("*.py") if "__pycache__" not in p.parts}
+    tracked = subprocess.run(["git", "ls-files", *SUBPACKAGES], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    sources = {f"tessera/{name}" for name in tracked if name.endswith(".py")}
     assert sources - set(names) == set(), "modules missing from the wheel (add their package to pyproject.toml)"
     for data in ("tessera/params.yaml", "tessera/dagster.yaml", "tessera/workspace.yaml", "tessera/steward/templates/queue.html"):
         assert data in names
