@@ -3,9 +3,10 @@
 from typing import Any
 
 from dagster import MetadataValue
+
 from tessera.assets.factory import StageContext, StageOutcome, run_from_upstream, stage_asset
 from tessera.core.encoders import vector_column
-from tessera.resources.indexes import update_indexes
+from tessera.resources.indexes import ensure_scalar_indexes, update_indexes
 
 ENCODED = ("text", "image", "audio")
 
@@ -19,8 +20,11 @@ def vector_dims(sc: StageContext) -> dict[str, int]:
 def build_indexes(sc: StageContext, outcome: StageOutcome) -> dict[str, Any]:
     """The batch's new rows join `samples`' indexes as a delta segment each (cost of the batch,
     not the table); an ANN index appears once a vector column reaches indexes.ann_min_rows."""
-    table = sc.lake.open("samples")
-    return {"indexes": MetadataValue.json(update_indexes(table, sc.params))} if table is not None else {}
+    table, blobs = sc.lake.open("samples"), sc.lake.dataset("blobs")
+    out = {"indexes": MetadataValue.json(update_indexes(table, sc.params))} if table is not None else {}
+    if blobs is not None:  # readers find media by sha256 (hydrate, the loader): an index lookup, not a scan of every blob's key
+        out["blob_index"] = MetadataValue.json(ensure_scalar_indexes(blobs, {"sha256": "BTREE"}))
+    return out
 
 
 embedded = stage_asset(

@@ -27,6 +27,7 @@ from dagster import (
     RetryPolicy,
     asset,
 )
+
 from tessera.assets.runner import StageSpec, plan_chunks, run_chunks
 from tessera.core.accounting import Account, Books
 from tessera.core.decisions import GATE_OP

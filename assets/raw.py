@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+
 from tessera.assets.factory import StageContext, StageOutcome, stage_asset
 from tessera.assets.runner import CaptureTask, LandingTask, read_captures, read_groups
 from tessera.core.accounting import Books

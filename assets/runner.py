@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+
 from tessera.core.accounting import Books
 from tessera.core.capture import Capture, capture_of
 from tessera.core.discover import Group, LandingError, resolve

@@ -4,6 +4,7 @@ canonical formats (RGB PNG, 16 kHz mono FLAC, keyframes + track + cues, NFC text
 from typing import Any
 
 from dagster import MetadataValue
+
 from tessera.assets.factory import StageContext, StageOutcome, run_from_upstream, stage_asset
 from tessera.core.records import Reason
 from tessera.resources import decisions

@@ -73,6 +73,7 @@ def main() -> None:
     args = p.parse_args()
 
     from starlette.testclient import TestClient
+
     from tessera.steward.queue import Filter, page
     from tessera.steward.users import Users
     from tessera.steward.web import create_app

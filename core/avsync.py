@@ -11,6 +11,7 @@ is not judged."""
 from __future__ import annotations
 
 import numpy as np
+
 from tessera.core.decode.loudness import frame_levels
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
 from tessera.core.onnx import cpu_session, packaged_model
 
 SIDE = 320  # the network's input: pictures are letterboxed to SIDE × SIDE (≈ 30 ms a picture on one core)

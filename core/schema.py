@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 
 import pyarrow as pa
+
 from tessera.core.embedding import search_text_for
 from tessera.core.lineage import Edge, as_rows
 from tessera.core.records import MODALITY_ORDER, Moment, Quarantined, Sample, Segment, Stored, sha256_hex

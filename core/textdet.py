@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
 from tessera.core.onnx import cpu_session, packaged_model
 
 SIDE = 192  # a picture's longer side, in network pixels: ≈ 4 ms a 4:3 picture on one core

@@ -9,6 +9,7 @@ import functools
 from typing import Any
 
 import numpy as np
+
 from tessera.core.onnx import cpu_session, packaged_model
 
 FRAME, CONTEXT, BLOCK = 512, 64, 512  # samples per 32 ms frame at 16 kHz, context carried per frame, frames per call

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
+
 from tessera.expectations.suites import STRUCTURAL, Rule, drift_rules, stage_rules
 
 CHECK = "quality"

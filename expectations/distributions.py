@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
 from tessera.core.baseline import MAIN_METRICS
 
 QUANTILES = {"p10": 10, "median": 50, "p90": 90}

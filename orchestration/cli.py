@@ -31,6 +31,7 @@ class CliError(Exception):
 def _defs():
     """The Definitions the UI loads, plus the command line's progress logger."""
     from dagster import colored_console_logger
+
     from tessera.orchestration.definitions import build_definitions
     from tessera.orchestration.progress import stage_progress
 
@@ -44,11 +45,11 @@ def _lake():
 
 
 def _search(query: str, **options: Any) -> list[dict[str, Any]]:
-    from tessera.orchestration.definitions import models_resource
+    from tessera.resources.models import ModelsResource
     from tessera.resources.params import load_params
     from tessera.resources.search import search
 
-    return search(_lake(), models_resource(load_params()), query, **options)
+    return search(_lake(), ModelsResource.from_params(load_params()), query, **options)
 
 
 def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
@@ -159,6 +160,7 @@ def _stable(stage: dict[str, Any]) -> dict[str, Any]:
 def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet: bool = False) -> dict[str, Any]:
     """Run `stages` for `batch` through Dagster on the instance (visible in the UI)."""
     from dagster import AssetCheckSeverity, AssetKey
+
     from tessera.orchestration.instance import get_instance
 
     instance = get_instance()
@@ -294,6 +296,7 @@ def latest_checks(stage: str, batch: str, runs: set[str] | None = None) -> dict[
     """The newest result of each check of `stage` in a run of `batch`: passed / failed / none.
     `runs`: the ids of the batch's runs, when the caller already has them."""
     from dagster import AssetCheckKey, AssetKey
+
     from tessera.orchestration.instance import get_instance
 
     instance = get_instance()
@@ -315,6 +318,7 @@ def latest_checks(stage: str, batch: str, runs: set[str] | None = None) -> dict[
 def batch_runs(batch: str) -> set[str]:
     """Ids of every run of `batch` (one query)."""
     from dagster import RunsFilter
+
     from tessera.orchestration.instance import get_instance
 
     return set(get_instance().get_run_ids(filters=RunsFilter(tags={"dagster/partition": batch})))
@@ -563,6 +567,7 @@ def release(name: str, note: str = "") -> dict[str, Any]:
     with the GX results of every batch's stages and the `dvc.lock` hash; written to the `releases`
     table and `releases/NAME.json`, and reported to Dagster as a materialization of the `release` asset."""
     from dagster import AssetMaterialization, MetadataValue
+
     from tessera.orchestration.instance import get_instance
     from tessera.resources.home import releases_dir
     from tessera.resources.releases import cut

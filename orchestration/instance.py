@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from dagster import DagsterInstance
+
 from tessera.resources.home import tessera_home
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"

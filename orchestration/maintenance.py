@@ -15,6 +15,7 @@ from dagster import (
     job,
     op,
 )
+
 from tessera.resources.lake import LakeResource
 from tessera.resources.maintenance import maintain
 from tessera.resources.params import ParamsResource

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+
 from tessera.assets.factory import batch_partitions
 from tessera.resources import decisions
 from tessera.resources.lake import STAGE_TABLES, LakeResource, check_batch_name

@@ -13,6 +13,7 @@ from typing import Any
 
 import lance
 import pyarrow as pa
+
 from tessera.core.decisions import Action, Verdict, in_force
 from tessera.core.schema import DECISION_SCHEMA
 from tessera.resources.store import STAGE_TABLES, LakeStore, _quote, in_list, retrying

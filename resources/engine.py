@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
+
 from tessera.resources.engine_tasks import FORKSERVER, TaskCrashed, run_alone
 from tessera.resources.params import load_params
 

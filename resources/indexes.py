@@ -31,6 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 from lance.dataset import LanceDataset
+
 from tessera.resources.conflicts import retry_on_conflict
 
 VECTOR_PREFIX = "vec_"

@@ -7,6 +7,7 @@ from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
+
 from tessera.resources.store import (
     BATCH_NAME,
     LANDED,

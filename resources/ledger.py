@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 from lance.fragment import FragmentMetadata
+
 from tessera.core.decisions import Verdict, rejection
 from tessera.core.discover import split_source
 from tessera.core.lineage import set_aside_edge

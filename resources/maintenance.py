@@ -40,6 +40,7 @@ from datetime import timedelta
 from typing import Any
 
 from lance.dataset import LanceDataset
+
 from tessera.resources.conflicts import retry_on_conflict
 from tessera.resources.indexes import IndexState, index_states, latest, update_indexes
 

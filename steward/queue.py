@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from tessera.core.decisions import Action, Verdict, in_force
 from tessera.resources import decisions
 from tessera.resources.store import QUARANTINED, STAGE_TABLES, LakeStore, _quote, in_list

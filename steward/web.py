@@ -34,6 +34,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from tessera.core.decisions import Action
 from tessera.core.records import Reason
 from tessera.resources.store import STAGE_TABLES, LakeStore

@@ -5,7 +5,8 @@
     t = tessera.connect(".tessera")                       # a TESSERA_HOME, a lake folder or s3://…
     t.search("a rocket on the launch pad", k=5)          # the search `tessera search` runs
     ds = t.dataset(modalities=["image", "text"], image_size=224, release="v1")
-    loader = torch.utils.data.DataLoader(ds, batch_size=32, num_workers=2, collate_fn=tessera.collate)
+    for batch in tessera.dataloader(ds, batch_size=32, num_workers=2):   # padded tensors + batch["mask"]
+        ...
 
 The repository keeps `core/`, `assets/`, `resources/`, … at its top level; installed, they are
 this package's subpackages (`tessera.core`, …), so `tessera` is the only name a user's environment
@@ -27,7 +28,7 @@ if not os.path.isdir(os.path.join(_HERE, "core")) and os.path.isfile(os.path.joi
 if TYPE_CHECKING:
     from tessera.api import Tessera
 
-__all__ = ["Tessera", "collate", "connect"]
+__all__ = ["Tessera", "collate", "connect", "dataloader"]
 
 
 def connect(home_or_uri: str | os.PathLike[str] | None = None, *, release: str | None = None) -> Tessera:
@@ -44,3 +45,10 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     from tessera.loader import collate as _collate
 
     return _collate(items)
+
+
+def dataloader(dataset: Any, batch_size: int = 32, num_workers: int = 2, **options: Any) -> Any:
+    """A `torch.utils.data.DataLoader` set up for a Tessera dataset (collate, forkserver workers)."""
+    from tessera.loader import dataloader as _dataloader
+
+    return _dataloader(dataset, batch_size, num_workers, **options)

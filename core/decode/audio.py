@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 import soundfile
+
 from tessera.core.decode import DecodeFailure, open_media
 from tessera.core.decode.container import open_container
 from tessera.core.decode.loudness import block_powers, frame_levels, integrated, snr_of_levels

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 import av
+
 from tessera.core.decode import DecodeFailure, open_media
 from tessera.core.records import Media, Reason
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
+
 from tessera.core.decode import DecodeFailure
 from tessera.core.records import Reason
 

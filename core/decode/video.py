@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 from PIL import Image
+
 from tessera.core.avsync import sound_offset
 from tessera.core.decode import DecodeFailure
 from tessera.core.decode.audio import CANONICAL_RATE, AudioStream, encode_audio

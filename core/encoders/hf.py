@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 import numpy as np
+
 from tessera.core.encoders import l2_normalise
 
 
@@ -72,6 +73,7 @@ class ClapAudioEncoder(_HubEncoder):
         """`items` are canonical 16 kHz mono FLAC bytes; resampled to the extractor's rate here."""
         import torch
         import torchaudio
+
         from tessera.core.decode.audio import read_audio
 
         rate = int(self._processor.sampling_rate)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from tessera.core.encoders import l2_normalise
 from tessera.core.encoders.hashing import weights_revision
 

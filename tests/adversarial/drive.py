@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from tessera.orchestration.cli import ingest, materialize
-
 from tests.adversarial.corpus import MANIFEST
 
 

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tessera.core.accounting import Books
 from tessera.core.discover import parse_manifest, split_source
 from tessera.resources.lake import STAGE_TABLES, LakeResource
 from tessera.resources.landing import LocalLanding
-
 from tests.adversarial.corpus import BIG_LINE_BYTES, LANDED, MANIFEST, Kind, build
 from tests.adversarial.memory import run_measured
 

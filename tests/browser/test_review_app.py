@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 from dagster import build_sensor_context
 from PIL import Image
+
 from tessera.orchestration.instance import get_instance
 from tessera.orchestration.sensors import steward_decisions
 from tessera.resources import decisions
 from tessera.resources.lake import LakeResource
 from tessera.resources.store import Lake
 from tessera.steward.users import Users
-
 from tests.steward.review_lake import BATCH, ICONS, build_review_lake, review_env
 
 pytestmark = pytest.mark.browser

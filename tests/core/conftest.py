@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
+
 from tessera.core.ops.base import OpContext
 from tessera.core.records import MODALITY_ORDER, Sample, compute_sample_id, sha256_hex
 from tessera.core.sniff import sniff

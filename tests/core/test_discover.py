@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import pytest
+
 from tessera.core.discover import Discovery, LandingError, discover, split_source
 from tessera.core.records import Reason, compute_sample_id
 

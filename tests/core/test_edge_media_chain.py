@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+
 from tessera.core.records import Reason, Sample
 from tessera.resources.models import ModelsResource
 from tessera.resources.params import load_params
-
 from tests.core.chain import STAGES, run_chain
 from tests.core.edge_media import Case, cases, sample
 

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+
 from tessera.core.decode import DecodeFailure
 from tessera.core.isolate import run_isolated
 from tessera.core.records import Reason

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tessera.core.onnx import packaged_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
+
 from tessera.core.capture import Capture, capture_of, parse_time
 from tessera.core.decode.audio import CANONICAL_AUDIO, encode_audio, read_audio
 from tessera.core.discover import plan, resolve, split_source
@@ -21,7 +22,6 @@ from tessera.core.pairing import TimePairing, funnel, loners, pair_by_time, wort
 from tessera.core.records import compute_sample_id
 from tessera.core.synth import encoded_audio, tone, video_bytes
 from tessera.resources.landing import LocalLanding
-
 from tests.adversarial.corpus import mux_audio, mux_moving
 from tests.core.conftest import build_sample
 

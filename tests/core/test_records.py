@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tessera.core.augment import make_variant, variant_id, variant_seed
 from tessera.core.records import Reason, Sample, compute_sample_id
 

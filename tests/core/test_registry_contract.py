@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+
 import tessera.core.ops  # noqa: F401  (registers every operator)
 from tessera.core.decode.audio import encode_audio
 from tessera.core.ops.base import REGISTRY, OpContext, build_ops
@@ -130,7 +131,6 @@ def _shortest_at_every_stage(make_sample, mk_tone, mk_mp4) -> list[Sample]:
     with 0.1 s of sound and one cue, a 32 px picture, one character of text), raw and as every
     stage's operators leave them (tests/core/chain.py), each form under an id of its own."""
     from tessera.resources.params import load_params
-
     from tests.core.chain import run_chain
     from tests.core.conftest import encode_image, photo, wav_bytes
 

@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
+
 from tessera.core.sniff import Sniffed, claimed_modality, sniff
 
 
@@ -118,6 +119,7 @@ def test_audio_only_m4a_with_a_generic_brand_is_audio(audio_only_mp4) -> None:
 def test_long_form_wav_and_other_pcm_containers_are_audio_that_decodes(fmt: str, expected: str) -> None:
     """RF64 and Wave64 are how recorders write WAV past 4 GiB: real audio, never CORRUPT."""
     import soundfile
+
     from tessera.core.decode.audio import decode_audio
 
     buf = io.BytesIO()

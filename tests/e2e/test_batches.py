@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import skimage.data
+
 from tessera.orchestration.cli import ingest, materialize
 from tessera.resources.lake import STAGE_TABLES, LakeResource
 

@@ -15,6 +15,7 @@ import pytest
 import skimage.data
 import yaml
 from dagster import DagsterInstance
+
 from tessera.core.synth import encoded_audio, tone, video_bytes
 from tessera.orchestration.definitions import build_definitions
 from tessera.resources.engine import EngineResource

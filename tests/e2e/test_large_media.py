@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import AssetCheckKey, AssetKey
+
 from tessera.core.decode.audio import CANONICAL_RATE, decode_audio, encode_audio
 from tessera.core.decode.video import VideoLimits, decode_video
 from tessera.core.records import sha256_hex

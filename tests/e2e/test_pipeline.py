@@ -11,6 +11,7 @@ import pytest
 import soundfile
 from dagster import DagsterInstance
 from PIL import Image
+
 from tessera.core.discover import split_source
 from tessera.core.synth import video_bytes
 from tessera.orchestration.cli import _time_paired

@@ -10,6 +10,7 @@ from pathlib import Path
 import lance
 import pytest
 import skimage.data
+
 from tessera.orchestration.cli import delete_batch, ingest, main, materialize
 from tessera.resources.lake import LakeResource
 from tessera.resources.releases import manifest, table_digest
@@ -87,6 +88,7 @@ def test_diff_names_what_came_and_what_left_and_why(released: dict, capsys: pyte
 def test_a_release_outlives_maintenance(released: dict, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Compaction and a cleanup of every version older than now: v1's tag keeps its version readable."""
     import yaml
+
     from tessera.resources.params import load_params
 
     lake, v1 = released["lake"], released["v1"]

@@ -13,6 +13,7 @@ import pytest
 import skimage.data
 import yaml
 from PIL import Image
+
 from tessera.orchestration.cli import ingest, main, materialize
 from tessera.orchestration.demo import EXPECTED_QUARANTINE, build_demo_corpus
 from tessera.resources import decisions

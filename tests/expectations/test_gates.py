@@ -12,6 +12,7 @@ import pytest
 import skimage.data
 import yaml
 from PIL import Image
+
 from tessera.orchestration.cli import ingest, main, materialize
 from tessera.orchestration.instance import get_instance
 from tessera.resources.lake import LakeResource

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from dagster import AssetCheckSeverity
+
 from tessera.core.records import Reason, Sample
 from tessera.core.schema import samples_to_arrow
 from tessera.expectations.bridge import check_result, manifest, quality_check, run_suite, validate
@@ -82,6 +83,7 @@ def test_a_median_far_from_the_previous_batch_is_drift_a_warning_only():
 def test_a_kept_project_made_by_gx_defaults_is_brought_up_to_date_and_every_result_gets_its_page(tmp_path):
     import great_expectations as gx
     import yaml
+
     from tessera.expectations.docs_views import _InMemoryBytecode
 
     gx.get_context(mode="file", project_root_dir=str(tmp_path))  # as an earlier version left it

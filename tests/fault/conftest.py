@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
+
 from tessera.core.synth import chirp_with_pauses, encoded_audio, tone, video_bytes, wav_bytes
 
 SHARED_CAPTION = "a cup of coffee on a saucer\n"

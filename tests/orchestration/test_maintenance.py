@@ -15,11 +15,11 @@ import lancedb
 import pytest
 import yaml
 from dagster import DagsterInstance, DefaultScheduleStatus
+
 from tessera.orchestration.definitions import build_definitions
 from tessera.resources.indexes import update_indexes
 from tessera.resources.lake import LakeResource
 from tessera.resources.params import load_params
-
 from tests.resources.plumbing import plumbing_vectors, samples_batch
 
 REPO = Path(__file__).resolve().parents[2]

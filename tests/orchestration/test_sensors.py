@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
+
 from tessera.orchestration.sensors import landing_drops
 from tessera.resources.lake import LakeResource
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.cleaned.audio_decode import AudioDecode
 from tessera.core.ops.cleaned.video_decode import VideoDecode

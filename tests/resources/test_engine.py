@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import FragileModel, Squarer, kill_worker_once, pid_of, raise_on_2, segfault_on_3, square
+
 from tessera.resources.engine import EngineResource, TaskCrashed
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ import lance
 import lancedb
 import numpy as np
 import pytest
-from tessera.resources.indexes import IndexParams, ensure_scalar_indexes, index_states, update_indexes
 
+from tessera.resources.indexes import IndexParams, ensure_scalar_indexes, index_states, update_indexes
 from tests.resources.plumbing import VEC, plumbing_vectors, samples_batch
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+
 from tessera.core.records import Reason, Sample
 from tessera.core.schema import SAMPLE_SCHEMA, samples_to_arrow, stage_schema
 from tessera.resources.lake import LakeResource

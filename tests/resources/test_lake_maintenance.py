@@ -14,10 +14,10 @@ import lancedb
 import pytest
 from lance.optimize import Compaction
 from lancedb.index import HnswSq
+
 from tessera.resources.conflicts import is_retryable_conflict, retry_on_conflict
 from tessera.resources.indexes import IndexState, index_states, update_indexes
 from tessera.resources.maintenance import MaintenanceParams, index_action, maintain
-
 from tests.resources.plumbing import VEC, plumbing_vectors, samples_batch
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from tessera.core.discover import discover, split_source
 from tessera.core.records import Reason
 from tessera.resources.landing import LocalLanding, open_landing

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tessera.core.records import Sample, compute_sample_id
 from tessera.core.schema import samples_to_arrow, stage_schema
 from tessera.resources.lake import LakeResource

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import skimage.data
 from PIL import Image
+
 from tessera.core.ops.cleaned.image_decode import ImageDecode
 from tessera.core.ops.unified.image_near_dup import ImageNearDup
 from tessera.core.ops.unified.text_near_dup import TextNearDup
 from tessera.core.records import compute_sample_id
 from tessera.resources.lake import LakeResource
 from tessera.resources.near_index import SCHEMA, TABLE, release, settle
-
 from tests.resources.test_ledger import _lake  # batches registered in order: the order decides who holds next
 
 OPS = [ImageNearDup(), TextNearDup()]

@@ -18,6 +18,7 @@ import lance
 import pyarrow as pa
 import pytest
 from lance.fragment import write_fragments
+
 from tessera.resources.conflicts import is_retryable_conflict
 from tessera.resources.home import s3_storage_options
 

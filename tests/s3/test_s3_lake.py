@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 import pytest
+
 from tessera.core.records import Sample, compute_sample_id, sha256_hex
 from tessera.core.schema import samples_to_arrow, stage_schema
 from tessera.resources.lake import LakeResource
-
 from tests.resources.test_ledger import _commit_in_child, _holders, _verdicts
 
 pytestmark = pytest.mark.s3

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
+
 from tessera.core.decode.audio import encode_audio
 from tessera.orchestration.cli import ingest, materialize
-
 from tests.core.conftest import mp4_bytes
 
 PHOTOS = Path(skimage.data.__file__).parent

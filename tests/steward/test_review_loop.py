@@ -14,6 +14,7 @@ import pytest
 import skimage.data
 from dagster import SensorResult, SkipReason, build_sensor_context
 from PIL import Image
+
 from tessera.orchestration.cli import ingest, main, materialize
 from tessera.orchestration.instance import get_instance
 from tessera.orchestration.sensors import steward_decisions

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+
+from bench.steward_queue import synthetic_queue
 from tessera.orchestration.cli import main
 from tessera.resources import decisions
 from tessera.resources.params import load_params
 from tessera.resources.store import Lake
 from tessera.steward.users import Users
 from tessera.steward.web import clock_time, create_app
-
-from bench.steward_queue import synthetic_queue
 from tests.steward.review_lake import BATCH, ICONS, build_review_lake, review_env
 
 pytestmark = pytest.mark.slow

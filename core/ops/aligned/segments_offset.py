@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from tessera.core.avsync import best_lag
 from tessera.core.decode.audio import read_audio
 from tessera.core.decode.loudness import frame_levels

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from tessera.core.augment import audio_only, audio_variant, each_decoded, seeds
 from tessera.core.decode.audio import CANONICAL_RATE, decode_audio
 from tessera.core.ops.base import OpContext, register_op

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from tessera.core.augment import each_decoded, make_variant, seeds
 from tessera.core.decode.image import CANONICAL_PNG, encode_canonical, open_image, to_rgb
 from tessera.core.ops.base import OpContext, register_op

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps
+
 from tessera.core.augment import is_original, make_variant
 from tessera.core.decode import DecodeFailure
 from tessera.core.decode.image import CANONICAL_PNG, dhash, encode_canonical, open_image, to_rgb

@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+
 from tessera.core.augment import caption_similarity, is_original, make_variant, seeds
 from tessera.core.ops.base import OpContext, register_op
 from tessera.core.records import Result, Sample

@@ -4,6 +4,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+
 from tessera.core.augment import is_original, make_variant, seeds
 from tessera.core.decode import DecodeFailure
 from tessera.core.decode.audio import CANONICAL_RATE, decode_audio, encode_audio

@@ -4,6 +4,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+
 from tessera.core.decode import DecodeFailure
 from tessera.core.decode.audio import (
     CANONICAL_AUDIO,

@@ -6,6 +6,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
+
 from tessera.core.avsync import track_start
 from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
 from tessera.core.decode.video import VideoLimits, VideoParts, decode_video

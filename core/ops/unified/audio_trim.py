@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track, encode_audio
 from tessera.core.decode.loudness import frame_levels
 from tessera.core.ops.base import RowOp, register_op

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, canonical_track
 from tessera.core.ops.base import RowOp, register_op
 from tessera.core.records import Quarantined, Result, Sample

@@ -4,6 +4,7 @@ import io
 from dataclasses import dataclass
 
 from PIL import Image
+
 from tessera.core.decode import DecodeFailure
 from tessera.core.decode.image import CANONICAL_FORMATS, canonical_image, open_image
 from tessera.core.ops.base import RowOp, register_op

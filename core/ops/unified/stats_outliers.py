@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+
 from tessera.core.ops.base import OpContext, register_op
 from tessera.core.records import Reason, Result, Sample
 

@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 import soundfile
+
 from tessera.core.decode.audio import read_audio
 from tessera.core.ops.unified.audio_canonical import AudioCanonical
 from tessera.core.records import Quarantined, Reason, Sample

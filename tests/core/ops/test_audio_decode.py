@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from tessera.core.ops.cleaned.audio_decode import AudioDecode
 from tessera.core.records import Quarantined, Reason, Sample
 

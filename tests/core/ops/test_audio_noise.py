@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tessera.core.decode.audio import read_audio
 from tessera.core.ops.augmented.audio_noise import AudioNoise
 from tessera.core.ops.base import OpContext

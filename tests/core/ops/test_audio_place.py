@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
 from tessera.core.ops.unified.audio_place import AudioPlace
 from tessera.core.records import Quarantined, Reason, Sample

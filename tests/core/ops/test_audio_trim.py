@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tessera.core.decode.audio import CANONICAL_AUDIO, CANONICAL_RATE, encode_audio, read_audio
 from tessera.core.ops.unified.audio_trim import AudioTrim
 from tessera.core.records import Sample, Segment

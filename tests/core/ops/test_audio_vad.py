@@ -4,6 +4,7 @@ speech.transcribe leaves unvoiced tracks alone."""
 from __future__ import annotations
 
 import numpy as np
+
 from tessera.core.decode.audio import encode_audio
 from tessera.core.ops.aligned.speech_transcribe import SpeechTranscribe
 from tessera.core.ops.unified.audio_vad import AudioVad

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from tessera.core.decode.audio import CANONICAL_RATE, decode_audio, read_audio
 from tessera.core.ops.cleaned.audio_decode import AudioDecode
 from tessera.core.records import Quarantined, Reason, Sample, Segment

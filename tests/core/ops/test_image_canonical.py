@@ -7,6 +7,7 @@ import io
 import numpy as np
 import skimage.data
 from PIL import Image, ImageOps
+
 from tessera.core.ops.unified.image_canonical import ImageCanonical
 from tessera.core.records import Sample
 

@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 from PIL import Image
+
 from tessera.core.decode.image import open_image
 from tessera.core.ops.cleaned.image_decode import ImageDecode
 from tessera.core.records import Quarantined, Reason, Sample

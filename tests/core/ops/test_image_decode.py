@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
+
 from tessera.core.ops.cleaned.image_decode import ImageDecode
 from tessera.core.records import Quarantined, Reason, Sample
 

@@ -9,10 +9,10 @@ import io
 
 import pytest
 from PIL import Image
+
 from tessera.core.ops.cleaned.image_decode import ImageDecode
 from tessera.core.records import Quarantined, Reason, Sample
 from tessera.core.sniff import Sniffed, sniff
-
 from tests.core.conftest import build_sample, photo
 
 

@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+
 from tessera.core.ops.augmented.image_hflip import ImageHFlip, swap_sides
 from tessera.core.ops.unified.image_canonical import ImageCanonical
 from tessera.core.records import Sample
@@ -80,6 +81,7 @@ def test_pictures_with_writing_are_not_mirrored(make_sample, ctx) -> None:
 
     import skimage.data
     from PIL import Image, ImageDraw, ImageFont
+
     from tessera.core.ops.augmented.image_hflip import ImageHFlip
 
     sign = Image.fromarray(skimage.data.astronaut())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tessera.core.ops.cleaned.image_decode import ImageDecode
 from tessera.core.ops.unified.image_near_dup import ImageNearDup
 from tessera.core.records import Quarantined, Reason, Sample

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
+
 from tessera.core.nsfw import LABELS, class_scores
 from tessera.core.ops.unified.image_nsfw import ImageNsfw
 from tessera.core.records import Quarantined, Reason, Sample

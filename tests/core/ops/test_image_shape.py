@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from PIL import Image
+
 from tessera.core.ops.cleaned.image_decode import ImageDecode
 from tessera.core.ops.cleaned.image_shape import ImageShape
 from tessera.core.records import Quarantined, Reason, Sample

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tessera.core.ops.aligned.pair_check import PairCheck
 from tessera.core.ops.cleaned.subtitles_decode import SubtitlesDecode
 from tessera.core.records import Quarantined, Reason, Sample

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tessera.core.decode.audio import encode_audio
 from tessera.core.ops.aligned.segments_offset import SegmentsOffset
 from tessera.core.records import Quarantined, Reason, Sample, Segment

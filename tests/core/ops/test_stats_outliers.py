@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.unified.stats_outliers import StatsOutliers
 from tessera.core.records import Quarantined, Reason, Sample

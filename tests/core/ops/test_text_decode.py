@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tessera.core.ops.base import build_ops
 from tessera.core.ops.cleaned.text_decode import TextDecode
 from tessera.core.records import Quarantined, Reason, Sample

@@ -4,6 +4,7 @@ ones do not; the verdict does not depend on order or chunking."""
 from __future__ import annotations
 
 import pyarrow as pa
+
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.unified.text_near_dup import TextNearDup
 from tessera.core.records import Quarantined, Reason, Sample

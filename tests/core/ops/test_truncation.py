@@ -4,12 +4,12 @@
 import io
 
 import pytest
+
 from tessera.core.decode.structure import cut_short
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.cleaned.audio_decode import AudioDecode
 from tessera.core.ops.cleaned.video_decode import VideoDecode
 from tessera.core.records import Quarantined, Reason, Sample
-
 from tests.adversarial.corpus import flac_bytes, mp4_bytes, mp4_layout, tone, wav_bytes, wav_declaring_seconds, zero_timescale
 
 

@@ -8,12 +8,12 @@ import io
 import av
 import numpy as np
 import pytest
+
 from tessera.core.avsync import best_lag, offset
 from tessera.core.ops.aligned.video_av_sync import VideoAvSync
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.cleaned.video_decode import VideoDecode
 from tessera.core.records import Quarantined, Reason, Sample
-
 from tests.adversarial.corpus import mux_audio
 
 # (start, seconds lit): irregular starts and lengths, so that only the starts line up at one lag

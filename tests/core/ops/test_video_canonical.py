@@ -9,6 +9,7 @@ import pytest
 import skimage.data
 import soundfile
 from PIL import Image
+
 from tessera.core.decode.video import frame_array
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.unified.video_canonical import VideoCanonical

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+
 from tessera.core.decode.video import VideoLimits, decode_video
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.cleaned.video_decode import VideoDecode

@@ -10,6 +10,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.cleaned.video_decode import VideoDecode
 from tessera.core.records import Sample

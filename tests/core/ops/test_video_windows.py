@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tessera.core.decode.audio import read_audio
 from tessera.core.ops.base import OpContext
 from tessera.core.ops.cleaned.video_decode import VideoDecode
 from tessera.core.records import Quarantined, Reason, Sample
 from tessera.core.synth import video_bytes
 from tessera.core.windows import window_id
-
 from tests.core.conftest import build_sample
 
 
