@@ -42,7 +42,8 @@ from tessera.resources.engine import EngineResource
 from tessera.resources.home import tessera_home
 from tessera.resources.lake import STAGE_TABLES, LakeResource
 from tessera.resources.models import ModelsResource
-from tessera.resources.params import ParamsResource, load_params, stage_params_hash
+from tessera.resources.params import load_params, stage_params_hash
+from tessera.resources.params_resource import ParamsResource
 
 batch_partitions = DynamicPartitionsDefinition(name="batch")
 CHECK = "accounted_for"

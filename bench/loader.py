@@ -52,11 +52,12 @@ def build_drop(root: Path, n: int, seed: int = 0) -> int:
 
     rng = np.random.default_rng(seed)
     folder = Path(skimage.data.__file__).parent
-    sources = [Image.open(folder / name).convert("RGB") for name in ("astronaut.png", "chelsea.png", "rocket.jpg", "coffee.png", "motorcycle_left.png", "hubble_deep_field.jpg")]
+    names = ("astronaut.png", "chelsea.png", "rocket.jpg", "coffee.png", "motorcycle_left.png", "hubble_deep_field.jpg")
+    sources = [Image.open(folder / name).convert("RGB") for name in names]
     root.mkdir(parents=True, exist_ok=True)
     total = 0
     for i in range(n):
-        src = sources[i % len(sources)]
+        src, name = sources[i % len(sources)], Path(names[i % len(names)]).stem
         w, h = src.size
         cw, ch = int(w * rng.uniform(0.5, 1.0)), int(h * rng.uniform(0.5, 1.0))
         x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
@@ -64,7 +65,7 @@ def build_drop(root: Path, n: int, seed: int = 0) -> int:
         scale = side / max(cw, ch)
         im = src.crop((x, y, x + cw, y + ch)).resize((max(1, round(cw * scale)), max(1, round(ch * scale))), Image.Resampling.BICUBIC)
         im.save(root / f"photo{i:05d}.jpg", quality=90)
-        (root / f"photo{i:05d}.txt").write_text(f"photo {i}: a crop of scikit-image's {Path(src.filename or 'photo').stem}\n")
+        (root / f"photo{i:05d}.txt").write_text(f"photo {i}: a crop of scikit-image's {name}\n")
         total += (root / f"photo{i:05d}.jpg").stat().st_size
     return total
 
@@ -97,12 +98,10 @@ def naive(folder: Path) -> int:
 
 
 def tessera_loader(home: Path, workers: int, stream: bool, epochs: int = 1) -> int:
-    from torch.utils.data import DataLoader
-
     import tessera
 
     ds = tessera.connect(home).dataset(modalities=["image"], require=["image"], variants=False, image_size=SIZE, stream=stream, read_rows=BATCH)
-    loader = DataLoader(ds, batch_size=BATCH, num_workers=workers, collate_fn=tessera.collate, persistent_workers=False)
+    loader = tessera.dataloader(ds, batch_size=BATCH, num_workers=workers)
     n = 0
     for epoch in range(epochs):
         if stream:

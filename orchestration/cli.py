@@ -45,11 +45,12 @@ def _lake():
 
 
 def _search(query: str, **options: Any) -> list[dict[str, Any]]:
-    from tessera.resources.models import ModelsResource
     from tessera.resources.params import load_params
-    from tessera.resources.search import search
+    from tessera.resources.search import QueryModels, SearchParams, search
+    from tessera.resources.store import Lake
 
-    return search(_lake(), ModelsResource.from_params(load_params()), query, **options)
+    params = load_params()
+    return search(Lake(), QueryModels.from_params(params), query, params=SearchParams.from_params(params), **options)
 
 
 def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
@@ -882,7 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--release", metavar="NAME", help="the books as release NAME holds them")
     sp = add("search", cmd_search, "text → samples (hybrid vector + full text), or --like SAMPLE_ID")
     sp.add_argument("query", nargs="?", default="")
-    sp.add_argument("--k", type=int, default=10)
+    sp.add_argument("--k", type=int, default=None, help="hits to return (default: params.yaml search.k)")
     sp.add_argument("--modality", choices=("text", "image", "audio", "video"), help="only samples that have this modality")
     sp.add_argument("--like", metavar="SAMPLE_ID", help="samples nearest to this one")
     sp.add_argument("--variants", action="store_true", help="include augmentation variants in the hits")

@@ -18,7 +18,8 @@ from tessera.orchestration.sensors import landing_drops, steward_decisions
 from tessera.resources.engine import EngineResource
 from tessera.resources.lake import LakeResource
 from tessera.resources.models import ModelsResource
-from tessera.resources.params import ParamsResource, load_params, params_path
+from tessera.resources.params import load_params, params_path
+from tessera.resources.params_resource import ParamsResource
 
 STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
 # A release (`tessera release NAME`): tags on every table, reported as this asset's materialization

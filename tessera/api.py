@@ -75,18 +75,18 @@ class Tessera:
         self,
         query: str = "",
         *,
-        k: int = 10,
+        k: int | None = None,
         modality: str | None = None,
         like: str | None = None,
         variants: bool = False,
         release: str | None = None,
     ) -> list[dict[str, Any]]:
         """The search `tessera search` runs: hits with `sample_id`, `score` (higher is better)."""
-        from tessera.resources.models import ModelsResource
-        from tessera.resources.search import search
+        from tessera.resources.search import QueryModels, SearchParams, search
 
-        models = ModelsResource.from_params(self.params())
-        return search(self.lake, models, query, k=k, modality=modality, like=like, variants=variants, release=release or self.release)
+        params = self.params()
+        return search(self.lake, QueryModels.from_params(params), query, k=k, modality=modality, like=like, variants=variants,
+                      release=release or self.release, params=SearchParams.from_params(params))  # fmt: skip
 
     # -- training -------------------------------------------------------------------------------
     def dataset(

@@ -83,3 +83,29 @@ class ClapAudioEncoder(_HubEncoder):
         with torch.inference_mode():
             feats = _features(self._model.get_audio_features(input_features=inputs["input_features"].to(self._device, self._dtype)))
         return l2_normalise(feats.float().cpu().numpy())
+
+
+class _TextTower(_HubEncoder):
+    """The text side of a two-tower model: query text into the vector space of its other tower
+    (the same model@revision that made the column, so `model_id` names that column)."""
+
+    processor_class = "AutoTokenizer"
+
+    def encode(self, items: list[Any]) -> np.ndarray:
+        import torch
+
+        inputs = self._processor([str(t) for t in items], padding=True, truncation=True, return_tensors="pt")
+        wanted = {k: v.to(self._device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
+        with torch.inference_mode():
+            feats = _features(self._model.get_text_features(**wanted))
+        return l2_normalise(feats.float().cpu().numpy())
+
+
+class ClipTextEncoder(_TextTower):
+    modality = "image"
+    model_class = "CLIPModel"
+
+
+class ClapTextEncoder(_TextTower):
+    modality = "audio"
+    model_class = "ClapModel"

