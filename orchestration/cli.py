@@ -45,12 +45,56 @@ def _lake():
 
 
 def _search(query: str, **options: Any) -> list[dict[str, Any]]:
+    """Through a running `tessera serve` when TESSERA_SERVE_URL names one (TESSERA_TOKEN: its API
+    token); in this process when none is set or it does not answer."""
+    url = os.environ.get("TESSERA_SERVE_URL")
+    if url:
+        try:
+            return _served_search(url.rstrip("/"), query, **options)
+        except ConnectionError as exc:
+            print(f"note: {url} did not answer ({exc}); searching in this process", file=sys.stderr)
     from tessera.resources.params import load_params
     from tessera.resources.search import QueryModels, SearchParams, search
     from tessera.resources.store import Lake
 
     params = load_params()
-    return search(Lake(), QueryModels.from_params(params), query, params=SearchParams.from_params(params), **options)
+    media = [(m, path) for m in ("image", "audio") if (path := options.pop(m, None)) is not None]
+    vectors = None
+    if media:
+        from tessera.resources.models import ModelsResource
+
+        modality, path = media[0]
+        models = ModelsResource.from_params(params).load((modality,))
+        if modality not in models.encoders:
+            raise CliError(f"no {modality} encoder here ({models.unavailable.get(modality, 'not configured')}); search with text")
+        vectors = {modality: models.encoders[modality].encode([Path(path).read_bytes()])[0]}
+    return search(Lake(), QueryModels.from_params(params), query, params=SearchParams.from_params(params), vectors=vectors, **options)
+
+
+def _served_search(url: str, query: str, **options: Any) -> list[dict[str, Any]]:
+    import base64
+    import urllib.error
+    import urllib.request
+
+    body = {k: v for k, v in options.items() if v is not None and k not in ("image", "audio")}
+    for m in ("image", "audio"):
+        if options.get(m) is not None:
+            body[m] = base64.b64encode(Path(options[m]).read_bytes()).decode()
+    if query and not body.get("like"):
+        body["query"] = query
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {os.environ.get('TESSERA_TOKEN', '')}"}
+    request = urllib.request.Request(f"{url}/api/search", data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["hits"]
+    except urllib.error.HTTPError as exc:  # the server answered: its word stands, no fallback
+        try:
+            said = json.loads(exc.read()).get("error", "")
+        except ValueError:
+            said = ""
+        raise CliError(f"{url} refused the search ({exc.code}): {said or exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConnectionError(str(getattr(exc, "reason", exc))) from None
 
 
 def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
@@ -429,8 +473,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    if sum(bool(x) for x in (args.query, args.like, args.image, args.audio)) != 1:
+        raise CliError("give one query: a text, --like SAMPLE_ID, --image FILE or --audio FILE")
     try:
-        hits = _search(args.query, k=args.k, modality=args.modality, like=args.like, variants=args.variants, release=args.release)
+        hits = _search(args.query, k=args.k, modality=args.modality, like=args.like, variants=args.variants, release=args.release,
+                       image=args.image, audio=args.audio)  # fmt: skip
     except KeyError as exc:
         raise CliError(str(exc.args[0])) from None
     text = _table(
@@ -438,6 +485,23 @@ def cmd_search(args: argparse.Namespace) -> int:
         [[f"{h['score']:.3f}", h["sample_id"][:16], "+".join(h["modalities"]), (h["text"] or h["transcript"] or "")[:60]] for h in hits],
     )
     _emit(args, hits, text if hits else "no match")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tessera.api import Tessera
+    from tessera.resources.params import load_params
+    from tessera.serve import serve
+
+    section = load_params().get("serve") or {}
+    handle = Tessera.open()
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+    print(f"search API on {where} (lake {handle.uri}); Ctrl-C stops it", file=sys.stderr)
+    try:
+        serve(handle, _steward_folder(), host=args.host, port=args.port, allowed_hosts=args.allowed_host,
+              max_body_bytes=int(section.get("max_body_bytes", 16 << 20)), refresh_s=float(section.get("refresh_s", 1.0)))  # fmt: skip
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 
@@ -888,6 +952,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--like", metavar="SAMPLE_ID", help="samples nearest to this one")
     sp.add_argument("--variants", action="store_true", help="include augmentation variants in the hits")
     sp.add_argument("--release", metavar="NAME", help="search release NAME (its tagged samples), not the latest")
+    sp.add_argument("--image", metavar="FILE", help="a picture as the query (needs the image model)")
+    sp.add_argument("--audio", metavar="FILE", help="a sound as the query (needs the audio model)")
+    sp = add("serve", cmd_serve, "the search API with warm encoders (POST /api/search; 127.0.0.1, API tokens of `steward token`)")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8765)
+    sp.add_argument("--allowed-host", action="append", metavar="NAME", help="a host name clients use (needed beyond loopback; repeat)")
     sp = add("delete-batch", cmd_delete_batch, "remove a batch from every stage table; what it held passes to the next batch that has it")
     sp.add_argument("batch")
     add("maintain", cmd_maintain, "compaction, index merge/rebuild, old-version cleanup of every lake table (keeps tagged releases)")

@@ -10,11 +10,13 @@ Invariants:
 - A modality whose encoder is unavailable is left out of the fusion, never faked; the hits say
   which rankings answered (`by`).
 
-Every hit carries `sample_id`, `score` (higher is better) and `by` (the rankings it came from).
+Every hit carries `sample_id`, `score` (higher is better), `by` (the rankings it came from) and
+`segment` (the cue or transcript segment that matches, with its times, or None).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,16 +89,22 @@ def search(
     variants: bool = False,
     release: str | None = None,
     params: SearchParams | None = None,
+    dataset: Any | None = None,
+    vectors: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Top `k` samples for a text `query` (or the neighbours of sample `like`); augmentation variants
-    only when `variants`; of release `release` when given."""
+    """Top `k` samples for a text `query` (or the neighbours of sample `like`, or query `vectors`
+    already made — {space: vector}, e.g. a picture's CLIP vector under "image"); augmentation
+    variants only when `variants`; of release `release` when given (or of `dataset`, an open
+    version of `samples`, which a long-lived server keeps)."""
     params = params or SearchParams()
     k = k or params.k
-    ds = samples_at(lake, release)
+    ds = dataset if dataset is not None else samples_at(lake, release)
     where = _where(modality, variants)
     columns = [c for c in HIT_COLUMNS if c in ds.schema.names]
     if like:
         return _like(ds, like, where, columns, k, params)
+    if vectors:
+        return _by_vectors(ds, models, vectors, where, columns, k, params)
     if not query.strip():
         raise ValueError("give a query text, or --like SAMPLE_ID")
     rankings: dict[str, list[dict[str, Any]]] = {}
@@ -111,7 +119,33 @@ def search(
         if enc is not None:
             rankings[space] = nearest(ds, column, enc.encode([query])[0], where, columns, params.depth * k, params)
     rankings["fts"] = full_text(ds, query, where, columns, params.depth * k)
-    return fuse(rankings, k, params.weights)
+    return [{**h, "segment": best_segment(query, h.pop("segments", None))} for h in fuse(rankings, k, params.weights)]
+
+
+def _by_vectors(ds: Any, models: QueryModels, vectors: Mapping[str, Any], where: str, columns: list[str], k: int, params: SearchParams) -> list[dict[str, Any]]:
+    rankings = {}
+    for space, vector in vectors.items():
+        column = models.column(space)
+        if column is None or column not in ds.schema.names:
+            raise ValueError(f"samples has no {space} vectors ({column or 'no ' + space + ' model configured'}): nothing to compare a {space} query with")
+        rankings[space] = nearest(ds, column, vector, where, columns, params.depth * k, params)
+    return [{**h, "segment": best_segment("", h.pop("segments", None))} for h in fuse(rankings, k, params.weights)]
+
+
+def best_segment(query: str, segments: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The cue or transcript segment sharing most words with the query (the moment a phrase was
+    said), earliest first on a tie; None when none shares a word."""
+    words = set(_words(query))
+    scored = [(len(words & set(_words(s.get("text") or ""))), -i, s) for i, s in enumerate(segments or [])]
+    best = max(scored, key=lambda x: (x[0], x[1]), default=None)
+    if best is None or best[0] == 0:
+        return None
+    s = best[2]
+    return {"start": s["start"], "end": s["end"], "text": s["text"], "source": s.get("source")}
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[\w']+", text.lower()) if len(w) > 2 or w.isdigit()]
 
 
 def samples_at(lake: LakeStore, release: str | None) -> Any:
@@ -156,7 +190,8 @@ def _like(ds: Any, like: str, where: str, columns: list[str], k: int, params: Se
     if column is None:
         raise ValueError(f"sample {like} is not in samples or has no text vector")
     found = nearest(ds, column, rows[0][column], f"sample_id != {_quote(like)} AND {where}", columns, k, params)
-    return [_hit(r, round(r["score"], 6), ["text"]) for r in found]
+    hits = [_hit(r, round(r["score"], 6), ["text"]) for r in found]
+    return [{**h, "segment": best_segment("", h.pop("segments", None))} for h in hits]
 
 
 def fuse(rankings: Mapping[str, list[dict[str, Any]]], k: int, weights: Mapping[str, float] | None = None, c: int = 60) -> list[dict[str, Any]]:
@@ -176,4 +211,4 @@ def fuse(rankings: Mapping[str, list[dict[str, Any]]], k: int, weights: Mapping[
 
 
 def _hit(row: dict[str, Any], score: float, by: list[str]) -> dict[str, Any]:
-    return {"sample_id": row["sample_id"], "score": score, "by": by, **{c: row.get(c) for c in HIT_COLUMNS if c not in ("sample_id", "segments")}}
+    return {"sample_id": row["sample_id"], "score": score, "by": by, **{c: row.get(c) for c in HIT_COLUMNS if c != "sample_id"}}

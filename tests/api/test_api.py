@@ -4,7 +4,6 @@ sharding, seeded epochs, a release read back after the lake moved on)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,33 +13,10 @@ import torch
 from torch.utils.data import DataLoader
 
 import tessera
-from tessera.orchestration.cli import ingest, materialize, release
-from tessera.orchestration.demo import EXPECTED_QUARANTINE, SUBTITLES, build_demo_corpus
+from tessera.orchestration.demo import EXPECTED_QUARANTINE, SUBTITLES
 
 pytestmark = pytest.mark.slow
 PHOTOS = Path(skimage.data.__file__).parent
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("api")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TESSERA_HOME", str(home))
-    mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-    mp.setenv("TESSERA_RELEASES_DIR", str(home / "releases"))
-    (home / "dagster").mkdir()
-    (home / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    ingest(str(build_demo_corpus(home / "drops/demo")), "demo")
-    assert materialize("demo", quiet=True)["success"]
-    release("v1")
-    later = home / "drops/later"
-    later.mkdir(parents=True)
-    shutil.copyfile(PHOTOS / "motorcycle_left.png", later / "bike.png")
-    (later / "bike.txt").write_text("a red motorcycle parked on a street\n")
-    ingest(str(later), "later")
-    assert materialize("later", quiet=True)["success"]
-    yield home
-    mp.undo()
 
 
 def _landed(t: tessera.Tessera, release: str | None = None, variants: bool = True) -> dict[str, list[str]]:
