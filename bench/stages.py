@@ -504,7 +504,7 @@ def fixed_costs(quick_home: Path, one_file: Path, tmp: Path, empty: bool) -> dic
         "python_s": wall([sys.executable, "-c", "pass"]),
         "help_s": wall([sys.executable, "-m", "tessera.orchestration.cli", "--help"]),
         "definitions_import_s": wall([sys.executable, "-c", "import tessera.orchestration.definitions"], repeat=1),
-        "runner_import_s": wall([sys.executable, "-c", "import core.ops, assets.runner"], repeat=1),
+        "runner_import_s": wall([sys.executable, "-c", "import tessera.core.ops, tessera.assets.runner"], repeat=1),
         "gx_import_s": wall([sys.executable, "-c", "import great_expectations"], repeat=1),
         "status_s": tessera(quick_home, "status", "--batch", "bench", "--json")["wall_s"],
     }
@@ -851,7 +851,7 @@ def report(res: dict[str, Any]) -> str:
         ["python -c pass", fx["python_s"]],
         ["tessera --help", fx["help_s"]],
         ["import tessera.orchestration.definitions (what materialize loads: dagster, lance, assets, GX bridge)", fx["definitions_import_s"]],
-        ["import core.ops, assets.runner (what every forkserver preloads)", fx["runner_import_s"]],
+        ["import tessera.core.ops, tessera.assets.runner (what every forkserver preloads)", fx["runner_import_s"]],
         ["import great_expectations (the first check of a run pays it)", fx["gx_import_s"]],
         ["tessera status --batch bench (quick lake)", fx["status_s"]],
         ["tessera ingest, 1 file (fresh home)", one["ingest_wall_s"]],

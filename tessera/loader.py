@@ -322,10 +322,15 @@ class SampleStream(IterableDataset):
         self.selection, self.decode = selection, decode
         self.shuffle, self.seed, self.read_rows, self.block_rows = shuffle, seed, read_rows, block_rows
         self.rank, self.world_size = _distributed(rank, world_size)
-        self.epoch = 0
+        # shared memory: DataLoader workers kept across epochs read the epoch the trainer set
+        self._epoch = multiprocessing.RawValue("q", 0)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch.value)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self._epoch.value = int(epoch)
 
     def __len__(self) -> int:
         """Items this rank yields per epoch."""
@@ -349,15 +354,14 @@ class SampleStream(IterableDataset):
 def dataloader(dataset: Dataset, batch_size: int = 32, num_workers: int = 2, **options: Any) -> DataLoader:
     """A DataLoader over a Tessera dataset with what it needs: `collate`, workers started by
     forkserver (Lance is not fork-safe: a forked worker may hang on the parent's I/O runtime),
-    pinned memory when CUDA is there. A map-style dataset keeps its workers across epochs; a
-    stream starts them afresh each epoch, so that they see its `set_epoch`. `options` go to
-    DataLoader as they are."""
+    pinned memory when CUDA is there, workers kept across epochs (a stream's `set_epoch` reaches
+    them through shared memory). `options` go to DataLoader as they are."""
     defaults: dict[str, Any] = {"collate_fn": collate, "pin_memory": torch.cuda.is_available()}
     if num_workers > 0:
         # workers fork from a server that has torch and this module loaded already: they start in
         # milliseconds, not seconds (set once per process, before its forkserver starts)
         multiprocessing.get_context("forkserver").set_forkserver_preload(["torch", "tessera.loader"])
-        defaults.update(multiprocessing_context="forkserver", prefetch_factor=4, persistent_workers=not isinstance(dataset, IterableDataset))
+        defaults.update(multiprocessing_context="forkserver", prefetch_factor=4, persistent_workers=True)
     return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, **{**defaults, **options})
 
 

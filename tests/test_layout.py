@@ -5,6 +5,7 @@ pure (no dagster, lancedb, great_expectations or dvc)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,18 @@ def test_every_import_of_the_project_goes_through_the_tessera_package() -> None:
         for p in _sources()
         for line, name in _imports(p)
         if name.split(".")[0] in SUBPACKAGES
+    ]
+    assert not bare, "import these as tessera.<name>:\n" + "\n".join(bare)
+
+
+def test_code_run_from_strings_imports_the_tessera_package_too() -> None:
+    """Scripts the tests and benches hand to `python -c` or a Ray worker."""
+    pattern = re.compile(rf"^\s*(from|import) ({'|'.join(SUBPACKAGES)})[. ]", re.MULTILINE)
+    bare = [
+        f"{p.relative_to(ROOT)}:{node.lineno}: {node.value.strip()[:80]!r}"
+        for p in _sources()
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and pattern.search(node.value)
     ]
     assert not bare, "import these as tessera.<name>:\n" + "\n".join(bare)
 

@@ -131,6 +131,14 @@ def test_a_stream_is_sharded_across_workers_and_ranks_and_seeded_per_epoch(home:
     assert sorted(one) == want  # every row once, two workers
     assert epoch() == one and epoch(workers=0) != [] and sorted(epoch(workers=0)) == want
     assert epoch(e=1) != one and sorted(epoch(e=1)) == want  # a new epoch, a new order
+    # one DataLoader kept across epochs (persistent workers): set_epoch reaches its workers
+    stream = t.dataset(modalities=["text"], stream=True, seed=7, read_rows=2)
+    loader = tessera.dataloader(stream, batch_size=3, num_workers=2)
+    orders = []
+    for e in (0, 1):
+        stream.set_epoch(e)
+        orders.append([sid for b in loader for sid in b["sample_id"]])
+    assert orders == [one, epoch(e=1)]
     ranks = [epoch(rank=r, world=2) for r in (0, 1)]
     assert len(ranks[0]) == len(ranks[1]) == -(-len(want) // 2)  # equal shares: no rank waits on another
     assert set(ranks[0]) | set(ranks[1]) == set(want)

@@ -32,7 +32,7 @@ def test_loading_the_networks_imports_none_of_their_packages() -> None:
     worker that runs image.hflip), silero-vad's loads torch: only their weights are used."""
     code = (
         "import sys\n"
-        "from core import nsfw, textdet, vad\n"
+        "from tessera.core import nsfw, textdet, vad\n"
         "for m in (nsfw, textdet, vad): m._session()\n"
         "print(sorted(k for k in ('cv2', 'rapidocr_onnxruntime', 'nudenet', 'silero_vad', 'torch') if k in sys.modules))\n"
     )

@@ -35,7 +35,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def _digests(lake_home: Path, name: str, env: dict) -> dict:
     """Every table's row count and content digest at release `name`, read in the project at `lake_home`."""
     script = (
-        "import json, sys; from resources.store import Lake; from resources.releases import manifest, table_digest; "
+        "import json, sys; from tessera.resources.store import Lake; from tessera.resources.releases import manifest, table_digest; "
         f"lake = Lake(); m = manifest(lake, {name!r}); "
         "print(json.dumps({t: table_digest(lake, t, v) for t, v in m['versions'].items()}))"
     )
@@ -69,6 +69,12 @@ def test_a_release_comes_back_digest_for_digest_in_a_fresh_clone(released) -> No
         assert sorted(s["batch"] for s in samples) == (["b1"] if name == "v1" else ["b1", "b2"])
     hits = json.loads(tessera("search", "a photo of coffee", "--json", cwd=clone, env=env))
     assert hits[0]["text"] == "a photo of coffee"
+    # and the loader trains on a release there: v1's pictures, decoded
+    script = (
+        "import json, tessera; ds = tessera.connect('.tessera', release='v1').dataset(modalities=['image'], require=['image'], image_size=32, variants=False); "
+        "b = tessera.collate([ds[i] for i in range(len(ds))]); print(json.dumps([len(ds), list(b['image'].shape), bool(b['mask']['image'].all())]))"
+    )
+    assert json.loads(sh("python", "-c", script, cwd=clone, env={**env, "PYTHONPATH": str(REPO)})) == [2, [2, 3, 32, 32], True]
     # Lance never rewrites a file: v2's push added only what is new (v1 + v2 stored ≈ v2 alone)
     both, v2_alone = tree_bytes(origin / ".tessera" / "dvc-remote"), tree_bytes(clone / ".tessera" / "lake")
     ratio = both / v2_alone

@@ -221,7 +221,7 @@ def test_an_unreachable_ray_is_one_clear_line(tmp_path: Path) -> None:
         port = s.getsockname()[1]  # free once closed: nothing listens there
     code = (
         "from engine_helpers import square\n"
-        "from resources.engine import EngineResource\n"
+        "from tessera.resources.engine import EngineResource\n"
         "list(EngineResource(engine='ray', workers=1).map(square, [1]))\n"
     )
     env = {

@@ -30,7 +30,7 @@ def test_a_release_pushed_to_s3_comes_back_digest_for_digest(s3_server, tmp_path
     sh(dvc(), "pull", "-q", cwd=clone, env=env)
     manifest = json.loads((clone / "releases" / "v1.json").read_text())
     script = (
-        "import json; from resources.store import Lake; from resources.releases import table_digest; "
+        "import json; from tessera.resources.store import Lake; from tessera.resources.releases import table_digest; "
         f"v = {json.dumps(manifest['versions'])}; print(json.dumps({{t: table_digest(Lake(), t, n) for t, n in v.items()}}))"
     )
     from tests.e2e.dvc_project import REPO

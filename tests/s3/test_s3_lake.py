@@ -141,3 +141,34 @@ def test_blobs_are_stored_once_on_s3_and_read_back_as_streams(s3_lake: str) -> N
         f.seek(5_000_000)
         assert f.read(100) == big[5_000_000:5_000_100]
     assert lake.read_blobs([sha256_hex(b"y")]) == {sha256_hex(b"y"): b"y"}
+
+
+def test_the_loader_trains_from_an_s3_lake(s3_lake: str) -> None:
+    """`tessera.connect("s3://…").dataset(...)`: rows and blobs read from the S3 server, masks per modality."""
+    import io
+
+    from PIL import Image
+
+    import tessera
+    from tessera.core.synth import encoded_audio, tone
+    from tessera.resources.store import Lake
+
+    picture = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(picture, format="PNG")
+    media = {"image": picture.getvalue(), "audio": encoded_audio(tone(1.0, 440.0, 16_000), 16_000, "flac")}
+    lake = Lake(s3_lake)
+    lake.commit_appends("blobs", lake.write_blobs({sha256_hex(b): b for b in media.values()}, "b1"))
+    samples = [
+        Sample(sample_id=sha256_hex(m.encode()), batch="b1", source=f'["{m}"]', modalities=["text", m], text=f"a {m}",
+               media_ref={m: sha256_hex(b)}, formats={m: "png:rgb" if m == "image" else "flac"})
+        for m, b in media.items()
+    ]  # fmt: skip
+    rows, _ = samples_to_arrow(samples, run_id="r1", code_version="c1", input_version=0)
+    lake.ensure("samples", stage_schema())
+    lake.commit_batch("samples", "b1", lake.write_rows("samples", rows))
+    ds = tessera.connect(s3_lake).dataset(image_size=16, audio_window_s=0.5)
+    batch = tessera.collate(sorted((ds[i] for i in range(len(ds))), key=lambda it: it["text"]))
+    assert batch["text"] == ["a audio", "a image"]
+    assert batch["mask"]["image"].tolist() == [False, True] and batch["mask"]["audio"].tolist() == [True, False]
+    assert tuple(batch["image"].shape) == (2, 3, 16, 16) and batch["image"][1, 0].float().mean() > 150  # red, decoded
+    assert batch["audio_lengths"].tolist() == [8000, 0]
