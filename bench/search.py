@@ -48,7 +48,7 @@ from tessera.resources.params import load_params  # noqa: E402
 
 K = 10
 COLUMN = "vec_text__all_minilm_l6_v2"
-EF_SWEEP = (16, 32, 64, 128, 256)
+EF_SWEEP = (32, 64, 128, 256, 512)
 
 
 def build_table(lake: Path, vecs: np.ndarray, texts: list[str]) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def build_table(lake: Path, vecs: np.ndarray, texts: list[str]) -> dict[str, Any
 
 
 def recall_sweep(lake: Path, queries: np.ndarray, truth: list[set[int]], ef_values: tuple[int, ...]) -> list[dict[str, Any]]:
-    from tessera.resources.search import SearchParams, nearest
+    from tessera.resources.search import Keep, SearchParams, nearest
     from tessera.resources.store import Lake
 
     ds = Lake(str(lake)).dataset("samples")
@@ -91,11 +91,11 @@ def recall_sweep(lake: Path, queries: np.ndarray, truth: list[set[int]], ef_valu
     for ef in ef_values:
         p = SearchParams(ef=ef)
         for q in queries[:5]:
-            nearest(ds, COLUMN, q, "status = 'landed'", ["sample_id"], K, p)
+            nearest(ds, COLUMN, q, Keep(), K, p)
         times, hits = [], 0
         for q, want in zip(queries, truth, strict=True):
             t0 = time.perf_counter()
-            got = nearest(ds, COLUMN, q, "status = 'landed' AND parent_id IS NULL", ["sample_id"], K, p)
+            got = nearest(ds, COLUMN, q, Keep(), K, p)
             times.append((time.perf_counter() - t0) * 1000)
             hits += len(want & {int(r["sample_id"], 16) for r in got})
         times.sort()

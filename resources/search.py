@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.core.encoders import vector_column
 from tessera.resources.model_sources import query_encoder, resolve_source
-from tessera.resources.store import LANDED, LakeStore, _quote
+from tessera.resources.store import LANDED, LakeStore, _quote, in_list
 
 HIT_COLUMNS = ["sample_id", "batch", "modalities", "text", "transcript", "source", "parent_id", "aug_op", "segments"]
 RANKINGS = ("text", "fts", "image", "audio")
@@ -99,37 +100,144 @@ def search(
     params = params or SearchParams()
     k = k or params.k
     ds = dataset if dataset is not None else samples_at(lake, release)
-    where = _where(modality, variants)
-    columns = [c for c in HIT_COLUMNS if c in ds.schema.names]
+    keep = Keep(modality, variants)
+    n = params.depth * k
     if like:
-        return _like(ds, like, where, columns, k, params)
+        vector = _vector_of(ds, like)
+        found = nearest(ds, vector[0], vector[1], keep.excluding(like), k, params)
+        return _finish(ds, fuse({"text": found}, k, params.weights), "")
+    jobs: dict[str, Any] = {}
     if vectors:
-        return _by_vectors(ds, models, vectors, where, columns, k, params)
-    if not query.strip():
-        raise ValueError("give a query text, or --like SAMPLE_ID")
-    rankings: dict[str, list[dict[str, Any]]] = {}
-    text_column = models.column("text")
-    if text_column is not None and text_column not in ds.schema.names:
-        raise ValueError(f"samples has no {text_column} column; re-run the embedded stage with this text model")
-    for space in ("text", "image", "audio"):
-        column = models.column(space)
-        if column is None or column not in ds.schema.names:
-            continue
-        enc = models.encoder(space)
-        if enc is not None:
-            rankings[space] = nearest(ds, column, enc.encode([query])[0], where, columns, params.depth * k, params)
-    rankings["fts"] = full_text(ds, query, where, columns, params.depth * k)
-    return [{**h, "segment": best_segment(query, h.pop("segments", None))} for h in fuse(rankings, k, params.weights)]
+        for space, vector in vectors.items():
+            column = models.column(space)
+            if column is None or column not in ds.schema.names:
+                raise ValueError(f"samples has no {space} vectors ({column or 'no ' + space + ' model configured'}): nothing to compare a {space} query with")
+            jobs[space] = _pool().submit(nearest, ds, column, vector, keep, n, params)
+    else:
+        if not query.strip():
+            raise ValueError("give a query text, or --like SAMPLE_ID")
+        text_column = models.column("text")
+        if text_column is not None and text_column not in ds.schema.names:
+            raise ValueError(f"samples has no {text_column} column; re-run the embedded stage with this text model")
+        jobs["fts"] = _pool().submit(full_text, ds, query, keep, n)
+        for space in ("text", "image", "audio"):
+            column = models.column(space)
+            enc = models.encoder(space) if column is not None and column in ds.schema.names else None
+            if enc is not None:
+                jobs[space] = _pool().submit(nearest, ds, column, enc.encode([query])[0], keep, n, params)
+    rankings = {name: job.result() for name, job in jobs.items()}
+    return _finish(ds, fuse(rankings, k, params.weights), query)
 
 
-def _by_vectors(ds: Any, models: QueryModels, vectors: Mapping[str, Any], where: str, columns: list[str], k: int, params: SearchParams) -> list[dict[str, Any]]:
-    rankings = {}
-    for space, vector in vectors.items():
-        column = models.column(space)
-        if column is None or column not in ds.schema.names:
-            raise ValueError(f"samples has no {space} vectors ({column or 'no ' + space + ' model configured'}): nothing to compare a {space} query with")
-        rankings[space] = nearest(ds, column, vector, where, columns, params.depth * k, params)
-    return [{**h, "segment": best_segment("", h.pop("segments", None))} for h in fuse(rankings, k, params.weights)]
+def samples_at(lake: LakeStore, release: str | None) -> Any:
+    """`samples` at a release's tag, or the latest; refused when nothing has landed yet."""
+    version = None
+    if release:
+        from tessera.resources.releases import version_at
+
+        version = version_at(lake, release, "samples")
+    ds = lake.dataset("samples", version)
+    if ds is None or ds.count_rows(LANDED) == 0:
+        raise ValueError("the samples table is empty; run `tessera demo` or `tessera materialize --batch NAME` first")
+    return ds
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Rankings run side by side (Lance releases the GIL): a query costs its slowest ranking."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(4, thread_name_prefix="tessera-search")
+    return _POOL
+
+
+@dataclass(frozen=True, slots=True)
+class Keep:
+    """Which rows a search may return: landed; originals unless `variants`; having `modality`."""
+
+    modality: str | None = None
+    variants: bool = False
+    not_id: str | None = None
+
+    COLUMNS = ("sample_id", "status", "parent_id", "modalities")
+
+    def excluding(self, sample_id: str) -> Keep:
+        return Keep(self.modality, self.variants, sample_id)
+
+    def sql(self) -> str:
+        conds = [LANDED, *([f"array_has(modalities, {_quote(self.modality)})"] if self.modality else [])]
+        conds += [] if self.variants else ["parent_id IS NULL"]
+        conds += [f"sample_id != {_quote(self.not_id)}"] if self.not_id else []
+        return " AND ".join(conds)
+
+    def __call__(self, row: Mapping[str, Any]) -> bool:
+        return (
+            row["status"] == "landed"
+            and (self.variants or row["parent_id"] is None)
+            and (self.modality is None or self.modality in (row["modalities"] or []))
+            and row["sample_id"] != self.not_id
+        )
+
+
+def _ranked(run: Any, keep: Keep, n: int) -> list[dict[str, Any]]:
+    """The first `n` kept rows of a ranking. The ranking runs unfiltered over 2n candidates and is
+    filtered here (a filter inside Lance costs more than the search at 100k rows); only when the
+    filter leaves fewer than `n` of a full list is it run again with the filter applied first."""
+    rows = run(2 * n, None).to_pylist()
+    kept = [r for r in rows if keep(r)]
+    if len(kept) < n and len(rows) == 2 * n:
+        kept = run(n, keep.sql()).to_pylist()
+    return kept[:n]
+
+
+def nearest(ds: Any, column: str, vector: Any, keep: Keep, n: int, params: SearchParams) -> list[dict[str, Any]]:
+    """The `n` nearest kept rows by cosine; `score` = 1 − cosine distance."""
+
+    def run(limit: int, where: str | None) -> Any:
+        query = {"column": column, "q": vector, "k": limit, "metric": "cosine", "ef": max(params.ef, limit), "minimum_nprobes": params.nprobes}
+        if params.refine_factor:
+            query["refine_factor"] = params.refine_factor
+        return ds.to_table(columns=[*Keep.COLUMNS, "_distance"], nearest=query, filter=where, prefilter=where is not None)
+
+    return [{"sample_id": r["sample_id"], "score": 1.0 - float(r["_distance"])} for r in _ranked(run, keep, n)]
+
+
+def full_text(ds: Any, query: str, keep: Keep, n: int) -> list[dict[str, Any]]:
+    """BM25 over `search_text`; empty where the table has no full-text index yet."""
+
+    def run(limit: int, where: str | None) -> Any:
+        return ds.to_table(columns=[*Keep.COLUMNS, "_score"], full_text_query=query, filter=where, prefilter=where is not None, limit=limit)
+
+    try:
+        return [{"sample_id": r["sample_id"], "score": float(r["_score"])} for r in _ranked(run, keep, n)]
+    except (ValueError, OSError, RuntimeError):
+        return []
+
+
+def _vector_of(ds: Any, sample_id: str) -> tuple[str, Any]:
+    columns = [c for c in ds.schema.names if c.startswith("vec_text__")]
+    rows = ds.to_table(columns=columns, filter=f"sample_id = {_quote(sample_id)} AND {LANDED}", limit=1).to_pylist() if columns else []
+    column = next((c for c in columns if rows and rows[0][c] is not None), None)
+    if column is None:
+        raise ValueError(f"sample {sample_id} is not in samples or has no text vector")
+    return column, rows[0][column]
+
+
+def _finish(ds: Any, fused: list[tuple[str, float, list[str]]], query: str) -> list[dict[str, Any]]:
+    """The hits' rows, read once for the top k only, in fused order, each with its best segment."""
+    if not fused:
+        return []
+    columns = [c for c in HIT_COLUMNS if c in ds.schema.names]
+    rows = ds.to_table(columns=columns, filter=f"{LANDED} AND {in_list('sample_id', [sid for sid, _, _ in fused])}").to_pylist()
+    by_id = {r["sample_id"]: r for r in rows}
+    hits = []
+    for sid, score, by in fused:
+        row = by_id.get(sid, {"sample_id": sid})
+        hit = {"sample_id": sid, "score": round(score, 6), "by": by, **{c: row.get(c) for c in HIT_COLUMNS if c not in ("sample_id", "segments")}}
+        hits.append({**hit, "segment": best_segment(query, row.get("segments"))})
+    return hits
 
 
 def best_segment(query: str, segments: list[dict[str, Any]] | None) -> dict[str, Any] | None:
@@ -148,67 +256,17 @@ def _words(text: str) -> list[str]:
     return [w for w in re.findall(r"[\w']+", text.lower()) if len(w) > 2 or w.isdigit()]
 
 
-def samples_at(lake: LakeStore, release: str | None) -> Any:
-    version = None
-    if release:
-        from tessera.resources.releases import version_at
-
-        version = version_at(lake, release, "samples")
-    ds = lake.dataset("samples", version)
-    if ds is None or ds.count_rows(LANDED) == 0:
-        raise ValueError("the samples table is empty; run `tessera demo` or `tessera materialize --batch NAME` first")
-    return ds
-
-
-def _where(modality: str | None, variants: bool) -> str:
-    conds = [LANDED, *([f"array_has(modalities, {_quote(modality)})"] if modality else [])]
-    return " AND ".join([*conds, *([] if variants else ["parent_id IS NULL"])])
-
-
-def nearest(ds: Any, column: str, vector: Any, where: str, columns: list[str], n: int, params: SearchParams) -> list[dict[str, Any]]:
-    """The `n` nearest rows by cosine, filter applied first; `score` = 1 − cosine distance."""
-    query = {"column": column, "q": vector, "k": n, "metric": "cosine", "ef": params.ef, "minimum_nprobes": params.nprobes}
-    if params.refine_factor:
-        query["refine_factor"] = params.refine_factor
-    rows = ds.to_table(columns=columns, nearest=query, filter=where, prefilter=True).to_pylist()
-    return [{**r, "score": 1.0 - float(r.pop("_distance"))} for r in rows]
-
-
-def full_text(ds: Any, query: str, where: str, columns: list[str], n: int) -> list[dict[str, Any]]:
-    """BM25 over `search_text`; empty where the table has no full-text index yet."""
-    try:
-        rows = ds.to_table(columns=columns, full_text_query=query, filter=where, prefilter=True, limit=n).to_pylist()
-    except (ValueError, OSError, RuntimeError):
-        return []
-    return [{**r, "score": float(r.pop("_score"))} for r in rows]
-
-
-def _like(ds: Any, like: str, where: str, columns: list[str], k: int, params: SearchParams) -> list[dict[str, Any]]:
-    vec_columns = [c for c in ds.schema.names if c.startswith("vec_text__")]
-    rows = ds.to_table(columns=vec_columns, filter=f"sample_id = {_quote(like)} AND {LANDED}", limit=1).to_pylist() if vec_columns else []
-    column = next((c for c in vec_columns if rows and rows[0][c] is not None), None)
-    if column is None:
-        raise ValueError(f"sample {like} is not in samples or has no text vector")
-    found = nearest(ds, column, rows[0][column], f"sample_id != {_quote(like)} AND {where}", columns, k, params)
-    hits = [_hit(r, round(r["score"], 6), ["text"]) for r in found]
-    return [{**h, "segment": best_segment("", h.pop("segments", None))} for h in hits]
-
-
-def fuse(rankings: Mapping[str, list[dict[str, Any]]], k: int, weights: Mapping[str, float] | None = None, c: int = 60) -> list[dict[str, Any]]:
-    """Weighted reciprocal-rank fusion: score = Σ w_ranking / (c + rank) over the rankings a sample is in."""
+def fuse(rankings: Mapping[str, list[dict[str, Any]]], k: int, weights: Mapping[str, float] | None = None, c: int = 60) -> list[tuple[str, float, list[str]]]:
+    """Weighted reciprocal-rank fusion: score = Σ w_ranking / (c + rank) over the rankings a sample
+    is in. Returns (sample_id, score, rankings it came from), best first, ties by id."""
     scores: dict[str, float] = {}
-    rows: dict[str, dict[str, Any]] = {}
     by: dict[str, list[str]] = {}
     for name, ranking in rankings.items():
         w = (weights or {}).get(name, 1.0)
         for rank, row in enumerate(ranking, start=1):
             sid = row["sample_id"]
             scores[sid] = scores.get(sid, 0.0) + w / (c + rank)
-            rows.setdefault(sid, row)
             by.setdefault(sid, []).append(name)
     best = sorted(scores, key=lambda sid: (-scores[sid], sid))[:k]
-    return [_hit(rows[sid], round(scores[sid], 6), by[sid]) for sid in best]
-
-
-def _hit(row: dict[str, Any], score: float, by: list[str]) -> dict[str, Any]:
-    return {"sample_id": row["sample_id"], "score": score, "by": by, **{c: row.get(c) for c in HIT_COLUMNS if c != "sample_id"}}
+    order = {name: i for i, name in enumerate(RANKINGS)}
+    return [(sid, scores[sid], sorted(by[sid], key=lambda name: order.get(name, len(order)))) for sid in best]

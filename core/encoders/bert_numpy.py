@@ -52,7 +52,14 @@ class NumpySentenceEncoder:
         self.model_id, self.revision = model_id, weights_revision(path)
         self.config = json.loads((root / "config.json").read_text())
         self.dim = int(self.config["hidden_size"])
-        self._w: dict[str, np.ndarray] = {k.removeprefix("bert."): v for k, v in load_file(str(root / "model.safetensors")).items()}
+        w = {k.removeprefix("bert."): v for k, v in load_file(str(root / "model.safetensors")).items()}
+        # dense weights transposed and contiguous, once, and query/key/value side by side: each
+        # projection is one BLAS call on the rows (the query path is a few tokens: calls dominate)
+        for i in range(int(self.config["num_hidden_layers"])):
+            p = f"encoder.layer.{i}.attention.self."
+            w[f"{p}qkv.weight"] = np.concatenate([w.pop(f"{p}{m}.weight") for m in ("query", "key", "value")]).T.copy()
+            w[f"{p}qkv.bias"] = np.concatenate([w.pop(f"{p}{m}.bias") for m in ("query", "key", "value")])
+        self._w: dict[str, np.ndarray] = {k: np.ascontiguousarray(v.T) if k.endswith("dense.weight") else v for k, v in w.items()}
         st = root / "sentence_bert_config.json"
         max_len = int(json.loads(st.read_text()).get("max_seq_length", 512)) if st.is_file() else 512
         self._tok = Tokenizer.from_file(str(root / "tokenizer.json"))
@@ -86,12 +93,13 @@ class NumpySentenceEncoder:
         hd = d // heads
 
         def proj(name: str, v: np.ndarray) -> np.ndarray:
-            return v @ w[f"{p}{name}.weight"].T + w[f"{p}{name}.bias"]
+            out = v.reshape(-1, v.shape[-1]) @ w[f"{p}{name}.weight"] + w[f"{p}{name}.bias"]
+            return out.reshape(*v.shape[:-1], -1)
 
         def split(v: np.ndarray) -> np.ndarray:
             return v.reshape(b, n, heads, hd).transpose(0, 2, 1, 3)
 
-        q, k, v = (split(proj(f"attention.self.{m}", x)) for m in ("query", "key", "value"))
+        q, k, v = (split(part) for part in np.split(proj("attention.self.qkv", x), 3, axis=-1))
         scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(hd)) + bias
         scores -= scores.max(-1, keepdims=True)
         attn = np.exp(scores)
