@@ -1,4 +1,5 @@
-"""aligned: pair modalities, map cues to the media timeline, transcribe untranscribed speech."""
+"""aligned: pair modalities, map cues to the media timeline, transcribe untranscribed speech, score
+whether each caption agrees with its media."""
 
 from tessera.assets.factory import run_from_upstream, stage_asset
 
@@ -6,6 +7,7 @@ aligned = stage_asset(
     name="aligned",
     upstream="unified",
     run=run_from_upstream("unified"),
-    models_used=("transcriber",),
-    description="Pairing checks, cue ↔ media time alignment, Whisper transcripts where speech has no text.",
+    models_used=("transcriber", "text", "image", "audio"),
+    description="Pairing checks, cue ↔ media time alignment, Whisper transcripts where speech has no text, "
+    "caption agreement scores (CLIP, CLAP, text model).",
 )

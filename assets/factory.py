@@ -52,7 +52,7 @@ CHECK = "accounted_for"
 HYDRATE: dict[str, tuple[str, ...]] = {
     "cleaned": MODALITY_ORDER,
     "unified": MODALITY_ORDER,
-    "aligned": ("audio",),
+    "aligned": ("audio", "image"),  # transcription; caption agreement (pair.agreement)
     "augmented": ("image", "audio"),
     "embedded": ("image", "audio", "keyframes"),
 }

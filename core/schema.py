@@ -38,6 +38,7 @@ METRICS: tuple[str, ...] = (
     "source_frames", "icc_converted", "text_score", "voiced_ratio", "recovered_share", "video_recovered_share",
     "aspect_ratio", "trim_lead_s", "trim_tail_s", "nsfw_score", "video_av_offset_s", "video_av_offset_score",
     "paired_audio_start_s", "paired_image_start_s", "paired_audio_sync_score", "paired_audio_share",
+    "align_image_text", "align_audio_text", "align_transcript_text",
 )  # fmt: skip
 
 SEGMENT = pa.struct([("start", pa.float64()), ("end", pa.float64()), ("text", pa.string()), ("source", pa.string())])

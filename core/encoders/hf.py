@@ -41,10 +41,30 @@ class _HubEncoder:
         self._device = device
         self._dtype = getattr(torch, dtype)
         load = {"local_files_only": not allow_download}
-        self._processor = getattr(transformers, self.processor_class).from_pretrained(source, **load)
+        self._processor = getattr(transformers, self.processor_class).from_pretrained(source, **load) if self.processor_class else None
         self._model = getattr(transformers, self.model_class).from_pretrained(source, **load).to(device, self._dtype).eval()
         self.revision = _revision(self._model, source)
         self.dim = int(self._model.config.projection_dim)
+        # the text tower's tokenizer: captions into this model's space (alignment scores, text queries)
+        try:
+            self._tokenizer = transformers.AutoTokenizer.from_pretrained(source, **load)
+            self.text_unavailable = ""
+        except Exception as exc:  # a checkpoint saved without its tokenizer: pictures or sounds only
+            self._tokenizer, self.text_unavailable = None, f"no tokenizer beside {self.model_id} ({type(exc).__name__})"
+        if self._tokenizer is not None and len(self._tokenizer) < 8:  # transformers builds an empty one where no files are
+            self._tokenizer, self.text_unavailable = None, f"no tokenizer beside {self.model_id} (no vocabulary files)"
+
+    def encode_text(self, items: list[Any]) -> np.ndarray:
+        """Texts into the same space as `encode`'s media (the model's text tower), L2-normalised."""
+        import torch
+
+        if self._tokenizer is None:
+            raise LookupError(self.text_unavailable)
+        inputs = self._tokenizer([str(t) for t in items], padding=True, truncation=True, return_tensors="pt")
+        wanted = {k: v.to(self._device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
+        with torch.inference_mode():
+            feats = _features(self._model.get_text_features(**wanted))
+        return l2_normalise(feats.float().cpu().numpy())
 
 
 class ClipImageEncoder(_HubEncoder):
@@ -89,16 +109,15 @@ class _TextTower(_HubEncoder):
     """The text side of a two-tower model: query text into the vector space of its other tower
     (the same model@revision that made the column, so `model_id` names that column)."""
 
-    processor_class = "AutoTokenizer"
+    processor_class = ""
+
+    def __init__(self, source: str, **options: Any) -> None:
+        super().__init__(source, **options)
+        if self._tokenizer is None:
+            raise LookupError(self.text_unavailable)
 
     def encode(self, items: list[Any]) -> np.ndarray:
-        import torch
-
-        inputs = self._processor([str(t) for t in items], padding=True, truncation=True, return_tensors="pt")
-        wanted = {k: v.to(self._device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
-        with torch.inference_mode():
-            feats = _features(self._model.get_text_features(**wanted))
-        return l2_normalise(feats.float().cpu().numpy())
+        return self.encode_text(items)
 
 
 class ClipTextEncoder(_TextTower):
