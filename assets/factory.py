@@ -141,6 +141,14 @@ def stage_code_version(stage: str) -> str:
     return h.hexdigest()[:12]
 
 
+def gpu_pod_config(params: dict[str, Any]) -> dict[str, Any]:
+    """The `dagster-k8s/config` op tag of a GPU step (params.yaml `kubernetes.gpu_step`): under the
+    k8s_job_executor its pod requests the GPUs and tolerates the GPU nodes' taint."""
+    step = (params.get("kubernetes") or {}).get("gpu_step") or {}
+    resources = {k: {str(r): str(v) for r, v in (step.get(k) or {}).items()} for k in ("requests", "limits")}
+    return {"container_config": {"resources": resources}, "pod_spec_config": {"tolerations": list(step.get("tolerations") or [])}}
+
+
 def stage_asset(
     *,
     name: str,
@@ -165,6 +173,7 @@ def stage_asset(
         kinds={"python", "lancedb"},
         pool=pool,
         tags={"tessera/stage": name, **({"tessera/gpu": "true"} if pool == "gpu" else {})},
+        op_tags={"dagster-k8s/config": gpu_pod_config(load_params())} if pool == "gpu" else None,
         retry_policy=RetryPolicy(max_retries=1),
         check_specs=[
             AssetCheckSpec(CHECK, asset=name, blocking=True, description="Every input is landed or quarantined, never both (I1)."),

@@ -30,6 +30,17 @@ RELEASE = AssetSpec(
 )  # fmt: skip
 
 
+def executor(max_concurrent: int) -> Any:
+    """`TESSERA_EXECUTOR=k8s`: each step in its own pod (dagster-k8s, in the production image), GPU
+    steps with the GPU requests of their `dagster-k8s/config` tag; otherwise processes on this
+    machine. `max_concurrent` is explicit: the default would be the host's CPU count, not the container's."""
+    if os.environ.get("TESSERA_EXECUTOR", "multiprocess") == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor.configured({"max_concurrent": max_concurrent})
+    return multiprocess_executor.configured({"max_concurrent": max_concurrent})
+
+
 def build_definitions(path: Path | None = None, resources: dict[str, Any] | None = None, loggers: dict[str, Any] | None = None) -> Definitions:
     path = path or params_path()
     params = load_params(path)
@@ -52,8 +63,7 @@ def build_definitions(path: Path | None = None, resources: dict[str, Any] | None
             "models": ModelsResource.from_params(params),
             **(resources or {}),
         },
-        # Explicit: the default would be the host's CPU count, not the container's.
-        executor=multiprocess_executor.configured({"max_concurrent": max_concurrent}),
+        executor=executor(max_concurrent),
         loggers=loggers,
     )
 
