@@ -8,7 +8,8 @@ records their hash) keeps it. A changed caption, canonical image or model re-emb
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tessera.core.encoders import Models, vector_column
@@ -30,16 +31,31 @@ def embed_modality(
         noted = {s.sample_id: s.evolve(encoders={**s.encoders, modality: f"{UNAVAILABLE}: {why}"}) for s, _ in wanted}
         return [noted.get(s.sample_id, s) for s in samples]
     column = vector_column(modality, encoder.model_id)
-    tag = f"{encoder.model_id}@{encoder.revision}"
+    tag, dtype = f"{encoder.model_id}@{encoder.revision}", getattr(encoder, "dtype", "float32")
     key = f"{modality}:input"
-    stale = [(s, x, h) for s, x in wanted if not _current(s, modality, column, tag, h := input_hash(x))]
+    stale = [(s, x, h) for s, x in wanted if not _current(s, modality, column, tag, h := input_hash(x), dtype)]
     done: dict[str, Sample] = {}
-    for i in range(0, len(stale), batch_size):
-        chunk = stale[i : i + batch_size]
-        vecs = encoder.encode([x for _, x, _ in chunk])
+    chunks = [stale[i : i + batch_size] for i in range(0, len(stale), batch_size)]
+    for chunk, vecs in zip(chunks, _encoded(encoder, [[x for _, x, _ in c] for c in chunks]), strict=True):
         for (s, _, h), v in zip(chunk, vecs, strict=True):
-            done[s.sample_id] = s.evolve(vectors={**s.vectors, column: v.tolist()}, encoders={**s.encoders, modality: tag, key: h})
+            done[s.sample_id] = s.evolve(vectors={**s.vectors, column: v.tolist()}, encoders={**s.encoders, modality: tag, key: h, f"{modality}:dtype": dtype})
     return [done.get(s.sample_id, s) for s in samples]
+
+
+def _encoded(encoder: Any, batches: list[list[Any]]) -> Iterator[Any]:
+    """Each batch's vectors, in order. An encoder that splits its work (`prepare`: decode and
+    resize on the CPU; `run`: the model) gets the next batch prepared in a thread while the
+    current one runs: a bounded prefetch of one batch, so decoding overlaps encoding."""
+    if not (hasattr(encoder, "prepare") and hasattr(encoder, "run")) or len(batches) < 2:
+        yield from (encoder.encode(b) for b in batches)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="tessera-prefetch") as pool:
+        ahead = pool.submit(encoder.prepare, batches[0])
+        for nxt in [*batches[1:], None]:
+            ready = ahead.result()
+            if nxt is not None:
+                ahead = pool.submit(encoder.prepare, nxt)
+            yield encoder.run(ready)
 
 
 def input_hash(x: Any) -> str:
@@ -47,8 +63,13 @@ def input_hash(x: Any) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _current(s: Sample, modality: str, column: str, tag: str, h: str) -> bool:
-    return column in s.vectors and s.encoders.get(modality) == tag and s.encoders.get(f"{modality}:input") == h
+def _current(s: Sample, modality: str, column: str, tag: str, h: str, dtype: str) -> bool:
+    """The row's vector is from this model@revision, in this dtype (rows from before dtypes were
+    recorded were float32), of these input bytes."""
+    return (
+        column in s.vectors and s.encoders.get(modality) == tag and s.encoders.get(f"{modality}:input") == h
+        and s.encoders.get(f"{modality}:dtype", "float32") == dtype
+    )  # fmt: skip
 
 
 def search_text_for(s: Sample) -> str | None:

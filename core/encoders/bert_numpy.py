@@ -41,6 +41,7 @@ def supports(path: str | Path) -> bool:
 
 class NumpySentenceEncoder:
     modality = "text"
+    dtype = "float32"
 
     def __init__(self, model_id: str, path: str, batch_size: int = 32) -> None:
         from safetensors.numpy import load_file

@@ -15,6 +15,14 @@ def _features(out: Any) -> Any:
     return getattr(out, "pooler_output", None) if not hasattr(out, "detach") else out
 
 
+def _to_device(batch: Any, device: str, dtype: Any) -> Any:
+    """Preprocessed (already resized) inputs onto the device: through pinned memory on CUDA, so the
+    copy overlaps the work queued before it."""
+    if device.startswith("cuda"):
+        return batch.pin_memory().to(device, dtype, non_blocking=True)
+    return batch.to(device, dtype)
+
+
 def _revision(model: Any, source: str) -> str:
     commit = getattr(model.config, "_commit_hash", None)
     if commit:
@@ -37,7 +45,7 @@ class _HubEncoder:
         import torch
         import transformers
 
-        self.model_id = model_id or source
+        self.model_id, self.dtype = model_id or source, dtype
         self._device = device
         self._dtype = getattr(torch, dtype)
         load = {"local_files_only": not allow_download}
@@ -72,16 +80,22 @@ class ClipImageEncoder(_HubEncoder):
     model_class = "CLIPModel"
     processor_class = "AutoImageProcessor"
 
-    def encode(self, items: list[Any]) -> np.ndarray:
-        import torch
+    def prepare(self, items: list[Any]) -> Any:
+        """Decode and resize on the CPU (the model sees only its input size)."""
         from PIL import Image
 
         images = [Image.open(io.BytesIO(b)).convert("RGB") if isinstance(b, bytes) else b for b in items]
-        inputs = self._processor(images=images, return_tensors="pt")
+        return self._processor(images=images, return_tensors="pt")["pixel_values"]
+
+    def run(self, pixels: Any) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
-            pixels = inputs["pixel_values"].to(self._device, self._dtype)
-            feats = _features(self._model.get_image_features(pixel_values=pixels))
+            feats = _features(self._model.get_image_features(pixel_values=_to_device(pixels, self._device, self._dtype)))
         return l2_normalise(feats.float().cpu().numpy())
+
+    def encode(self, items: list[Any]) -> np.ndarray:
+        return self.run(self.prepare(items))
 
 
 class ClapAudioEncoder(_HubEncoder):
@@ -89,8 +103,8 @@ class ClapAudioEncoder(_HubEncoder):
     model_class = "ClapModel"
     processor_class = "ClapFeatureExtractor"
 
-    def encode(self, items: list[Any]) -> np.ndarray:
-        """`items` are canonical 16 kHz mono FLAC bytes; resampled to the extractor's rate here."""
+    def prepare(self, items: list[Any]) -> Any:
+        """`items` are canonical 16 kHz mono FLAC bytes: decoded, resampled to the extractor's rate, to mel features."""
         import torch
         import torchaudio
 
@@ -99,10 +113,17 @@ class ClapAudioEncoder(_HubEncoder):
         rate = int(self._processor.sampling_rate)
         resample = torchaudio.transforms.Resample(16_000, rate)
         waves = [resample(torch.from_numpy(read_audio(x).samples)).numpy() for x in items]
-        inputs = self._processor(waves, sampling_rate=rate, return_tensors="pt")
+        return self._processor(waves, sampling_rate=rate, return_tensors="pt")["input_features"]
+
+    def run(self, features: Any) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
-            feats = _features(self._model.get_audio_features(input_features=inputs["input_features"].to(self._device, self._dtype)))
+            feats = _features(self._model.get_audio_features(input_features=_to_device(features, self._device, self._dtype)))
         return l2_normalise(feats.float().cpu().numpy())
+
+    def encode(self, items: list[Any]) -> np.ndarray:
+        return self.run(self.prepare(items))
 
 
 class _TextTower(_HubEncoder):

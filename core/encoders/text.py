@@ -13,12 +13,13 @@ from tessera.core.encoders.hashing import weights_revision
 class SentenceEncoder:
     modality = "text"
 
-    def __init__(self, model_id: str, path: str, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(self, model_id: str, path: str, device: str = "cpu", batch_size: int = 64, dtype: str = "float32") -> None:
+        import torch
         from sentence_transformers import SentenceTransformer
 
-        self.model_id = model_id
+        self.model_id, self.dtype = model_id, dtype
         self.revision = weights_revision(path)
-        self._model = SentenceTransformer(path, device=device, local_files_only=True)
+        self._model = SentenceTransformer(path, device=device, local_files_only=True, model_kwargs={"dtype": getattr(torch, dtype)})
         dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dim_of())
         self._batch_size = batch_size

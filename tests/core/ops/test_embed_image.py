@@ -54,3 +54,20 @@ def test_video_is_embedded_by_its_middle_keyframe(
     v, s = EmbedImage().apply([video, still], ctx)
     column = vector_column("image", tiny_clip.model_id)
     assert np.allclose(v.vectors[column], s.vectors[column], atol=1e-5)
+
+
+def test_batches_prepared_ahead_give_the_vectors_one_batch_gives_and_the_dtype_is_recorded(
+    make_sample, tiny_clip, astronaut_png, camera_png, chelsea_png
+) -> None:
+    """With batch_size 1 each picture is decoded in the prefetch thread while the one before runs."""
+    ctx = OpContext(batch="b1", models=Models(encoders={"image": tiny_clip}))
+    rows = [make_sample(image=b) for b in (astronaut_png, camera_png, chelsea_png)]
+    column = vector_column("image", tiny_clip.model_id)
+    ahead, whole = EmbedImage(batch_size=1).apply(rows, ctx), EmbedImage(batch_size=8).apply(rows, ctx)
+    assert np.allclose([r.vectors[column] for r in ahead], [r.vectors[column] for r in whole], atol=1e-5)
+    assert all(r.encoders["image:dtype"] == "float32" for r in ahead)
+    # a vector made in another dtype is made again in this one; one made in this dtype is kept
+    other = ahead[0].evolve(encoders={**ahead[0].encoders, "image:dtype": "bfloat16"}, vectors={column: [0.0] * 16})
+    again, kept = EmbedImage().apply([other, ahead[1]], ctx)
+    assert again.vectors[column] != [0.0] * 16 and again.encoders["image:dtype"] == "float32"
+    assert kept is ahead[1]
