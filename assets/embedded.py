@@ -4,7 +4,7 @@ from typing import Any
 
 from dagster import MetadataValue
 
-from tessera.assets.factory import StageContext, StageOutcome, run_from_upstream, stage_asset
+from tessera.assets.factory import StageCheck, StageContext, StageOutcome, run_from_upstream, stage_asset
 from tessera.core.encoders import vector_column
 from tessera.resources.indexes import ensure_scalar_indexes, update_indexes
 
@@ -27,6 +27,17 @@ def build_indexes(sc: StageContext, outcome: StageOutcome) -> dict[str, Any]:
     return out
 
 
+def retrieval(sc: StageContext) -> tuple[bool, dict[str, Any]]:
+    """recall@k of the golden queries with this run's models, against the last release's figure."""
+    from tessera.resources.releases import latest
+    from tessera.resources.retrieval import gate, recall
+
+    now, last = recall(sc.models.load(ENCODED)), latest(sc.lake)
+    why = gate(now, last, float((sc.params.get("release") or {}).get("retrieval_margin", 0.05)))
+    baseline = (last or {}).get("retrieval") or {}
+    return why is None, {**now, "last_release": (last or {}).get("name"), "last_recall@1": baseline.get("recall@1"), **({"why": why} if why else {})}
+
+
 embedded = stage_asset(
     name="embedded",
     upstream="augmented",
@@ -34,6 +45,8 @@ embedded = stage_asset(
     models_used=ENCODED,
     pool="gpu",
     after_commit=build_indexes,
+    checks=(StageCheck("retrieval", "recall@1/@3 of the golden set's queries with these models; below the last release's minus "
+                       "release.retrieval_margin, `tessera release` refuses the next release", retrieval),),
     description="Per-modality encoders (text MiniLM; image CLIP and audio CLAP when their weights are reachable), "
     "re-encoding only changed content; then vector and full-text indexes.",
 )

@@ -149,6 +149,16 @@ def gpu_pod_config(params: dict[str, Any]) -> dict[str, Any]:
     return {"container_config": {"resources": resources}, "pod_spec_config": {"tolerations": list(step.get("tolerations") or [])}}
 
 
+@dataclass(frozen=True, slots=True)
+class StageCheck:
+    """A stage's own non-blocking check (beside `accounted_for` and `quality`): `evaluate` sees the
+    stage's context after its commit and returns (passed, metadata); a failure is a WARN."""
+
+    name: str
+    description: str
+    evaluate: Callable[[StageContext], tuple[bool, dict[str, Any]]]
+
+
 def stage_asset(
     *,
     name: str,
@@ -158,6 +168,7 @@ def stage_asset(
     models_used: tuple[str, ...] = (),
     pool: str | None = None,
     after_commit: AfterCommit | None = None,
+    checks: tuple[StageCheck, ...] = (),
 ) -> AssetsDefinition:
     import tessera.core.ops  # noqa: F401  (registers operators, so code versions see their sources)
 
@@ -178,6 +189,7 @@ def stage_asset(
         check_specs=[
             AssetCheckSpec(CHECK, asset=name, blocking=True, description="Every input is landed or quarantined, never both (I1)."),
             AssetCheckSpec(QUALITY, asset=name, blocking=True, description=f"Great Expectations suite for {name}: ERROR blocks, WARN reports drift."),
+            *(AssetCheckSpec(c.name, asset=name, blocking=False, description=c.description) for c in checks),
         ],
     )
     def _stage(
@@ -200,10 +212,16 @@ def stage_asset(
         return MaterializeResult(
             metadata={**_metadata(acct, outcome, elapsed), **outcome.metadata, **extra},
             data_version=DataVersion(_content_hash(code_version, outcome)),
-            check_results=[_check(acct), check_result(suite, gated, docs_url(docs))],
+            check_results=[_check(acct), check_result(suite, gated, docs_url(docs)), *(_own(name, c, sc) for c in checks)],
         )
 
     return _stage
+
+
+def _own(asset: str, check: StageCheck, sc: StageContext) -> AssetCheckResult:
+    passed, metadata = check.evaluate(sc)
+    return AssetCheckResult(asset_key=asset, check_name=check.name, passed=passed, severity=AssetCheckSeverity.WARN,
+                            metadata={k: MetadataValue.json(v) if isinstance(v, dict | list) else v for k, v in metadata.items()})  # fmt: skip
 
 
 def _baseline(sc: StageContext, look_back: int = 5) -> dict[str, Any]:

@@ -619,7 +619,7 @@ def cmd_release(args: argparse.Namespace) -> int:
         return 0
     if len(words) != 1:
         raise CliError("usage: tessera release NAME [--note TEXT], or tessera release diff A B")
-    out = release(words[0], args.note or "")
+    out = release(words[0], args.note or "", force=args.force)
     counts = out["counts"].get("embedded", {}).get("status", {})
     text = (f"release {out['name']}: {len(out['versions'])} tables tagged; samples {counts.get('landed', 0)} landed, "
             f"digest {out['digests']['samples']['digest'][:16]}; manifest in {out['path']}")  # fmt: skip
@@ -627,20 +627,31 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-def release(name: str, note: str = "") -> dict[str, Any]:
+def release(name: str, note: str = "", force: bool = False) -> dict[str, Any]:
     """Cut release `name` of the lake (resources/releases.py): a tag on every table and a manifest
-    with the GX results of every batch's stages and the `dvc.lock` hash; written to the `releases`
-    table and `releases/NAME.json`, and reported to Dagster as a materialization of the `release` asset."""
+    with the GX results of every batch's stages, the golden set's retrieval recall and the
+    `dvc.lock` hash; written to the `releases` table and `releases/NAME.json`, and reported to
+    Dagster as a materialization of the `release` asset. Refused (unless `force`) when retrieval
+    fell below the last release's figure minus `release.retrieval_margin`."""
     from dagster import AssetMaterialization, MetadataValue
 
     from tessera.orchestration.instance import get_instance
     from tessera.resources.home import releases_dir
-    from tessera.resources.releases import cut
+    from tessera.resources.models import ModelsResource
+    from tessera.resources.params import load_params
+    from tessera.resources.releases import check_name, cut, latest
+    from tessera.resources.retrieval import gate, recall
 
     lake = _lake()
+    check_name(name)
+    params = load_params()
+    retrieval = recall(ModelsResource.from_params(params).load(("text", "image")))
+    why = gate(retrieval, latest(lake), float((params.get("release") or {}).get("retrieval_margin", 0.05)))
+    if why and not force:
+        raise CliError(f"release {name} refused: {why}")
     gx = {b["batch"]: {stage: latest_checks(stage, b["batch"]) for stage in STAGES} for b in lake.batches()}
     try:
-        manifest = cut(lake, name, note=note, extra={"gx": gx})
+        manifest = cut(lake, name, note=note, extra={"gx": gx, "retrieval": {**retrieval, **({"forced_past": why} if why else {})}})
     except (KeyError, ValueError) as exc:
         raise CliError(str(exc.args[0])) from None
     manifest["dvc"] = dvc_release(name)
@@ -964,6 +975,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("release", cmd_release, "tag every lake table as release NAME and record its manifest; `release diff A B`: what changed")
     sp.add_argument("words", nargs="+", metavar="NAME | diff A B")
     sp.add_argument("--note", help="why this release (kept in its manifest)")
+    sp.add_argument("--force", action="store_true", help="cut it even when the golden set's retrieval fell below the last release's")
     add("releases", cmd_releases, "the releases cut so far, oldest first")
     sp = add("lineage", cmd_lineage, "a sample's story from its files to samples: one line per stage row and per operator edge")
     sp.add_argument("sample_id")

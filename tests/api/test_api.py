@@ -41,6 +41,7 @@ def test_search_releases_and_lineage_answer_like_the_cli(home: Path) -> None:
     rocket = hits[0]
     assert "rocket" in rocket["text"] and rocket["score"] > 0
     assert [r["name"] for r in t.releases()] == ["v1"]
+    assert t.manifest("v1")["retrieval"]["recall@1"] >= 0.9  # the golden set, searched with this lake's models
     assert "bike.png" not in str(tessera.connect(home, release="v1").search("a red motorcycle", k=20))
     assert "motorcycle" in t.search("a red motorcycle", k=1)[0]["text"]
     story = t.lineage(rocket["sample_id"])

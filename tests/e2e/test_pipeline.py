@@ -85,7 +85,7 @@ def _rows(lake: LakeResource, table: str, batch: str = "b1", status: str = "land
 def test_every_stage_succeeds_and_its_blocking_check_passes(pipeline):
     success, checks = pipeline["first"]
     assert success
-    assert checks == {f"{s}:{c}": True for s in STAGES for c in ("accounted_for", "quality")}
+    assert checks == {**{f"{s}:{c}": True for s in STAGES for c in ("accounted_for", "quality")}, "embedded:retrieval": True}
 
 
 def test_every_input_is_landed_or_quarantined_never_both_at_every_stage(pipeline):
