@@ -13,7 +13,7 @@ Queries: held-out sentences. Ground truth: exact cosine top-10 by NumPy over the
 
 1. cold CLI: `tessera search QUERY` as a fresh process, wall time, on the 100k table.
 2. recall@10 and in-process latency of the vector ranking (`resources.search.nearest`) for each
-   `ef` (HNSW) in the sweep — the ranking whose recall the index decides.
+   (`ef`, `refine_factor`) in the sweep — the ranking whose recall the index decides.
 3. served: `tessera serve` in its own process with params.yaml's settings; a keep-alive HTTP
    client posts text queries one at a time; latency includes query encoding, both rankings,
    fusion and HTTP. p50 and p95 after warm-up.
@@ -48,7 +48,7 @@ from tessera.resources.params import load_params  # noqa: E402
 
 K = 10
 COLUMN = "vec_text__all_minilm_l6_v2"
-EF_SWEEP = (32, 64, 128, 256, 512)
+SWEEP = ((64, None), (128, None), (256, None), (512, None), (512, 4), (1024, None))  # (ef, refine_factor)
 
 
 def build_table(lake: Path, vecs: np.ndarray, texts: list[str]) -> dict[str, Any]:
@@ -82,14 +82,14 @@ def build_table(lake: Path, vecs: np.ndarray, texts: list[str]) -> dict[str, Any
     return {"rows": n, "write_s": round(written, 1), "index_s": report["seconds"], "created": report["created"]}
 
 
-def recall_sweep(lake: Path, queries: np.ndarray, truth: list[set[int]], ef_values: tuple[int, ...]) -> list[dict[str, Any]]:
+def recall_sweep(lake: Path, queries: np.ndarray, truth: list[set[int]], settings: tuple[tuple[int, int | None], ...]) -> list[dict[str, Any]]:
     from tessera.resources.search import Keep, SearchParams, nearest
     from tessera.resources.store import Lake
 
     ds = Lake(str(lake)).dataset("samples")
     out = []
-    for ef in ef_values:
-        p = SearchParams(ef=ef)
+    for ef, refine in settings:
+        p = SearchParams(ef=ef, refine_factor=refine)
         for q in queries[:5]:
             nearest(ds, COLUMN, q, Keep(), K, p)
         times, hits = [], 0
@@ -99,7 +99,7 @@ def recall_sweep(lake: Path, queries: np.ndarray, truth: list[set[int]], ef_valu
             times.append((time.perf_counter() - t0) * 1000)
             hits += len(want & {int(r["sample_id"], 16) for r in got})
         times.sort()
-        out.append({"ef": ef, "recall": hits / (K * len(queries)), "p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))]})
+        out.append({"ef": ef, "refine_factor": refine, "recall": hits / (K * len(queries)), "p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))]})
     return out
 
 
@@ -200,11 +200,11 @@ def main() -> None:
         vecs = grow(real, n, args.noise, seed=1)
         truth = exact_top_k(vecs, queries)
         del vecs
-        sweep = recall_sweep(lake, queries, truth, EF_SWEEP)
+        sweep = recall_sweep(lake, queries, truth, SWEEP)
         for r in sweep:
-            print(f"{n:>9,} rows  ef={r['ef']:<4} recall@10 {r['recall']:.3f}  vector ranking p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms", flush=True)
+            print(f"{n:>9,} rows  ef={r['ef']:<4} refine={r['refine_factor'] or '-':<2} recall@10 {r['recall']:.3f}  vector ranking p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms", flush=True)
         srv = served(home, lake, params_file, query_texts)
-        print(f"{n:>9,} rows  served (ef={params['search']['ann']['ef']}): p50 {srv['p50_ms']:.1f} ms  p95 {srv['p95_ms']:.1f} ms over {srv['queries']} queries "
+        print(f"{n:>9,} rows  served (search.ann {params['search']['ann']}): p50 {srv['p50_ms']:.1f} ms  p95 {srv['p95_ms']:.1f} ms over {srv['queries']} queries "
               f"(server's own p50 {srv['server_p50_ms']:.1f} ms; ready {srv['ready_s']} s after start)", flush=True)  # fmt: skip
         row = {"rows": n, "sweep": sweep, "served": srv}
         if n == min(int(s) for s in args.sizes.split(",")):
