@@ -66,7 +66,8 @@ def materialized(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_ingest_then_materialize_reports_every_stage(materialized) -> None:
     assert materialized["ingest"]["batch"] == "cli" and materialized["ingest"]["files"] == 5
     (run,) = materialized["run"]
-    assert run["success"] and all(run["checks_passed"].values()) and len(run["checks_passed"]) == 12
+    assert run["success"] and all(run["checks_passed"].values()) and len(run["checks_passed"]) == 13  # 6 × 2 + embedded's retrieval
+    assert "embedded:retrieval" in run["checks_passed"]
     raw = run["stages"][0]
     assert (raw["stage"], raw["in"], raw["landed"], raw["by_reason"]) == ("raw", 5, 2, {"CORRUPT": 1})
     assert run["stages"][-1]["landed"] == 2 and run["stages"][-1]["variants"] == 2
@@ -127,7 +128,8 @@ def test_ui_shows_the_six_stage_assets_with_checks_and_metadata_and_the_release(
         for name, node in assets.items():
             if name == "release":
                 continue
-            assert {(c["name"], c["blocking"]) for c in node["assetChecksOrError"]["checks"]} == {("accounted_for", True), ("quality", True)}
+            own = {("retrieval", False)} if name == "embedded" else set()  # the golden set's recall: reported, not blocking
+            assert {(c["name"], c["blocking"]) for c in node["assetChecksOrError"]["checks"]} == {("accounted_for", True), ("quality", True), *own}
         mats = _graphql(
             port,
             '{ assetOrError(assetKey: {path: ["raw"]}) { ... on Asset { assetMaterializations(limit: 1) '
