@@ -60,26 +60,30 @@ class ModelsResource(ConfigurableResource):
         return pick_device(self.device or os.environ.get("TESSERA_DEVICE", "auto"))
 
     def load(self, wanted: tuple[str, ...] = ("text", "image", "audio", "transcriber")) -> Models:
-        """Only the models a stage uses (aligned needs the transcriber, embedded the encoders);
-        each is loaded once per process."""
-        key = (self.text_model, self.image_model, self.audio_model, self.transcriber, self.resolved_device(), self.resolved_dtype(), self.allow_download, wanted)
+        """Only the models a stage uses (aligned: the transcriber and the caption-agreement encoders;
+        embedded: the encoders). Each model loads once per process, whichever stages ask for it."""
+        models = Models()
+        for modality in ("text", "image", "audio"):
+            if modality in wanted:
+                got = self._one(modality)
+                if isinstance(got, str):
+                    models.unavailable[modality] = got
+                else:
+                    models.encoders[modality] = got
+        if "transcriber" in wanted:
+            got = self._one("transcriber")
+            models.transcriber = None if isinstance(got, str) else got
+        return models
+
+    def _one(self, modality: str) -> Any:
+        """The model serving `modality` (cached per source, device and dtype), or why there is none."""
+        source = {"text": self.text_model, "image": self.image_model, "audio": self.audio_model, "transcriber": self.transcriber}[modality]
+        key = (modality, source, self.resolved_device(), self.resolved_dtype(), self.allow_download)
         if key not in _CACHE:
-            _CACHE[key] = self._build(wanted)
+            _CACHE[key] = self._build(modality, source) if source else "turned off in the models resource"
         return _CACHE[key]
 
-    def text_encoder(self) -> Any:
-        """Only the text encoder (queries at search time need nothing else)."""
-        key = ("text-only", self.text_model, self.resolved_device())
-        if key not in _CACHE:
-            from tessera.core.encoders.text import SentenceEncoder
-
-            if not self.text_model:
-                raise ValueError("no text model configured (params.yaml models.text)")
-            model_id, path = resolve_source(self.text_model)
-            _CACHE[key] = SentenceEncoder(model_id, path, device=self.resolved_device())
-        return _CACHE[key]
-
-    def _build(self, wanted: tuple[str, ...]) -> Models:
+    def _build(self, modality: str, source: str) -> Any:
         from tessera.core.encoders.hf import ClapAudioEncoder, ClipImageEncoder
         from tessera.core.encoders.text import SentenceEncoder
         from tessera.core.encoders.whisper import WhisperTranscriber
@@ -87,28 +91,15 @@ class ModelsResource(ConfigurableResource):
         if not self.allow_download:  # nothing may reach a hub: missing weights fail fast, per modality
             os.environ["HF_HUB_OFFLINE"] = "1"
         device, dtype = self.resolved_device(), self.resolved_dtype()
-        models = Models()
-        loaders = {
-            "text": (self.text_model, lambda mid, src: SentenceEncoder(mid, src, device=device, dtype=dtype)),
-            "image": (self.image_model, lambda mid, src: ClipImageEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=dtype)),
-            "audio": (self.audio_model, lambda mid, src: ClapAudioEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=dtype)),
-        }
-        for modality, (source, make) in loaders.items():
-            if modality not in wanted:
-                continue
-            if not source:
-                models.unavailable[modality] = "turned off in the models resource"
-                continue
-            try:
-                models.encoders[modality] = make(*resolve_source(source))
-            except Exception as exc:  # any loader failure means: this modality has no encoder here
-                reason = f"{source} could not be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})"
-                log.warning("encoder for %s unavailable: %s", modality, reason)
-                models.unavailable[modality] = reason
-        if self.transcriber and "transcriber" in wanted:
-            try:
-                model_id, path = resolve_source(self.transcriber)
-                models.transcriber = WhisperTranscriber(model_id, path, device="cuda" if device.startswith("cuda") else "cpu")
-            except Exception as exc:
-                log.warning("transcriber %s unavailable: %s", self.transcriber, exc)
-        return models
+        make = {
+            "text": lambda mid, src: SentenceEncoder(mid, src, device=device, dtype=dtype),
+            "image": lambda mid, src: ClipImageEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=dtype),
+            "audio": lambda mid, src: ClapAudioEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=dtype),
+            "transcriber": lambda mid, src: WhisperTranscriber(mid, src, device="cuda" if device.startswith("cuda") else "cpu"),
+        }[modality]
+        try:
+            return make(*resolve_source(source))
+        except Exception as exc:  # any loader failure means: this modality has no model here
+            reason = f"{source} could not be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})"
+            log.warning("model for %s unavailable: %s", modality, reason)
+            return reason
