@@ -252,9 +252,9 @@ class LakeStore:
         rows = pa.Table.from_pylist([{"sha256": k, "data": payload[k], "size": len(payload[k]), "first_batch": batch} for k in new], schema=BLOB_SCHEMA)
         return self.write_rows("blobs", rows)
 
-    def blob_addresses(self, shas: Iterable[str], chunk: int = 512) -> dict[str, tuple[int, int]]:
-        """sha → (row address, size) of one stored copy each."""
-        ds = self.dataset("blobs")
+    def blob_addresses(self, shas: Iterable[str], chunk: int = 512, version: int | None = None) -> dict[str, tuple[int, int]]:
+        """sha → (row address, size) of one stored copy each (in `blobs` at `version`, latest when None)."""
+        ds = self.dataset("blobs", version)
         unique = sorted(set(shas))
         out: dict[str, tuple[int, int]] = {}
         if ds is None:
@@ -265,20 +265,20 @@ class LakeStore:
                 out.setdefault(sha, (addr, size))
         return out
 
-    def open_blobs(self, shas: Iterable[str], where: dict[str, tuple[int, int]] | None = None) -> dict[str, IO[bytes]]:
+    def open_blobs(self, shas: Iterable[str], where: dict[str, tuple[int, int]] | None = None, version: int | None = None) -> dict[str, IO[bytes]]:
         """sha → a file-like stream over the stored bytes (large media need not fit in memory).
-        `where`: their `blob_addresses`, when the caller has them."""
-        where = self.blob_addresses(shas) if where is None else where
-        ds = self.dataset("blobs")
+        `where`: their `blob_addresses` (at the same `version`), when the caller has them."""
+        where = self.blob_addresses(shas, version=version) if where is None else where
+        ds = self.dataset("blobs", version)
         if not where or ds is None:
             return {}
         keys = sorted(where)
         files = ds.take_blobs("data", addresses=[where[k][0] for k in keys])
         return {k: f for k, f in zip(keys, files, strict=True) if f is not None}
 
-    def read_blobs(self, shas: Iterable[str], where: dict[str, tuple[int, int]] | None = None) -> dict[str, bytes]:
+    def read_blobs(self, shas: Iterable[str], where: dict[str, tuple[int, int]] | None = None, version: int | None = None) -> dict[str, bytes]:
         out = {}
-        for sha, f in self.open_blobs(shas, where).items():
+        for sha, f in self.open_blobs(shas, where, version).items():
             with f:
                 out[sha] = f.read()
         return out

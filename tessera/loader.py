@@ -125,29 +125,8 @@ class Selection:
         by_pos: list[dict[str, Any]] = [{}] * len(rows)
         for i, r in zip(order.tolist(), rows, strict=True):
             by_pos[i] = r
-        blobs = _read_blobs(lake, {ref for r in by_pos for ref in decode.refs(r)}, self.blobs_version)
+        blobs = lake.read_blobs({ref for r in by_pos for ref in decode.refs(r)}, version=self.blobs_version)
         return [to_item(r, blobs, decode) for r in by_pos]
-
-
-def _read_blobs(lake: Any, shas: set[str], version: int | None) -> dict[str, bytes]:
-    if not shas:
-        return {}
-    ds = lake.dataset("blobs", version)
-    if ds is None:
-        return {}
-    from tessera.resources.store import in_list
-
-    found = ds.to_table(columns=["sha256"], filter=in_list("sha256", sorted(shas)), with_row_address=True)
-    where: dict[str, int] = {}
-    for sha, addr in zip(found["sha256"].to_pylist(), found["_rowaddr"].to_pylist(), strict=True):
-        where.setdefault(sha, addr)
-    keys = sorted(where)
-    out = {}
-    for k, f in zip(keys, ds.take_blobs("data", addresses=[where[k] for k in keys]), strict=True):
-        if f is not None:
-            with f:
-                out[k] = f.read()
-    return out
 
 
 # -- decoding -----------------------------------------------------------------------------------
