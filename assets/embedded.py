@@ -5,10 +5,8 @@ from typing import Any
 from dagster import MetadataValue
 
 from tessera.assets.factory import StageCheck, StageContext, StageOutcome, run_from_upstream, stage_asset
-from tessera.core.encoders import vector_column
+from tessera.core.encoders import ENCODED, vector_column
 from tessera.resources.indexes import ensure_scalar_indexes, update_indexes
-
-ENCODED = ("text", "image", "audio")
 
 
 def vector_dims(sc: StageContext) -> dict[str, int]:

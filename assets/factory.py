@@ -125,7 +125,8 @@ def run_from_upstream(upstream: str, vector_dims: Callable[[StageContext], dict[
         run = run_chunks(sc.engine, tasks, model=bool(sc.models_used), num_gpus=float(sc.params.get("execution", {}).get("encoder_gpus", 1)))
         lake.commit_appends("blobs", run.blob_fragments)
         version = lake.commit_batch(table, sc.batch, run.fragments)
-        return StageOutcome(ids, run.books, run.manifest, run.preview, version, run.chunks)
+        vectors = {"vectors": MetadataValue.json(run.vectors)} if vector_dims else {}  # encoded vs reused, per modality
+        return StageOutcome(ids, run.books, run.manifest, run.preview, version, run.chunks, vectors)
 
     return run
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 from tessera.core.accounting import Books
 from tessera.core.capture import Capture, capture_of
 from tessera.core.discover import Group, LandingError, resolve
+from tessera.core.embedding import vector_tally
 from tessera.core.isolate import run_isolated
 from tessera.core.ops.base import OpContext, build_ops, prepare_all, prepare_columns
 from tessera.core.records import MODALITY_ORDER, Reason
@@ -78,6 +79,7 @@ class ChunkOutcome:
     blob_fragments: list[Any] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)  # BOOK_COLUMNS of every row written
     manifest: list[dict[str, Any]] = field(default_factory=list)  # what the GX suite validates
+    vectors: dict[str, int] = field(default_factory=dict)  # `<modality>:encoded|reused|unavailable` → rows (embedded)
 
 
 def run_chunk(task: ChunkTask) -> ChunkOutcome:
@@ -93,9 +95,12 @@ def run_chunk(task: ChunkTask) -> ChunkOutcome:
 
         models = ModelsResource(**(spec.models or {})).load(spec.models_used)
     ctx = OpContext(batch=spec.batch, seed=spec.seed, workers=1, models=models, prepared=spec.prepared)
+    before = {s.sample_id: s.encoders for s in samples}
     result = run_ops(build_ops(spec.ops), samples, ctx, spec.verdicts)
     landed = [s.evolve(code_versions={**s.code_versions, spec.stage: spec.code_version}) for s in result.landed]
-    return write_chunk(lake, spec, task.index, landed, result.quarantined)
+    out = write_chunk(lake, spec, task.index, landed, result.quarantined)
+    out.vectors = vector_tally(before, landed)  # empty before embedded: no row carries a vector yet
+    return out
 
 
 def write_chunk(lake: LakeStore, spec: StageSpec, index: int, landed: list[Any], quarantined: list[Any]) -> ChunkOutcome:
@@ -162,8 +167,10 @@ class StageRun:
     manifest: list[dict[str, Any]] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
     chunks: int = 0
+    vectors: dict[str, int] = field(default_factory=dict)
 
     def add(self, out: ChunkOutcome) -> None:
+        self.vectors = {k: self.vectors.get(k, 0) + out.vectors.get(k, 0) for k in sorted({*self.vectors, *out.vectors})}
         self.fragments += out.fragments
         self.blob_fragments += out.blob_fragments
         self.books.add(out.rows)
@@ -227,6 +234,7 @@ def rerun_isolated(task: ChunkTask, timeout_s: float = 600.0) -> ChunkOutcome:
         merged.blob_fragments += out.blob_fragments
         merged.rows += out.rows
         merged.manifest += out.manifest
+        merged.vectors = {k: merged.vectors.get(k, 0) + out.vectors.get(k, 0) for k in {*merged.vectors, *out.vectors}}
     return merged
 
 

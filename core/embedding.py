@@ -8,11 +8,12 @@ records their hash) keeps it. A changed caption, canonical image or model re-emb
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tessera.core.encoders import Models, vector_column
+from tessera.core.encoders import ENCODED, Models, vector_column
 from tessera.core.records import Result, Sample
 
 UNAVAILABLE = "encoder_unavailable"
@@ -25,9 +26,9 @@ def embed_modality(
     wanted = [(s, x) for s in samples if (x := pick(s)) is not None]
     if not wanted:
         return list(samples)
-    encoder = models.encoders.get(modality) if models else None
+    encoder = models.encoder(modality) if models else None
     if encoder is None:
-        why = (models.unavailable.get(modality) if models else None) or "no encoder configured"
+        why = (models.why(modality) if models else None) or "no encoder configured"
         noted = {s.sample_id: s.evolve(encoders={**s.encoders, modality: f"{UNAVAILABLE}: {why}"}) for s, _ in wanted}
         return [noted.get(s.sample_id, s) for s in samples]
     column = vector_column(modality, encoder.model_id)
@@ -87,3 +88,19 @@ def text_for(s: Sample) -> str | None:
         return s.transcript
     joined = " ".join(g.text for g in s.segments).strip()
     return joined or None
+
+
+def vector_tally(before: Mapping[str, Mapping[str, str]], landed: Iterable[Sample]) -> dict[str, int]:
+    """`<modality>:encoded | reused | unavailable` → landed rows. Reused: the row kept the vector it
+    already had (same model@revision and input hash as `before`, its encoders as it came in)."""
+    tally: Counter[str] = Counter()
+    for s in landed:
+        for m in ENCODED:
+            tag = s.encoders.get(m)
+            if tag is None:
+                continue
+            had = before.get(s.sample_id, {})
+            kept = had.get(m) == tag and had.get(f"{m}:input") == s.encoders.get(f"{m}:input")
+            tally[f"{m}:{'unavailable' if tag.startswith(UNAVAILABLE) else 'reused' if kept else 'encoded'}"] += 1
+    return dict(tally)
+

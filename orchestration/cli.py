@@ -64,10 +64,10 @@ def _search(query: str, **options: Any) -> list[dict[str, Any]]:
         from tessera.resources.models import ModelsResource
 
         modality, path = media[0]
-        models = ModelsResource.from_params(params).load((modality,))
-        if modality not in models.encoders:
-            raise CliError(f"no {modality} encoder here ({models.unavailable.get(modality, 'not configured')}); search with text")
-        vectors = {modality: models.encoders[modality].encode([Path(path).read_bytes()])[0]}
+        encoder = (models := ModelsResource.from_params(params).load((modality,))).encoder(modality)
+        if encoder is None:
+            raise CliError(f"no {modality} encoder here ({models.why(modality)}); search with text")
+        vectors = {modality: encoder.encode([Path(path).read_bytes()])[0]}
     return search(Lake(), QueryModels.from_params(params), query, params=SearchParams.from_params(params), vectors=vectors, **options)
 
 

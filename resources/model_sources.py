@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,28 @@ def resolve_source(source: str) -> tuple[str, str]:
 
 
 def pick_device(device: str) -> str:
+    """`auto` → cuda where torch sees a GPU, else cpu. Without an NVIDIA device node there is no
+    CUDA to find, and torch (half a gigabyte resident) is not imported to learn it."""
     if device != "auto":
         return device
+    if sys.platform != "win32" and not any(Path("/dev").glob("nvidia[0-9]*")) and not Path("/dev/dxg").exists():
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def missing_offline(source: str) -> str | None:
+    """Why the hub model `source` cannot load without a download (not in the local Hugging Face
+    cache), or None when it may: a local folder, a package, or a cached id. Asked before torch
+    and transformers are imported, so a machine without CLIP's weights pays nothing for them."""
+    if source.startswith("package:") or Path(source).expanduser().is_dir():
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(source, "config.json"), str):
+        return None
+    return f"{source} is not in the local Hugging Face cache and models.allow_download is false (download it where the hub is reachable, or name a local folder)"
 
 
 def query_encoder(space: str, source: str, *, device: str = "auto", allow_download: bool = False) -> Any | None:

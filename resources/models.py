@@ -15,7 +15,7 @@ from typing import Any
 from dagster import ConfigurableResource
 
 from tessera.core.encoders import Models
-from tessera.resources.model_sources import pick_device, resolve_source
+from tessera.resources.model_sources import missing_offline, pick_device, resolve_source
 
 log = logging.getLogger(__name__)
 _CACHE: dict[tuple[Any, ...], Any] = {}  # one load per process, shared by every asset in it
@@ -60,20 +60,10 @@ class ModelsResource(ConfigurableResource):
         return pick_device(self.device or os.environ.get("TESSERA_DEVICE", "auto"))
 
     def load(self, wanted: tuple[str, ...] = ("text", "image", "audio", "transcriber")) -> Models:
-        """Only the models a stage uses (aligned: the transcriber and the caption-agreement encoders;
-        embedded: the encoders). Each model loads once per process, whichever stages ask for it."""
-        models = Models()
-        for modality in ("text", "image", "audio"):
-            if modality in wanted:
-                got = self._one(modality)
-                if isinstance(got, str):
-                    models.unavailable[modality] = got
-                else:
-                    models.encoders[modality] = got
-        if "transcriber" in wanted:
-            got = self._one("transcriber")
-            models.transcriber = None if isinstance(got, str) else got
-        return models
+        """The models a stage may use (aligned: the transcriber and the caption-agreement encoders;
+        embedded: the encoders), each loaded when an operator first asks for it and at most once
+        per process, whichever stages ask."""
+        return Models(loader=self._one, wanted=wanted)
 
     def _one(self, modality: str) -> Any:
         """The model serving `modality` (cached per source, device and dtype), or why there is none."""
@@ -97,6 +87,9 @@ class ModelsResource(ConfigurableResource):
             "audio": lambda mid, src: ClapAudioEncoder(src, model_id=mid, device=device, allow_download=self.allow_download, dtype=dtype),
             "transcriber": lambda mid, src: WhisperTranscriber(mid, src, device="cuda" if device.startswith("cuda") else "cpu"),
         }[modality]
+        if not self.allow_download and (why := missing_offline(source)):
+            log.warning("model for %s unavailable: %s", modality, why)
+            return why
         try:
             return make(*resolve_source(source))
         except Exception as exc:  # any loader failure means: this modality has no model here

@@ -47,11 +47,11 @@ def recall(models: Any) -> dict[str, Any]:
     captions, queries = [GOLDEN[n][0] for n in names], [GOLDEN[n][1] for n in names]
     rankings: dict[str, np.ndarray] = {}
     spaces: dict[str, str] = {}
-    text = models.encoders.get("text")
+    text = models.encoder("text")
     if text is not None:
         rankings["text"] = _ranks(text.encode(queries), text.encode(captions))
         spaces["text"] = f"{text.model_id}@{text.revision}"
-    image = models.encoders.get("image")
+    image = models.encoder("image")
     if image is not None and hasattr(image, "encode_text"):
         try:
             photos = golden_photos()

@@ -98,7 +98,7 @@ class Searcher:
             from tessera.resources.models import ModelsResource
 
             models = ModelsResource.from_params(self._all_params).load((modality,))
-            self._media[modality] = models.encoders.get(modality) or models.unavailable.get(modality, "not configured")
+            self._media[modality] = models.encoder(modality) or models.why(modality)
         enc = self._media[modality]
         if isinstance(enc, str):
             raise Refused(400, f"this server has no {modality} encoder ({enc}); query with text")

@@ -37,7 +37,7 @@ def _corpus(root: Path) -> Path:
     return root
 
 
-def _run(home: Path, batch: str, models: ModelsResource) -> tuple[bool, dict[str, bool]]:
+def _run(home: Path, batch: str, models: ModelsResource) -> tuple[bool, dict[str, bool], dict[str, int]]:
     defs = build_definitions(DEFAULT_PARAMS, resources={"models": models})
     instance = DagsterInstance.get()
     instance.add_dynamic_partitions("batch", [batch])
@@ -47,7 +47,8 @@ def _run(home: Path, batch: str, models: ModelsResource) -> tuple[bool, dict[str
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
-    return result.success, checks
+    vectors = next(m.metadata["vectors"].value for m in result.asset_materializations_for_node("embedded"))
+    return result.success, checks, vectors
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def _rows(lake: LakeResource, table: str, batch: str = "b1", status: str = "land
 
 
 def test_every_stage_succeeds_and_its_blocking_check_passes(pipeline):
-    success, checks = pipeline["first"]
+    success, checks, _ = pipeline["first"]
     assert success
     assert checks == {**{f"{s}:{c}": True for s in STAGES for c in ("accounted_for", "quality")}, "embedded:retrieval": True}
 
@@ -191,8 +192,17 @@ def test_vectors_are_real_and_missing_encoders_are_reported(pipeline):
     assert not any(c.startswith("vec_audio__") for c in rows[0])
 
 
+def test_embedded_says_what_it_encoded_and_what_it_reused(pipeline):
+    rows = _rows(pipeline["lake"], "samples")
+    texts, images, sounds = (sum(1 for r in rows if m in json.loads(r["encoders"])) for m in ("text", "image", "audio"))
+    assert texts and images and sounds
+    first, again = pipeline["first"][2], pipeline["second"][2]
+    assert first == {"text:encoded": texts, "image:encoded": images, "audio:unavailable": sounds}
+    assert again == {"text:reused": texts, "image:reused": images, "audio:unavailable": sounds}  # nothing changed: nothing encoded
+
+
 def test_rerun_is_idempotent(pipeline):
-    success, checks = pipeline["second"]
+    success, checks, _ = pipeline["second"]
     assert success and all(checks.values())
     assert _snapshot(pipeline["lake"], "b1") == pipeline["snapshot"]
 

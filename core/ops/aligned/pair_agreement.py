@@ -47,9 +47,9 @@ class PairAgreement:
             wanted = [(s, media) for s in samples if (media := _media(s, pair)) is not None]
             if not wanted:
                 continue
-            enc = getattr(models, "encoders", {}).get(space) if models is not None else None
+            enc = models.encoder(space) if models is not None else None
             if enc is None:
-                why = getattr(models, "unavailable", {}).get(space, "no models in this stage") if models is not None else "no models in this stage"
+                why = models.why(space) if models is not None else "no models in this stage"
                 for s, _ in wanted:
                     missing[s.sample_id][pair] = why
                 continue

@@ -28,6 +28,8 @@ class SpeechTranscribe:
         )
 
     def apply(self, samples: list[Sample], ctx: OpContext) -> list[Result]:
+        if not any(self.wants(s) for s in samples):  # the transcriber loads only for speech it will hear
+            return list(samples)
         transcriber = getattr(ctx.models, "transcriber", None)
         if transcriber is None:
             return list(samples)

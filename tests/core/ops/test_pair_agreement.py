@@ -102,3 +102,19 @@ def test_a_caption_about_something_else_scores_lower_than_the_right_one() -> Non
     assert isinstance(wrong, Quarantined) and wrong.reason is Reason.MISALIGNED
     assert float(wrong.detail.split("transcript↔text ")[1].split(" ")[0]) < right.metrics["align_transcript_text"]
     assert np.isfinite(right.metrics["align_transcript_text"])
+
+
+def test_a_model_loads_only_for_pairs_that_need_it(towers: Models) -> None:
+    asked: list[str] = []
+
+    def loader(name: str) -> object:
+        asked.append(name)
+        return towers.encoder(name) or f"no {name} model"
+
+    lazy = Models(loader=loader, wanted=("transcriber", "text", "image", "audio"))
+    notes = [s for s in _samples() if s.sample_id == "txt"]
+    assert PairAgreement().apply(notes, OpContext(batch="b", models=lazy)) == notes
+    assert asked == []  # a chunk of plain notes: no model was loaded
+    PairAgreement(image_text=-1.0, audio_text=None).apply(_samples(), OpContext(batch="b", models=lazy))
+    PairAgreement(image_text=-1.0, audio_text=None).apply(_samples(), OpContext(batch="b", models=lazy))
+    assert asked == ["image"]  # only CLIP, once, however many chunks ask
