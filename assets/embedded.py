@@ -7,6 +7,8 @@ from dagster import MetadataValue
 from tessera.assets.factory import StageCheck, StageContext, StageOutcome, run_from_upstream, stage_asset
 from tessera.core.encoders import ENCODED, vector_column
 from tessera.resources.indexes import ensure_scalar_indexes, update_indexes
+from tessera.resources.segments import TABLE as SEGMENTS
+from tessera.resources.segments import index_segments
 
 
 def vector_dims(sc: StageContext) -> dict[str, int]:
@@ -17,11 +19,19 @@ def vector_dims(sc: StageContext) -> dict[str, int]:
 
 def build_indexes(sc: StageContext, outcome: StageOutcome) -> dict[str, Any]:
     """The batch's new rows join `samples`' indexes as a delta segment each (cost of the batch,
-    not the table); an ANN index appears once a vector column reaches indexes.ann_min_rows."""
+    not the table); an ANN index appears once a vector column reaches indexes.ann_min_rows. Then
+    the batch's cue and transcript segments are written to `segments` with their vectors."""
     table, blobs = sc.lake.open("samples"), sc.lake.dataset("blobs")
     out = {"indexes": MetadataValue.json(update_indexes(table, sc.params))} if table is not None else {}
     if blobs is not None:  # readers find media by sha256 (hydrate, the loader): an index lookup, not a scan of every blob's key
         out["blob_index"] = MetadataValue.json(ensure_scalar_indexes(blobs, {"sha256": "BTREE"}))
+    text = sc.models.load(ENCODED).encoder("text")
+    if text is None:
+        out["segments"] = MetadataValue.json({"skipped": "no text model: cue and transcript segments are not searchable by meaning"})
+        return out
+    report = index_segments(sc.lake, sc.batch, text, outcome.version)  # each cue and transcript segment, with its times
+    report["indexes"] = update_indexes(sc.lake.open(SEGMENTS), sc.params)
+    out["segments"] = MetadataValue.json(report)
     return out
 
 

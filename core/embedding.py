@@ -11,9 +11,12 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-from tessera.core.encoders import ENCODED, Models, vector_column
+import numpy as np
+
+from tessera.core.encoders import ENCODED, Models, l2_normalise, vector_column
 from tessera.core.records import Result, Sample
 
 UNAVAILABLE = "encoder_unavailable"
@@ -37,10 +40,31 @@ def embed_modality(
     stale = [(s, x, h) for s, x in wanted if not _current(s, modality, column, tag, h := input_hash(x), dtype)]
     done: dict[str, Sample] = {}
     chunks = [stale[i : i + batch_size] for i in range(0, len(stale), batch_size)]
-    for chunk, vecs in zip(chunks, _encoded(encoder, [[x for _, x, _ in c] for c in chunks]), strict=True):
+    for chunk, vecs in zip(chunks, _pooled(encoder, [[x for _, x, _ in c] for c in chunks]), strict=True):
         for (s, _, h), v in zip(chunk, vecs, strict=True):
             done[s.sample_id] = s.evolve(vectors={**s.vectors, column: v.tolist()}, encoders={**s.encoders, modality: tag, key: h, f"{modality}:dtype": dtype})
     return [done.get(s.sample_id, s) for s in samples]
+
+
+@dataclass(frozen=True, slots=True)
+class Pooled:
+    """Inputs that make one vector together (a video's keyframes): the mean of their unit vectors,
+    normalised again."""
+
+    parts: tuple[Any, ...]
+
+
+def _pooled(encoder: Any, batches: list[list[Any]]) -> Iterator[np.ndarray]:
+    """Each batch's vectors, one per input; a `Pooled` input's parts are encoded with the rest of
+    its batch and averaged."""
+    flat = [[p for x in b for p in (x.parts if isinstance(x, Pooled) else (x,))] for b in batches]
+    for b, vecs in zip(batches, _encoded(encoder, flat), strict=True):
+        vecs, out, at = np.asarray(vecs, np.float32), [], 0
+        for x in b:
+            n = len(x.parts) if isinstance(x, Pooled) else 1
+            out.append(vecs[at : at + n].mean(axis=0))
+            at += n
+        yield l2_normalise(np.stack(out))
 
 
 def _encoded(encoder: Any, batches: list[list[Any]]) -> Iterator[Any]:
@@ -60,6 +84,8 @@ def _encoded(encoder: Any, batches: list[list[Any]]) -> Iterator[Any]:
 
 
 def input_hash(x: Any) -> str:
+    if isinstance(x, Pooled):
+        return hashlib.sha256("+".join(input_hash(p) for p in x.parts).encode()).hexdigest()[:16]
     data = x if isinstance(x, bytes) else str(x).encode("utf-8")
     return hashlib.sha256(data).hexdigest()[:16]
 

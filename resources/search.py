@@ -24,10 +24,12 @@ from typing import Any
 
 from tessera.core.encoders import vector_column
 from tessera.resources.model_sources import query_encoder, resolve_source
+from tessera.resources.segments import TABLE as SEGMENTS
 from tessera.resources.store import LANDED, LakeStore, _quote, in_list
 
 HIT_COLUMNS = ["sample_id", "batch", "modalities", "text", "transcript", "source", "parent_id", "aug_op", "segments"]
-RANKINGS = ("text", "fts", "image", "audio")
+RANKINGS = ("text", "fts", "image", "audio", "segments")
+MOMENT = ("start", "end", "text", "source")  # what a hit's `segment` says
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +93,18 @@ def search(
     release: str | None = None,
     params: SearchParams | None = None,
     dataset: Any | None = None,
+    segments: Any | None = None,
     vectors: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Top `k` samples for a text `query` (or the neighbours of sample `like`, or query `vectors`
     already made — {space: vector}, e.g. a picture's CLIP vector under "image"); augmentation
-    variants only when `variants`; of release `release` when given (or of `dataset`, an open
-    version of `samples`, which a long-lived server keeps)."""
+    variants only when `variants`; of release `release` when given (or of `dataset` and
+    `segments`, open versions of those tables, which a long-lived server keeps)."""
     params = params or SearchParams()
     k = k or params.k
     ds = dataset if dataset is not None else samples_at(lake, release)
+    if dataset is None:
+        segments = segments_at(lake, release)
     keep = Keep(modality, variants)
     n = params.depth * k
     if like:
@@ -123,10 +128,28 @@ def search(
         for space in ("text", "image", "audio"):
             column = models.column(space)
             enc = models.encoder(space) if column is not None and column in ds.schema.names else None
-            if enc is not None:
-                jobs[space] = _pool().submit(nearest, ds, column, enc.encode([query])[0], keep, n, params)
+            if enc is None:
+                continue
+            vector = enc.encode([query])[0]
+            jobs[space] = _pool().submit(nearest, ds, column, vector, keep, n, params)
+            if space == "text" and segments is not None and column in segments.schema.names:
+                jobs["segments"] = _pool().submit(moments, segments, column, vector, keep, n, params)
     rankings = {name: job.result() for name, job in jobs.items()}
-    return _finish(ds, fuse(rankings, k, params.weights), query)
+    found = {r["sample_id"]: r["segment"] for r in rankings.get("segments", [])}
+    return _finish(ds, fuse(rankings, 2 * k, params.weights), query, found)[:k]
+
+
+def segments_at(lake: LakeStore, release: str | None) -> Any | None:
+    """`segments` at a release's tag (None for a release cut before the table existed), or the latest."""
+    version = None
+    if release:
+        from tessera.resources.releases import version_at
+
+        try:
+            version = version_at(lake, release, SEGMENTS)
+        except KeyError:
+            return None
+    return lake.dataset(SEGMENTS, version)
 
 
 def samples_at(lake: LakeStore, release: str | None) -> Any:
@@ -192,16 +215,25 @@ def _ranked(run: Any, keep: Keep, n: int) -> list[dict[str, Any]]:
     return kept[:n]
 
 
-def nearest(ds: Any, column: str, vector: Any, keep: Keep, n: int, params: SearchParams) -> list[dict[str, Any]]:
-    """The `n` nearest kept rows by cosine; `score` = 1 − cosine distance."""
+def nearest(ds: Any, column: str, vector: Any, keep: Keep, n: int, params: SearchParams, extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The `n` nearest kept rows by cosine; `score` = 1 − cosine distance (and the `extra` columns)."""
 
     def run(limit: int, where: str | None) -> Any:
         query = {"column": column, "q": vector, "k": limit, "metric": "cosine", "ef": max(params.ef, limit), "minimum_nprobes": params.nprobes}
         if params.refine_factor:
             query["refine_factor"] = params.refine_factor
-        return ds.to_table(columns=[*Keep.COLUMNS, "_distance"], nearest=query, filter=where, prefilter=where is not None)
+        return ds.to_table(columns=[*Keep.COLUMNS, *extra, "_distance"], nearest=query, filter=where, prefilter=where is not None)
 
-    return [{"sample_id": r["sample_id"], "score": 1.0 - float(r["_distance"])} for r in _ranked(run, keep, n)]
+    return [{"sample_id": r["sample_id"], "score": 1.0 - float(r["_distance"]), **{c: r[c] for c in extra}} for r in _ranked(run, keep, n)]
+
+
+def moments(segments: Any, column: str, vector: Any, keep: Keep, n: int, params: SearchParams) -> list[dict[str, Any]]:
+    """The `n` samples with a cue or transcript segment nearest the query, each with that segment
+    (its times and words): the moment a phrase was said."""
+    best: dict[str, dict[str, Any]] = {}
+    for r in nearest(segments, column, vector, keep, 4 * n, params, MOMENT):  # nearest first: a sample's first row is its best
+        best.setdefault(r["sample_id"], {"sample_id": r["sample_id"], "score": r["score"], "segment": {c: r[c] for c in MOMENT}})
+    return list(best.values())[:n]
 
 
 def full_text(ds: Any, query: str, keep: Keep, n: int) -> list[dict[str, Any]]:
@@ -225,8 +257,10 @@ def _vector_of(ds: Any, sample_id: str) -> tuple[str, Any]:
     return column, rows[0][column]
 
 
-def _finish(ds: Any, fused: list[tuple[str, float, list[str]]], query: str) -> list[dict[str, Any]]:
-    """The hits' rows, read once for the top k only, in fused order, each with its best segment."""
+def _finish(ds: Any, fused: list[tuple[str, float, list[str]]], query: str, found: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The hits' rows, read once for the fused top only, in fused order, each with its segment: the
+    one the `segments` ranking `found` nearest the query, else the one sharing most words with it.
+    A hit no longer landed in `samples` (set aside since its segments were written) is dropped."""
     if not fused:
         return []
     columns = [c for c in HIT_COLUMNS if c in ds.schema.names]
@@ -234,9 +268,10 @@ def _finish(ds: Any, fused: list[tuple[str, float, list[str]]], query: str) -> l
     by_id = {r["sample_id"]: r for r in rows}
     hits = []
     for sid, score, by in fused:
-        row = by_id.get(sid, {"sample_id": sid})
+        if (row := by_id.get(sid)) is None:
+            continue
         hit = {"sample_id": sid, "score": round(score, 6), "by": by, **{c: row.get(c) for c in HIT_COLUMNS if c not in ("sample_id", "segments")}}
-        hits.append({**hit, "segment": best_segment(query, row.get("segments"))})
+        hits.append({**hit, "segment": (found or {}).get(sid) or best_segment(query, row.get("segments"))})
     return hits
 
 

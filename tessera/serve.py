@@ -79,17 +79,21 @@ class Searcher:
         return {"samples_version": int(ds.version), "text_model": getattr(enc, "model_id", None)}
 
     def samples(self, release: str | None) -> Any:
-        from tessera.resources.search import samples_at
+        return self.tables(release)[0]
+
+    def tables(self, release: str | None) -> tuple[Any, Any | None]:
+        """`samples` and `segments` of `release` (or the latest, re-opened at most every `refresh_s`)."""
+        from tessera.resources.search import samples_at, segments_at
 
         release = release or self.handle.release
         if release:
-            if release not in self._releases:
-                self._releases[release] = samples_at(self.handle.lake, release)  # a tag never moves
+            if release not in self._releases:  # a tag never moves
+                self._releases[release] = (samples_at(self.handle.lake, release), segments_at(self.handle.lake, release))
             return self._releases[release]
         now = time.monotonic()
         with self._lock:
             if self._latest is None or now - self._latest[0] > self.refresh_s:
-                self._latest = (now, samples_at(self.handle.lake, None))
+                self._latest = (now, (samples_at(self.handle.lake, None), segments_at(self.handle.lake, None)))
             return self._latest[1]
 
     def media_encoder(self, modality: str) -> Any:
@@ -108,7 +112,7 @@ class Searcher:
         from tessera.resources.search import search
 
         release = body.get("release")
-        ds = self.samples(release)
+        ds, segments = self.tables(release)
         vectors = None
         for modality in ("image", "audio"):
             if body.get(modality) is not None:
@@ -116,7 +120,7 @@ class Searcher:
                 vectors = {modality: self.media_encoder(modality).encode([data])[0]}
         return search(
             self.handle.lake, self.models, body.get("query") or "", k=body.get("k"), modality=body.get("modality"), like=body.get("like"),
-            variants=bool(body.get("variants")), release=release, params=self.params, dataset=ds, vectors=vectors,
+            variants=bool(body.get("variants")), release=release, params=self.params, dataset=ds, segments=segments, vectors=vectors,
         )  # fmt: skip
 
 

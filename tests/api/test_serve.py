@@ -68,6 +68,23 @@ def test_served_hits_match_the_cli_with_segment_times_and_previews(served, home:
     assert (round(seg["start"], 1), round(seg["end"], 1), seg["text"]) == (1.6, 2.8, "the colours drift to the right")
 
 
+def test_a_phrase_in_other_words_finds_the_moment_by_meaning(served, home: Path) -> None:
+    from tessera.resources.search import best_segment
+    from tessera.resources.segments import TABLE
+    from tessera.resources.store import Lake
+
+    client, token, _ = served
+    query = "hues shifting rightward"
+    code, out = _search(client, token, query=query, k=3)
+    hit = out["hits"][0]
+    assert code == 200 and "segments" in hit["by"] and "gradient" in hit["text"]
+    assert (round(hit["segment"]["start"], 1), round(hit["segment"]["end"], 1), hit["segment"]["text"]) == (1.6, 2.8, "the colours drift to the right")
+    assert best_segment(query, [hit["segment"]]) is None  # no word in common: found by meaning
+    rows = Lake().dataset(TABLE).to_table(columns=["sample_id", "idx", "start", "end", "text", "source"]).to_pylist()
+    said = sorted((r["text"], round(r["start"], 1), round(r["end"], 1)) for r in rows if r["sample_id"] == hit["sample_id"])
+    assert said == [("a gradient starts to move", 0.4, 1.4), ("the colours drift to the right", 1.6, 2.8)]
+
+
 def test_a_release_is_served_at_its_tag(served) -> None:
     client, token, _ = served
     _, now = _search(client, token, query="a red motorcycle", k=1)

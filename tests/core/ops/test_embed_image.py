@@ -1,4 +1,4 @@
-"""embed.image: CLIP vectors of the picture (or a video's middle keyframe), or a note why none."""
+"""embed.image: CLIP vectors of the picture (or a video's keyframes, pooled), or a note why none."""
 
 from __future__ import annotations
 
@@ -45,15 +45,24 @@ def test_tiny_clip_gives_16d_unit_vectors_that_tell_pictures_apart(
     assert np.allclose(vecs, [r.vectors[column] for r in again], atol=1e-5)
 
 
-def test_video_is_embedded_by_its_middle_keyframe(
+def test_a_video_is_embedded_by_its_keyframes_pooled(
     make_sample, tiny_clip, mp4_with_subs, astronaut_jpeg, camera_png, chelsea_png
 ) -> None:
     ctx = OpContext(batch="b1", models=Models(encoders={"image": tiny_clip}))
-    video = make_sample(video=mp4_with_subs).evolve(keyframes=[astronaut_jpeg, camera_png, chelsea_png])
-    still = make_sample(image=camera_png)
-    v, s = EmbedImage().apply([video, still], ctx)
+    frames = [astronaut_jpeg, camera_png, chelsea_png]
+    video = make_sample(video=mp4_with_subs).evolve(keyframes=frames)
+    stills = [make_sample(image=f) for f in frames]
+    v, *s = EmbedImage(batch_size=2).apply([video, *stills], ctx)
     column = vector_column("image", tiny_clip.model_id)
-    assert np.allclose(v.vectors[column], s.vectors[column], atol=1e-5)
+    mean = np.mean([x.vectors[column] for x in s], axis=0)
+    assert np.allclose(v.vectors[column], mean / np.linalg.norm(mean), atol=1e-5)  # every scene counts, not only the middle one
+    (two,) = EmbedImage(keyframes=2).apply([video], ctx)  # the first and the last
+    ends = np.mean([s[0].vectors[column], s[2].vectors[column]], axis=0)
+    assert np.allclose(two.vectors[column], ends / np.linalg.norm(ends), atol=1e-5)
+    (changed,) = EmbedImage().apply([v.evolve(keyframes=[astronaut_jpeg, camera_png, astronaut_jpeg])], ctx)
+    assert changed.encoders["image:input"] != v.encoders["image:input"]  # another keyframe: encoded again
+    with pytest.raises(ValueError, match="keyframes"):
+        EmbedImage(keyframes=0)
 
 
 def test_batches_prepared_ahead_give_the_vectors_one_batch_gives_and_the_dtype_is_recorded(
