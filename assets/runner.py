@@ -170,7 +170,7 @@ class StageRun:
     vectors: dict[str, int] = field(default_factory=dict)
 
     def add(self, out: ChunkOutcome) -> None:
-        self.vectors = {k: self.vectors.get(k, 0) + out.vectors.get(k, 0) for k in sorted({*self.vectors, *out.vectors})}
+        self.vectors = summed(self.vectors, out.vectors)
         self.fragments += out.fragments
         self.blob_fragments += out.blob_fragments
         self.books.add(out.rows)
@@ -187,6 +187,11 @@ def collect(outcomes: Iterable[tuple[int, ChunkOutcome]], books: Books) -> Stage
     for _, out in done:
         run.add(out)
     return run
+
+
+def summed(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Two chunks' counts added, key by key (in key order)."""
+    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted({*a, *b})}
 
 
 class ChunkWorker:
@@ -234,7 +239,7 @@ def rerun_isolated(task: ChunkTask, timeout_s: float = 600.0) -> ChunkOutcome:
         merged.blob_fragments += out.blob_fragments
         merged.rows += out.rows
         merged.manifest += out.manifest
-        merged.vectors = {k: merged.vectors.get(k, 0) + out.vectors.get(k, 0) for k in {*merged.vectors, *out.vectors}}
+        merged.vectors = summed(merged.vectors, out.vectors)
     return merged
 
 

@@ -36,7 +36,7 @@ def index_segments(lake: LakeStore, batch: str, encoder: Any, samples_version: i
     """(Re)write the batch's segment rows from `samples` at `samples_version`, each segment's text
     encoded by `encoder` (the text model). Returns rows written, the column and the table version."""
     column = vector_column("text", encoder.model_id)
-    lake.ensure(TABLE, schema(column, int(encoder.dim)))
+    table = lake.ensure(TABLE, schema(column, int(encoder.dim)))  # this version: the batch's rows as they were
     samples = lake.dataset("samples", samples_version)
     assert samples is not None
     where = f"batch = {_quote(batch)} AND {LANDED} AND parent_id IS NULL AND array_length(segments) > 0"
@@ -49,24 +49,21 @@ def index_segments(lake: LakeStore, batch: str, encoder: Any, samples_version: i
         ]  # fmt: skip
         if not rows:
             continue
-        had = _earlier(lake, batch, column, sorted({r["sample_id"] for r in rows}))
+        had = _earlier(table, batch, column, sorted({r["sample_id"] for r in rows}))
         for r in rows:
             r[column] = had.get((r["sample_id"], r["idx"], r["text"]))
         todo = [r for r in rows if r[column] is None]
         for r, v in zip(todo, encoder.encode([r["text"] for r in todo]) if todo else [], strict=True):
             r[column] = v.tolist()
-        fragments += lake.write_rows(TABLE, pa.Table.from_pylist(rows, schema=lake.dataset(TABLE).schema))
+        fragments += lake.write_rows(TABLE, pa.Table.from_pylist(rows, schema=table.schema))
         written, encoded = written + len(rows), encoded + len(todo)
     version = lake.commit_batch(TABLE, batch, fragments)
     return {"rows": written, "encoded": encoded, "reused": written - encoded, "column": column, "version": version}
 
 
-def _earlier(lake: LakeStore, batch: str, column: str, ids: list[str]) -> dict[tuple[str, int, str], list[float]]:
-    """The vectors this batch's segments already have (same sample, place and words): a re-run
-    encodes only what changed."""
-    ds = lake.dataset(TABLE)
-    if ds is None or column not in ds.schema.names:
-        return {}
+def _earlier(table: Any, batch: str, column: str, ids: list[str]) -> dict[tuple[str, int, str], list[float]]:
+    """The vectors this batch's segments already have in `table` (same sample, place and words): a
+    re-run encodes only what changed."""
     where = f"batch = {_quote(batch)} AND {in_list('sample_id', ids)} AND `{column}` IS NOT NULL"
-    rows = ds.to_table(columns=["sample_id", "idx", "text", column], filter=where).to_pylist()
+    rows = table.to_table(columns=["sample_id", "idx", "text", column], filter=where).to_pylist()
     return {(r["sample_id"], r["idx"], r["text"]): r[column] for r in rows}

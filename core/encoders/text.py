@@ -93,12 +93,14 @@ class SentenceEncoder:
     def _run(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        if self._recipe is not None and self._recipe.lower_case:
+        recipe = self._recipe
+        assert recipe is not None  # only plain folders run here
+        if recipe.lower_case:
             texts = [t.lower() for t in texts]
         batch = self._tokenizer(texts, padding=True, truncation=True, max_length=self._max_length, return_tensors="pt").to(self.device)
         with torch.inference_mode():
             hidden = self._model(**batch).last_hidden_state
-            if self._recipe is not None and self._recipe.pooling == "cls":
+            if recipe.pooling == "cls":
                 pooled = hidden[:, 0]
             else:  # mean over real tokens
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)

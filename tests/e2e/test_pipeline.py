@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ def _corpus(root: Path) -> Path:
     return root
 
 
-def _run(home: Path, batch: str, models: ModelsResource) -> tuple[bool, dict[str, bool], dict[str, int]]:
+def _run(home: Path, batch: str, models: ModelsResource) -> tuple[bool, dict[str, bool], dict[str, Any]]:
     defs = build_definitions(DEFAULT_PARAMS, resources={"models": models})
     instance = DagsterInstance.get()
     instance.add_dynamic_partitions("batch", [batch])
@@ -47,8 +48,8 @@ def _run(home: Path, batch: str, models: ModelsResource) -> tuple[bool, dict[str
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
-    vectors = next(m.metadata["vectors"].value for m in result.asset_materializations_for_node("embedded"))
-    return result.success, checks, vectors
+    (embedded,) = result.asset_materializations_for_node("embedded")
+    return result.success, checks, {k: embedded.metadata[k].value for k in ("vectors", "segments")}
 
 
 @pytest.fixture(scope="module")
@@ -197,8 +198,11 @@ def test_embedded_says_what_it_encoded_and_what_it_reused(pipeline):
     texts, images, sounds = (sum(1 for r in rows if m in json.loads(r["encoders"])) for m in ("text", "image", "audio"))
     assert texts and images and sounds
     first, again = pipeline["first"][2], pipeline["second"][2]
-    assert first == {"text:encoded": texts, "image:encoded": images, "audio:unavailable": sounds}
-    assert again == {"text:reused": texts, "image:reused": images, "audio:unavailable": sounds}  # nothing changed: nothing encoded
+    assert first["vectors"] == {"text:encoded": texts, "image:encoded": images, "audio:unavailable": sounds}
+    assert again["vectors"] == {"text:reused": texts, "image:reused": images, "audio:unavailable": sounds}  # nothing changed: nothing encoded
+    cues = sum(len([g for g in r["segments"] or [] if g["text"].strip()]) for r in rows if r["parent_id"] is None)
+    assert cues and (first["segments"]["rows"], first["segments"]["encoded"]) == (cues, cues)
+    assert (again["segments"]["rows"], again["segments"]["reused"], again["segments"]["encoded"]) == (cues, cues, 0)
 
 
 def test_rerun_is_idempotent(pipeline):
