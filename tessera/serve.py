@@ -71,12 +71,17 @@ class Searcher:
         self._media: dict[str, Any] = {}
 
     def warm(self) -> dict[str, Any]:
-        """Load the text encoder and open `samples` now, not on the first query."""
+        """Export the text model to ONNX (once per weights revision), load it and open `samples`
+        now, not on the first query."""
+        from tessera.resources.model_sources import export_text_encoder
+
+        if self.models.sources.get("text"):
+            export_text_encoder(self.models.sources["text"])
         enc = self.models.encoder("text")
         if enc is not None:
             enc.encode(["warm"])
         ds = self.samples(None)
-        return {"samples_version": int(ds.version), "text_model": getattr(enc, "model_id", None)}
+        return {"samples_version": int(ds.version), "text_model": getattr(enc, "model_id", None), "text_encoder": type(enc).__name__}
 
     def samples(self, release: str | None) -> Any:
         return self.tables(release)[0]

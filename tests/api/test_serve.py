@@ -85,6 +85,14 @@ def test_a_phrase_in_other_words_finds_the_moment_by_meaning(served, home: Path)
     assert said == [("a gradient starts to move", 0.4, 1.4), ("the colours drift to the right", 1.6, 2.8)]
 
 
+def test_the_server_warms_up_on_an_onnx_export_of_the_text_model(served, home: Path) -> None:
+    from tessera.serve import Searcher
+
+    state = Searcher(tessera.connect(home)).warm()  # the fixture's app exported it already: reused
+    assert state["text_encoder"] == "OnnxSentenceEncoder" and state["text_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert len(list((home / "models").glob("all_minilm_l6_v2-*.onnx"))) == 1
+
+
 def test_a_release_is_served_at_its_tag(served) -> None:
     client, token, _ = served
     _, now = _search(client, token, query="a red motorcycle", k=1)
