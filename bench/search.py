@@ -48,7 +48,7 @@ from tessera.resources.params import load_params  # noqa: E402
 
 K = 10
 COLUMN = "vec_text__all_minilm_l6_v2"
-SWEEP = ((64, None), (128, None), (256, None), (512, None), (512, 4), (1024, None))  # (ef, refine_factor)
+SWEEP = ((64, None), (128, None), (256, None), (512, None), (512, 2), (512, 4), (1024, None), (1024, 2))  # (ef, refine_factor)
 
 
 def build_table(lake: Path, vecs: np.ndarray, texts: list[str]) -> dict[str, Any]:
