@@ -110,7 +110,7 @@ def search(
     if like:
         vector = _vector_of(ds, like)
         found = nearest(ds, vector[0], vector[1], keep.excluding(like), k, params)
-        return _finish(ds, fuse({"text": found}, k, params.weights), "")
+        return _finish(ds, fuse({"text": found}, k, params.weights), "", addresses=_addresses({"text": found}))
     jobs: dict[str, Any] = {}
     if vectors:
         for space, vector in vectors.items():
@@ -136,7 +136,7 @@ def search(
                 jobs["segments"] = _pool().submit(moments, segments, column, vector, keep, n, params)
     rankings = {name: job.result() for name, job in jobs.items()}
     found = {r["sample_id"]: r["segment"] for r in rankings.get("segments", [])}
-    return _finish(ds, fuse(rankings, 2 * k, params.weights), query, found)[:k]
+    return _finish(ds, fuse(rankings, 2 * k, params.weights), query, found, _addresses(rankings))[:k]
 
 
 def segments_at(lake: LakeStore, release: str | None) -> Any | None:
@@ -222,9 +222,9 @@ def nearest(ds: Any, column: str, vector: Any, keep: Keep, n: int, params: Searc
         query = {"column": column, "q": vector, "k": limit, "metric": "cosine", "ef": max(params.ef, limit), "minimum_nprobes": params.nprobes}
         if params.refine_factor:
             query["refine_factor"] = params.refine_factor
-        return ds.to_table(columns=[*Keep.COLUMNS, *extra, "_distance"], nearest=query, filter=where, prefilter=where is not None)
+        return ds.to_table(columns=[*Keep.COLUMNS, *extra, "_distance"], nearest=query, filter=where, prefilter=where is not None, with_row_address=True)
 
-    return [{"sample_id": r["sample_id"], "score": 1.0 - float(r["_distance"]), **{c: r[c] for c in extra}} for r in _ranked(run, keep, n)]
+    return [{"sample_id": r["sample_id"], "score": 1.0 - float(r["_distance"]), "address": r["_rowaddr"], **{c: r[c] for c in extra}} for r in _ranked(run, keep, n)]
 
 
 def moments(segments: Any, column: str, vector: Any, keep: Keep, n: int, params: SearchParams) -> list[dict[str, Any]]:
@@ -240,10 +240,11 @@ def full_text(ds: Any, query: str, keep: Keep, n: int) -> list[dict[str, Any]]:
     """BM25 over `search_text`; empty where the table has no full-text index yet."""
 
     def run(limit: int, where: str | None) -> Any:
-        return ds.to_table(columns=[*Keep.COLUMNS, "_score"], full_text_query=query, filter=where, prefilter=where is not None, limit=limit)
+        return ds.to_table(columns=[*Keep.COLUMNS, "_score"], full_text_query=query, filter=where, prefilter=where is not None, limit=limit,
+                           with_row_address=True)  # fmt: skip
 
     try:
-        return [{"sample_id": r["sample_id"], "score": float(r["_score"])} for r in _ranked(run, keep, n)]
+        return [{"sample_id": r["sample_id"], "score": float(r["_score"]), "address": r["_rowaddr"]} for r in _ranked(run, keep, n)]
     except (ValueError, OSError, RuntimeError):
         return []
 
@@ -257,14 +258,27 @@ def _vector_of(ds: Any, sample_id: str) -> tuple[str, Any]:
     return column, rows[0][column]
 
 
-def _finish(ds: Any, fused: list[tuple[str, float, list[str]]], query: str, found: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def _addresses(rankings: Mapping[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """sample id → its row address in the `samples` version searched, from the rankings over it."""
+    return {r["sample_id"]: r["address"] for ranking in rankings.values() for r in ranking if "address" in r}
+
+
+def _finish(
+    ds: Any, fused: list[tuple[str, float, list[str]]], query: str, found: Mapping[str, dict[str, Any]] | None = None,
+    addresses: Mapping[str, int] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     """The hits' rows, read once for the fused top only, in fused order, each with its segment: the
     one the `segments` ranking `found` nearest the query, else the one sharing most words with it.
-    A hit no longer landed in `samples` (set aside since its segments were written) is dropped."""
+    A hit a ranking over `samples` found is read by its row address (`addresses`: kept rows of
+    this version, landed); one only the `segments` ranking found is looked up, and dropped when it
+    is no longer landed in `samples` (set aside since its segments were written)."""
     if not fused:
         return []
     columns = [c for c in HIT_COLUMNS if c in ds.schema.names]
-    rows = ds.to_table(columns=columns, filter=f"{LANDED} AND {in_list('sample_id', [sid for sid, _, _ in fused])}").to_pylist()
+    known = sorted(a for sid, _, _ in fused if (a := (addresses or {}).get(sid)) is not None)
+    rest = [sid for sid, _, _ in fused if sid not in (addresses or {})]
+    rows = ds._take_rows(known, columns=columns).to_pylist() if known else []  # pylance 14: take by row address
+    rows += ds.to_table(columns=columns, filter=f"{LANDED} AND {in_list('sample_id', rest)}").to_pylist() if rest else []
     by_id = {r["sample_id"]: r for r in rows}
     hits = []
     for sid, score, by in fused:
