@@ -50,6 +50,17 @@ def test_search_releases_and_lineage_answer_like_the_cli(home: Path) -> None:
         assert reason in t.why_missing(source)["samples"][0]["why"]
 
 
+def test_search_filters_by_modality_and_keeps_variants_out_unless_asked(home: Path) -> None:
+    t = tessera.connect(home)
+    everything = t.search("a picture", k=50, variants=True)
+    assert {h["aug_op"] for h in everything} - {None} and any("video" in h["modalities"] for h in everything)
+    videos = t.search("a picture", k=50, modality="video")
+    assert videos and all("video" in h["modalities"] for h in videos)
+    assert {h["sample_id"] for h in videos} == {h["sample_id"] for h in everything if "video" in h["modalities"] and h["parent_id"] is None}
+    originals = t.search("a picture", k=50)
+    assert originals and all(h["parent_id"] is None for h in originals)  # the flipped variants stay out
+
+
 def test_a_dataloader_batch_pads_and_masks_every_modality(home: Path) -> None:
     t = tessera.connect(home)
     truth = _landed(t, variants=False)
