@@ -3,7 +3,6 @@ holds content shared with other batches (resources/ledger.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -18,7 +17,7 @@ from tessera.core.schema import BLOB_SCHEMA, samples_to_arrow, stage_schema
 from tessera.expectations.manifest import manifest_rows
 from tessera.resources.engine_tasks import TaskCrashed
 from tessera.resources.lake import iter_chunks
-from tessera.resources.landing import LocalLanding, open_landing
+from tessera.resources.landing import DropLanding, open_landing
 from tessera.resources.ledger import Spool, commit_raw
 
 
@@ -26,13 +25,9 @@ def run_landing(sc: StageContext) -> StageOutcome:
     lake, batch = sc.lake, sc.batch
     info = lake.batch_info(batch)
     landing = open_landing(info["uri"])
-    manifest, manifest_name = None, ""
-    if info.get("manifest"):
-        path = Path(info["manifest"])
-        manifest = path.read_bytes()
-        inside = path.resolve().is_relative_to(landing.root)
-        manifest_name = path.resolve().relative_to(landing.root).as_posix() if inside else path.name
-    found = plan(landing.list(), batch, manifest, manifest_name)
+    names = landing.list()
+    manifest, manifest_name = landing.read_manifest(info["manifest"]) if info.get("manifest") else (None, "")
+    found = plan(names, batch, manifest, manifest_name)
     found.groups = pair_in_time(sc, landing, found.groups)
     lake.ensure("blobs", BLOB_SCHEMA)
     sizes = [sum(landing.size(n) for n in g.names) for g in found.groups]
@@ -69,7 +64,7 @@ def run_landing(sc: StageContext) -> StageOutcome:
     return StageOutcome(inputs, books, manifest_rows(written), preview, result.version, n, metadata)
 
 
-def pair_in_time(sc: StageContext, landing: LocalLanding, groups: list[Group]) -> list[Group]:
+def pair_in_time(sc: StageContext, landing: DropLanding, groups: list[Group]) -> list[Group]:
     """The funnel's last step (core/pairing.py): loners whose recordings overlap join up. Headers
     are read, in the engine's workers, only where two loners could pair at all."""
     settings = (sc.params.get("raw") or {}).get("pairing", {}).get("time")

@@ -33,7 +33,7 @@ from tessera.core.runner import run_ops
 from tessera.core.schema import arrow_to_samples, samples_to_arrow
 from tessera.expectations.manifest import manifest_rows
 from tessera.resources.engine_tasks import TaskCrashed
-from tessera.resources.landing import LocalLanding
+from tessera.resources.landing import open_landing
 from tessera.resources.store import Lake, LakeStore, iter_chunks
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ class LandingTask:
     """A chunk of the drop: its groups and where their files are (no bytes)."""
 
     lake_uri: str
-    root: str
+    root: str  # the drop: a local directory or s3://bucket/prefix (resources/landing.py open_landing)
     batch: str
     index: int
     groups: tuple[Group, ...]
@@ -268,7 +268,7 @@ class LandingOutcome:
 
 def read_groups(task: LandingTask) -> LandingOutcome:
     """Read, sniff and hash one chunk of the drop; pack its bytes as uncommitted blob fragments."""
-    landing = LocalLanding(task.root, paths=task.paths)
+    landing = open_landing(task.root, paths=task.paths)
     samples, quarantined, inputs = [], [], []
     for group in task.groups:
         found = resolve(landing, task.batch, group)
@@ -295,7 +295,7 @@ class CaptureTask:
 
 def read_captures(task: CaptureTask) -> dict[str, tuple[str, Capture]]:
     """name → (modality, capture) for the files whose headers state when they were recorded."""
-    landing = LocalLanding(task.root, paths=task.paths)
+    landing = open_landing(task.root, paths=task.paths)
     out: dict[str, tuple[str, Capture]] = {}
     for name, modality in task.modalities.items():
         try:

@@ -1,8 +1,9 @@
 """Sensors: new complete landing drops become batch partitions and pipeline runs; a data
 steward's new decisions re-run the batches they touch.
 
-A drop is a folder under the landing root; it is complete when its ready marker exists
-(default `_READY`, written by whoever copies the drop, last). Half-copied folders wait.
+A drop is a folder under the landing root (a local directory or `s3://bucket/prefix`); it is
+complete when its ready marker exists (default `_READY`, written by whoever copies the drop,
+last). Half-copied folders wait.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
@@ -18,9 +18,9 @@ from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationC
 from tessera.assets.factory import batch_partitions
 from tessera.resources import decisions
 from tessera.resources.lake import STAGE_TABLES, LakeResource, check_batch_name
+from tessera.resources.landing import ready_drops
 from tessera.resources.params import load_params
 
-MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 STAGES = tuple(STAGE_TABLES)
 
 
@@ -46,16 +46,17 @@ def landing_drops(context: SensorEvaluationContext, lake: LakeResource) -> Senso
     root, marker = landing_settings()
     if not root:
         return SkipReason("no landing root: set TESSERA_LANDING_ROOT or landing.root in params.yaml")
-    if not Path(root).is_dir():
-        return SkipReason(f"landing root {root} is not a directory")
+    try:
+        drops = ready_drops(root, marker)
+    except FileNotFoundError as exc:
+        return SkipReason(str(exc))
     known = set(context.instance.get_dynamic_partitions("batch"))
     new: list[str] = []
-    for folder in sorted(p for p in Path(root).iterdir() if p.is_dir() and (p / marker).is_file()):
-        name = batch_name(folder.name)
+    for drop in drops:
+        name = batch_name(drop.folder)
         if name in known or name in new:
             continue
-        manifest = next((str(folder / m) for m in MANIFEST_NAMES if (folder / m).is_file()), None)
-        lake.register_batch(name, str(folder.resolve()), manifest)
+        lake.register_batch(name, drop.uri, drop.manifest)
         new.append(name)
     if not new:
         return SkipReason(f"no new complete drop under {root}")

@@ -1,11 +1,15 @@
-"""Shared fixtures: an isolated TESSERA_HOME per test, and a tiny CLIP built from config."""
+"""Shared fixtures: an isolated TESSERA_HOME per test, a tiny CLIP built from config, and the real
+S3 server the `s3` and `production` tests share (tests/servers.py)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import S3Server, running_s3
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -18,6 +22,13 @@ def tessera_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.delenv("TESSERA_LAKE_URI", raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS on 127.0.0.1 with one bucket, for the whole session (started on first use)."""
+    with running_s3(tmp_path_factory.mktemp("s3")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -51,8 +51,8 @@ def test_a_file_over_the_size_limit_is_too_large_not_read(tmp_path: Path) -> Non
     assert q.reason is Reason.TOO_LARGE and "5004 bytes" in q.detail
 
 
-def test_missing_landing_and_s3_prefixes_fail_with_one_clear_line(tmp_path: Path) -> None:
+def test_missing_landing_and_unknown_schemes_fail_with_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         open_landing(str(tmp_path / "nope"))
-    with pytest.raises(ValueError, match="S3 prefixes are not supported yet"):
-        open_landing("s3://bucket/drop")
+    with pytest.raises(ValueError, match="only local directories and s3://bucket/prefix"):
+        open_landing("gs://bucket/drop")  # S3 prefixes: tests/s3/test_s3_landing.py

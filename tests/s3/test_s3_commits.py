@@ -23,7 +23,7 @@ from tessera.resources.conflicts import is_retryable_conflict
 from tessera.resources.home import s3_storage_options
 
 if TYPE_CHECKING:
-    from conftest import S3Server  # tests/s3/conftest.py
+    from tests.servers import S3Server
 
 pytestmark = pytest.mark.s3
 
