@@ -22,11 +22,14 @@ def packaged_model(package: str, *parts: str, distribution: str = "") -> Path:
     return path
 
 
-def cpu_session(model: Path) -> Any:
-    """One single-threaded CPU session: a stage's chunks already run in parallel, one per worker."""
+def cpu_session(model: Path, threads: int = 1) -> Any:
+    """A CPU session on `threads` cores: one for a stage (its chunks already run in parallel, one
+    per worker); more for a query a server answers alone. Idle threads sleep rather than spin, so a
+    search's other rankings keep their cores."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])

@@ -40,7 +40,7 @@ class SearchParams:
     ef: int = 64
     nprobes: int = 20
     refine_factor: int | None = None
-    depth: int = 4  # each ranking returns depth × k candidates before fusion
+    depth: int = 2  # each ranking returns depth × k candidates before fusion
     weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(RANKINGS, 1.0))
 
     @classmethod
@@ -110,7 +110,7 @@ def search(
     if like:
         vector = _vector_of(ds, like)
         found = nearest(ds, vector[0], vector[1], keep.excluding(like), k, params)
-        return _finish(ds, fuse({"text": found}, k, params.weights), "", addresses=_addresses({"text": found}))
+        return _finish(ds, fuse({"text": found}, k, params.weights), "", addresses=_addresses({"text": found}), k=k)
     jobs: dict[str, Any] = {}
     if vectors:
         for space, vector in vectors.items():
@@ -136,7 +136,7 @@ def search(
                 jobs["segments"] = _pool().submit(moments, segments, column, vector, keep, n, params)
     rankings = {name: job.result() for name, job in jobs.items()}
     found = {r["sample_id"]: r["segment"] for r in rankings.get("segments", [])}
-    return _finish(ds, fuse(rankings, 2 * k, params.weights), query, found, _addresses(rankings))[:k]
+    return _finish(ds, fuse(rankings, params.depth * k, params.weights), query, found, _addresses(rankings), k)
 
 
 def segments_at(lake: LakeStore, release: str | None) -> Any | None:
@@ -269,18 +269,27 @@ def _addresses(rankings: Mapping[str, list[dict[str, Any]]]) -> dict[str, int]:
 
 def _finish(
     ds: Any, fused: list[tuple[str, float, list[str]]], query: str, found: Mapping[str, dict[str, Any]] | None = None,
-    addresses: Mapping[str, int] | None = None,
+    addresses: Mapping[str, int] | None = None, k: int | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """The hits' rows, read once for the fused top only, in fused order, each with its segment: the
-    one the `segments` ranking `found` nearest the query, else the one sharing most words with it.
-    A hit a ranking over `samples` found is read by its row address (`addresses`: kept rows of
-    this version, landed); one only the `segments` ranking found is looked up, and dropped when it
-    is no longer landed in `samples` (set aside since its segments were written)."""
-    if not fused:
-        return []
+    """The first `k` hits' rows (all of `fused` when no `k`), read for those only, in fused order,
+    each with its segment: the one the `segments` ranking `found` nearest the query, else the one
+    sharing most words with it. A hit a ranking over `samples` found is read by its row address
+    (`addresses`: kept rows of this version, landed); one only the `segments` ranking found is
+    looked up, and dropped when it is no longer landed in `samples` (set aside since its segments
+    were written) — the next fused ones then fill its place."""
+    k = k or len(fused)
+    hits: list[dict[str, Any]] = []
+    start = 0
+    while len(hits) < k and start < len(fused):
+        part, start = fused[start : start + k - len(hits)], start + k - len(hits)
+        hits += _rows(ds, part, query, found or {}, addresses or {})
+    return hits
+
+
+def _rows(ds: Any, fused: list[tuple[str, float, list[str]]], query: str, found: Mapping[str, dict[str, Any]], addresses: Mapping[str, int]) -> list[dict[str, Any]]:
     columns = [c for c in HIT_COLUMNS if c in ds.schema.names]
-    known = sorted(a for sid, _, _ in fused if (a := (addresses or {}).get(sid)) is not None)
-    rest = [sid for sid, _, _ in fused if sid not in (addresses or {})]
+    known = sorted(addresses[sid] for sid, _, _ in fused if sid in addresses)
+    rest = [sid for sid, _, _ in fused if sid not in addresses]
     rows = ds._take_rows(known, columns=columns).to_pylist() if known else []  # pylance 14: take by row address
     rows += ds.to_table(columns=columns, filter=f"{LANDED} AND {in_list('sample_id', rest)}").to_pylist() if rest else []
     by_id = {r["sample_id"]: r for r in rows}
@@ -289,7 +298,7 @@ def _finish(
         if (row := by_id.get(sid)) is None:
             continue
         hit = {"sample_id": sid, "score": round(score, 6), "by": by, **{c: row.get(c) for c in HIT_COLUMNS if c not in ("sample_id", "segments")}}
-        hits.append({**hit, "segment": (found or {}).get(sid) or best_segment(query, row.get("segments"))})
+        hits.append({**hit, "segment": found.get(sid) or best_segment(query, row.get("segments"))})
     return hits
 
 

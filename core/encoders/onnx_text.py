@@ -57,7 +57,7 @@ class OnnxSentenceEncoder:
     modality = "text"
     dtype = "float32"
 
-    def __init__(self, model_id: str, path: str, graph: Path, batch_size: int = 32) -> None:
+    def __init__(self, model_id: str, path: str, graph: Path, batch_size: int = 32, threads: int = 1) -> None:
         from tokenizers import Tokenizer
 
         recipe = plain(path)
@@ -70,7 +70,7 @@ class OnnxSentenceEncoder:
         self._tok = Tokenizer.from_file(str(root / "tokenizer.json"))
         self._tok.enable_truncation(max_length=min(recipe.max_length, int(config.get("max_position_embeddings", 512))))
         self._tok.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
-        self._session = cpu_session(graph)
+        self._session = cpu_session(graph, threads)
         self._names = [i.name for i in self._session.get_inputs()]
 
     def encode(self, items: list[Any]) -> np.ndarray:
