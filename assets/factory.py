@@ -27,6 +27,7 @@ from dagster import (
     RetryPolicy,
     asset,
 )
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from tessera.assets.runner import StageSpec, plan_chunks, run_chunks
 from tessera.core.accounting import Account, Books
@@ -39,6 +40,7 @@ from tessera.expectations.bridge import check_result, docs_url, gated_rows, run_
 from tessera.expectations.distributions import MAIN_METRICS, QUANTILES, distributions, markdown
 from tessera.resources import decisions
 from tessera.resources.engine import EngineResource
+from tessera.resources.freshness import forced, inputs_digest, rows_digest
 from tessera.resources.home import tessera_home
 from tessera.resources.lake import STAGE_TABLES, LakeResource
 from tessera.resources.models import ModelsResource
@@ -47,6 +49,7 @@ from tessera.resources.params_resource import ParamsResource
 
 batch_partitions = DynamicPartitionsDefinition(name="batch")
 CHECK = "accounted_for"
+HANDED = ("handoffs", "near_handoffs")  # metadata naming batches a run passed content to (the CLI re-runs them)
 # The media each stage's chunk workers load (keyframes: a video's stored pictures); the rest of a
 # row's media stay references, carried through untouched.
 HYDRATE: dict[str, tuple[str, ...]] = {
@@ -98,6 +101,7 @@ class StageOutcome:
 
 
 Run = Callable[[StageContext], StageOutcome]
+Inputs = Callable[[StageContext], str]  # a digest of what the stage reads of its batch (resources/freshness.py)
 AfterCommit = Callable[[StageContext, StageOutcome], dict[str, Any]]
 
 
@@ -129,6 +133,11 @@ def run_from_upstream(upstream: str, vector_dims: Callable[[StageContext], dict[
         return StageOutcome(ids, run.books, run.manifest, run.preview, version, run.chunks, vectors)
 
     return run
+
+
+def upstream_rows(upstream: str) -> Inputs:
+    """A stage that reads `upstream`'s rows of the batch depends on exactly those rows."""
+    return lambda sc: rows_digest(sc.lake, STAGE_TABLES[upstream], sc.batch)
 
 
 def stage_code_version(stage: str) -> str:
@@ -166,6 +175,7 @@ def stage_asset(
     run: Run,
     description: str,
     upstream: str | None = None,
+    inputs: Inputs | None = None,
     models_used: tuple[str, ...] = (),
     pool: str | None = None,
     after_commit: AfterCommit | None = None,
@@ -174,6 +184,11 @@ def stage_asset(
     import tessera.core.ops  # noqa: F401  (registers operators, so code versions see their sources)
 
     code_version = stage_code_version(name)
+    if inputs is None:
+        if upstream is None:
+            raise ValueError(f"stage {name}: say what it reads (inputs=) when it has no upstream stage")
+        inputs = upstream_rows(upstream)
+    reads = inputs
 
     @asset(
         name=name,
@@ -199,6 +214,9 @@ def stage_asset(
         started = time.perf_counter()
         all_params = params.all()
         sc = StageContext(context, lake, engine, models, all_params, name, code_version, HYDRATE.get(name, MODALITY_ORDER), models_used)
+        key = inputs_digest(lake, all_params, code_version, reads(sc))
+        if not forced(context.run.tags) and (done := _unchanged(sc, key, started)) is not None:
+            return done
         outcome = run(sc)
         verdicts = decisions.verdicts(lake, sc.batch, name)
         approved = lambda sid, op: sid in verdicts and verdicts[sid].overrides(op)  # noqa: E731
@@ -209,14 +227,50 @@ def stage_asset(
         gated = _gate(sc, outcome, suite, approved)
         extra = after_commit(sc, outcome) if after_commit else {}
         acct = outcome.books.account(outcome.inputs)
+        results = [_check(acct), check_result(suite, gated, docs_url(docs)), *(_own(name, c, sc) for c in checks)]
+        done = {
+            "inputs_digest": key,
+            "rows_digest": rows_digest(lake, STAGE_TABLES[name], sc.batch),
+            "checks": MetadataValue.json({r.check_name: [r.passed, r.severity.value] for r in results}),
+        }  # what a later run compares with to skip the work (_unchanged)
         elapsed = time.perf_counter() - started
         return MaterializeResult(
-            metadata={**_metadata(acct, outcome, elapsed), **outcome.metadata, **extra},
+            metadata={**_metadata(acct, outcome, elapsed), **outcome.metadata, **extra, **done},
             data_version=DataVersion(_content_hash(code_version, outcome)),
-            check_results=[_check(acct), check_result(suite, gated, docs_url(docs)), *(_own(name, c, sc) for c in checks)],
+            check_results=results,
         )
 
     return _stage
+
+
+def _unchanged(sc: StageContext, key: str, started: float) -> MaterializeResult | None:
+    """The last materialization for the batch again, without the work, when nothing it depends on
+    has changed since (resources/freshness.py): its data version (Dagster shows the asset fresh,
+    not stale), its figures, and its checks' verdicts. None: do the work."""
+    from dagster import AssetKey
+
+    record = sc.context.instance.get_latest_data_version_record(AssetKey(sc.stage), is_source=False, partition_key=sc.batch)
+    mat = record.event_log_entry.asset_materialization if record is not None else None
+    if mat is None:
+        return None
+    md, version = mat.metadata, (mat.tags or {}).get(DATA_VERSION_TAG)
+    if version is None or "checks" not in md or getattr(md.get("inputs_digest"), "value", None) != key:
+        return None
+    checks: dict[str, list[Any]] = md["checks"].value  # type: ignore[assignment]
+    if not all(passed for passed, severity in checks.values() if severity == AssetCheckSeverity.ERROR.value):
+        return None
+    if getattr(md.get("rows_digest"), "value", None) != rows_digest(sc.lake, STAGE_TABLES[sc.stage], sc.batch):
+        return None  # its rows changed since (deleted, handed over, set aside): do it again
+    since = record.event_log_entry.run_id
+    sc.context.log.info(f"batch {sc.batch}: {sc.stage} skipped: its inputs, code, params and decisions are those of run {since[:8]} "
+                        f"and its rows are as that run left them (`tessera materialize --force` does it again)")  # fmt: skip
+    note = {"unchanged_since_run": since}
+    kept = {k: v for k, v in md.items() if k not in HANDED}  # what that run handed to other batches is done
+    return MaterializeResult(
+        metadata={**kept, "skipped": MetadataValue.text(f"unchanged since run {since}"), "seconds": MetadataValue.float(round(time.perf_counter() - started, 3))},
+        data_version=DataVersion(version),
+        check_results=[AssetCheckResult(check_name=c, passed=bool(p), severity=AssetCheckSeverity(sev), metadata=note) for c, (p, sev) in checks.items()],
+    )
 
 
 def _own(asset: str, check: StageCheck, sc: StageContext) -> AssetCheckResult:

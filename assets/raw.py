@@ -3,6 +3,7 @@ holds content shared with other batches (resources/ledger.py)."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pyarrow as pa
@@ -89,9 +90,20 @@ def pair_in_time(sc: StageContext, landing: DropLanding, groups: list[Group]) ->
     return paired
 
 
+def drop_inputs(sc: StageContext) -> str:
+    """What raw reads: the drop's files (names, sizes, modification times), its manifest, and the
+    batch's registration (a batch deleted and registered again is new)."""
+    info = sc.lake.batch_info(sc.batch)
+    landing = open_landing(info["uri"])
+    landing.list()
+    manifest = hashlib.sha256(landing.read_manifest(info["manifest"])[0]).hexdigest() if info.get("manifest") else ""
+    return f"{landing.fingerprint()}\0{manifest}\0{info['registered_at']}"
+
+
 raw = stage_asset(
     name="raw",
     run=run_landing,
+    inputs=drop_inputs,
     description="Discover a landing drop and pair its files (manifest rows, then stems, then overlapping capture times), sniff types by magic bytes, hash, pack bytes; "
     "content shared with other batches is held by one of them (the others: DUPLICATE).",
 )

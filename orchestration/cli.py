@@ -176,15 +176,15 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     if not batches or batches == [None]:
         raise CliError("name a batch with --batch NAME or pass --all (see `tessera status`)")
     stages = [args.stage] if args.stage else list(STAGES[: STAGES.index(args.through) + 1])
-    results = [materialize(b, stages, quiet=args.json) for b in batches]
+    results = [materialize(b, stages, quiet=args.json, force=args.force) for b in batches]
     # content whose holder let it go passed to another batch: at raw, that batch is re-run from
     # cleaned; a near-copy's hold at unified (resources/near_index.py), from unified
     after_raw = [s for s in stages if s != "raw"]
     handed = sorted({h for r in results for h in r.get("handoffs", {})} - set(batches)) if "raw" in stages and after_raw else []
     from_unified = [s for s in stages if STAGES.index(s) >= STAGES.index("unified")]
     near = sorted({h for r in results for h in r.get("near_handoffs", {})} - set(batches) - set(handed)) if "unified" in stages else []
-    results += [materialize(b, after_raw, quiet=args.json) for b in handed]
-    results += [materialize(b, from_unified, quiet=args.json) for b in near]
+    results += [materialize(b, after_raw, quiet=args.json, force=True) for b in handed]  # their upstream rows changed under them
+    results += [materialize(b, from_unified, quiet=args.json, force=True) for b in near]
     if args.report:  # what dvc.yaml tracks per stage: counts and the tables' content digests, no run ids or timings
         from tessera.resources.lake import STAGE_TABLES
         from tessera.resources.releases import RUN_BOUND, table_digest
@@ -202,11 +202,14 @@ def _stable(stage: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in stage.items() if k != "lake_version"}
 
 
-def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet: bool = False) -> dict[str, Any]:
-    """Run `stages` for `batch` through Dagster on the instance (visible in the UI)."""
+def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet: bool = False, force: bool = False) -> dict[str, Any]:
+    """Run `stages` for `batch` through Dagster on the instance (visible in the UI). A stage whose
+    inputs, code, params and decisions are unchanged since its last run for the batch is skipped
+    (resources/freshness.py) unless `force`."""
     from dagster import AssetCheckSeverity, AssetKey
 
     from tessera.orchestration.instance import get_instance
+    from tessera.resources.freshness import FORCE_TAG
 
     instance = get_instance()
     try:
@@ -230,7 +233,7 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
         asset_selection=[AssetKey(s) for s in stages],
         run_config={"loggers": loggers},
         raise_on_error=False,
-        tags=run_owner_tags(),
+        tags={**run_owner_tags(), **({FORCE_TAG: "true"} if force else {})},
     )
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     handoffs: dict[str, int] = {}
@@ -239,6 +242,7 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
     near_handoffs: dict[str, int] = {}
     for mat in result.asset_materializations_for_node("unified") if "unified" in stages else []:
         near_handoffs.update(mat.metadata["near_handoffs"].value if "near_handoffs" in mat.metadata else {})
+    skipped = [s for s in stages if any("skipped" in m.metadata for m in result.asset_materializations_for_node(s))]
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     checks = {f"{c.asset_key.path[-1]}:{c.check_name}": c.passed for c in evaluations}
     warned = [f"{c.asset_key.path[-1]}:{c.check_name}" for c in evaluations if not c.passed and c.severity == AssetCheckSeverity.WARN]
@@ -251,6 +255,7 @@ def materialize(batch: str, stages: list[str] | tuple[str, ...] = STAGES, quiet:
         "checks_warned": warned,  # failed, but only at WARN severity: reported, never blocking
         "handoffs": handoffs,
         "near_handoffs": near_handoffs,  # batches that now hold a near-copy this run let go (re-run from unified)
+        "skipped": skipped,  # unchanged since their last run for the batch: not done again
         "seconds": round(time.perf_counter() - started, 2),
         "stages": stage_status(batch)["stages"],
     }
@@ -295,7 +300,7 @@ def delete_batch(batch: str) -> dict[str, Any]:
     for receiver in sorted(set(handoffs) | set(near)):
         reached = [s for s in STAGES[1:] if (t := lake.open(STAGE_TABLES[s])) is not None and t.count_rows(f"batch = '{receiver}'")]
         start = "cleaned" if receiver in handoffs else "unified"
-        reruns.append(materialize(receiver, [s for s in reached if STAGES.index(s) >= STAGES.index(start)] or [start], quiet=True))
+        reruns.append(materialize(receiver, [s for s in reached if STAGES.index(s) >= STAGES.index(start)] or [start], quiet=True, force=True))
     handed = {b: len(set(handoffs.get(b, [])) | set(near.get(b, []))) for b in sorted(set(handoffs) | set(near))}
     return {"batch": batch, "handed_to": handed, "reruns": reruns}
 
@@ -450,6 +455,8 @@ def _summary_text(r: dict[str, Any]) -> str:
         for s in r["stages"]
     ]  # fmt: skip
     head = f"batch {r['batch']}" + (f"  run {r['run_id'][:8]}  {'ok' if r['success'] else 'FAILED ' + ','.join(r['failed_steps'])}" if "run_id" in r else "")
+    if r.get("skipped"):
+        head += f"  ({', '.join(r['skipped'])}: unchanged since the last run, skipped; --force does it again)"
     return head + "\n" + _table(["stage", "in", "landed", "variants", "quarantined", "checks", "version", "reasons"], rows) + _metrics_text(r)
 
 
@@ -863,6 +870,7 @@ def cmd_steward_serve(args: argparse.Namespace) -> int:
     from tessera.resources.home import lake_uri
     from tessera.resources.params import load_params
     from tessera.resources.store import Lake
+    from tessera.steward.edge import is_loopback
     from tessera.steward.users import Users
     from tessera.steward.web import serve
 
@@ -870,9 +878,13 @@ def cmd_steward_serve(args: argparse.Namespace) -> int:
     print(f"review app on {where} (lake {lake_uri()}); Ctrl-C stops it", file=sys.stderr)
     if not Users(_steward_folder()).list():
         print(f"no users yet in {_steward_folder()}: nobody can log in until `tessera steward user add NAME --role steward`", file=sys.stderr)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: {args.host} is not loopback and the app speaks plain HTTP: put it behind a TLS proxy", file=sys.stderr)
-    serve(Lake(lake_uri()), _steward_folder(), host=args.host, port=args.port, params=load_params(), session_s=args.session_hours * 3600)
+    if not is_loopback(args.host) and not args.trusted_proxy:
+        print(f"warning: {args.host} is not loopback and the app speaks plain HTTP: put it behind a TLS proxy (and name it with --trusted-proxy)", file=sys.stderr)
+    try:
+        serve(Lake(lake_uri()), _steward_folder(), host=args.host, port=args.port, params=load_params(), session_s=args.session_hours * 3600,
+              allowed_hosts=args.allowed_host, trusted_proxies=args.trusted_proxy)  # fmt: skip
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 
@@ -886,7 +898,7 @@ def cmd_steward_user(args: argparse.Namespace) -> int:
         return 0
     if args.user_command == "remove":
         users.remove(args.name)
-        _emit(args, {"removed": args.name}, f"removed {args.name}; their sessions end at their next request")
+        _emit(args, {"removed": args.name}, f"removed {args.name}; their sessions have ended")
         return 0
     generated = new_token() if args.generate_password else None
     if generated is not None:
@@ -951,6 +963,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--through", choices=STAGES, default="embedded", help="last stage to run (default: embedded)")
     sp.add_argument("--stage", choices=STAGES, help="run only this stage (used by dvc.yaml)")
     sp.add_argument("--report", metavar="FILE", help="also write the per-stage counts as JSON (a DVC output)")
+    sp.add_argument("--force", action="store_true", help="do every stage's work again, even where nothing it depends on changed")
     sp.add_argument("--engine", choices=("local", "ray"), help="where chunks run (default: params.yaml execution.engine); "
                     "ray: TESSERA_RAY_ADDRESS=local|auto|ray://host:10001")  # fmt: skip
     sp = add("status", cmd_status, "per stage: in / landed / quarantined by reason")
@@ -1017,6 +1030,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8080)
     sp.add_argument("--session-hours", type=float, default=8.0, help="a login lasts this long (default: 8)")
+    sp.add_argument("--allowed-host", action="append", metavar="NAME", help="a host name clients use (needed beyond loopback; repeat)")
+    sp.add_argument("--trusted-proxy", action="append", metavar="ADDR",
+                    help="IP or CIDR of a TLS proxy in front of the app: its X-Forwarded-Proto/-For/-Host count (repeat)")  # fmt: skip
     user = ssub.add_parser("user", help="the app's users: add (or change), remove, list")
     usub = user.add_subparsers(dest="user_command", required=True)
     sp = add("add", cmd_steward_user, "add a user, or change a user's role and password", usub)

@@ -10,9 +10,11 @@ Memory is one file at a time, never a drop: listing keeps names and sizes, `read
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import posixpath
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +44,7 @@ class LocalLanding:
         # name → path; a worker given the names of its chunk (`paths`, relative) skips the walk
         self._paths: dict[str, Path] = {n: self.root / rel for n, rel in (paths or {}).items()}
         self._sizes: dict[str, int] = {}
+        self._stamps: dict[str, int] = {}
 
     def list(self) -> list[str]:
         self._paths = {}
@@ -52,10 +55,15 @@ class LocalLanding:
                 name = printable_name(path.relative_to(self.root).as_posix())
                 self._paths[name] = path
                 try:
-                    self._sizes[name] = path.lstat().st_size
+                    st = path.lstat()
+                    self._sizes[name], self._stamps[name] = st.st_size, st.st_mtime_ns
                 except OSError:
                     self._sizes[name] = 0
         return sorted(self._paths)
+
+    def fingerprint(self) -> str:
+        """The drop as `list` last saw it: see `fingerprint`."""
+        return fingerprint(self._paths, self._sizes, self._stamps)
 
     def size(self, name: str) -> int:
         """Bytes of a listed file (its link's size for a symlink; 0 if unknown): for chunk planning only."""
@@ -142,6 +150,7 @@ class S3Landing:
         # name → key below the prefix; a worker given the names of its chunk (`paths`) skips the listing
         self._keys: dict[str, str] = dict(paths or {})
         self._sizes: dict[str, int] = {}
+        self._stamps: dict[str, int] = {}
 
     def list(self) -> list[str]:
         from pyarrow import fs
@@ -155,7 +164,7 @@ class S3Landing:
             if info.type == fs.FileType.File:
                 name = info.path[len(self._base) + 1 :]
                 self._keys[name] = name
-                self._sizes[name] = int(info.size or 0)
+                self._sizes[name], self._stamps[name] = int(info.size or 0), int(info.mtime_ns or 0)
         if not self._keys:
             raise FileNotFoundError(f"landing {self.root} holds no object; copy the drop there first")
         return sorted(self._keys)
@@ -163,6 +172,10 @@ class S3Landing:
     def size(self, name: str) -> int:
         """Bytes of a listed object (0 if unknown): for chunk planning only."""
         return self._sizes.get(name, 0)
+
+    def fingerprint(self) -> str:
+        """The drop as `list` last saw it: see `fingerprint`."""
+        return fingerprint(self._keys, self._sizes, self._stamps)
 
     def relative(self, name: str) -> str:
         """The key of a listed name below the prefix (hand it to a worker with `paths`)."""
@@ -217,6 +230,15 @@ class S3Landing:
 
 
 DropLanding = LocalLanding | S3Landing
+
+
+def fingerprint(names: Iterable[str], sizes: Mapping[str, int], stamps: Mapping[str, int]) -> str:
+    """Every listed name with its size and modification time: a file added, removed, or rewritten
+    in place (even at the same size) changes it. What `raw`'s work on the drop depends on."""
+    h = hashlib.sha256()
+    for name in sorted(names):
+        h.update(f"{name}\0{sizes.get(name, 0)}\0{stamps.get(name, 0)}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:16]
 
 
 def open_landing(uri: str, paths: dict[str, str] | None = None) -> DropLanding:

@@ -43,7 +43,7 @@ def test_shared_content_lands_once_in_any_order_of_runs_and_reruns(tessera_home:
     through = ["raw", "cleaned"]
     assert materialize("a", through, quiet=True)["success"]
     assert materialize("b", through, quiet=True)["success"]
-    assert materialize("a", ["cleaned"], quiet=True)["success"]  # the backfill that once lost the shared samples
+    assert materialize("a", ["cleaned"], quiet=True, force=True)["success"]  # the backfill that once lost the shared samples
     lake = LakeResource()
     landed = _landed(lake, "cleaned")
     assert len(landed) == 3 and all(len(bs) == 1 for bs in landed.values())  # shared pair + one own image each
@@ -53,7 +53,7 @@ def test_shared_content_lands_once_in_any_order_of_runs_and_reruns(tessera_home:
     assert [(r["reason"], r["detail"]) for r in dup] == [("DUPLICATE", "same content is held by batch 'a'")]
 
     for batch in ("b", "a"):  # a backfill of every batch, in the other order: nothing moves
-        assert materialize(batch, through, quiet=True)["success"]
+        assert materialize(batch, through, quiet=True, force=True)["success"]
     assert _landed(lake, "cleaned") == landed
     assert _accounted(lake, "raw", "b") == 2 and _accounted(lake, "cleaned", "b") == 1
 
@@ -115,7 +115,7 @@ def test_near_copies_in_later_batches_are_held_once_and_pass_on_when_the_holder_
     found = cluster(lake, dup["sample_id"], story(lake, dup["sample_id"])["stages"])
     assert [(m["batch"], m["kept"]) for m in found["members"]] == [("a", True), ("b", False)]
     assert [(t["action"], t["batch"]) for t in keep_targets(lake, found, dup["sample_id"])] == [("approve", "b"), ("reject", "a")]
-    assert materialize("a", through, quiet=True)["success"]  # a backfill of the holder: nothing moves
+    assert materialize("a", through, quiet=True, force=True)["success"]  # a backfill of the holder: nothing moves
     assert [r["detail"] for r in lake.quarantine_rows("b", "unified")] == [dup["detail"]]
     assert sorted(bs[0] for bs in _landed(lake, "unified").values()) == ["a", "a", "b"]
 

@@ -18,6 +18,7 @@ from tessera.core.synth import video_bytes
 from tessera.orchestration.cli import _time_paired
 from tessera.orchestration.definitions import STAGES, build_definitions
 from tessera.orchestration.demo import EXPECTED_QUARANTINE, SUBTITLES, build_demo_corpus
+from tessera.resources.freshness import FORCE_TAG
 from tessera.resources.lake import LANDED, STAGE_TABLES, LakeResource
 from tessera.resources.models import ModelsResource
 from tessera.resources.params import DEFAULT_PARAMS
@@ -38,11 +39,12 @@ def _corpus(root: Path) -> Path:
     return root
 
 
-def _run(home: Path, batch: str, models: ModelsResource) -> tuple[bool, dict[str, bool], dict[str, Any]]:
+def _run(home: Path, batch: str, models: ModelsResource, force: bool = False) -> tuple[bool, dict[str, bool], dict[str, Any]]:
     defs = build_definitions(DEFAULT_PARAMS, resources={"models": models})
     instance = DagsterInstance.get()
     instance.add_dynamic_partitions("batch", [batch])
-    result = defs.resolve_job_def("pipeline").execute_in_process(partition_key=batch, instance=instance, raise_on_error=False)
+    tags = {FORCE_TAG: "true"} if force else None  # a re-run that does the work again (resources/freshness.py)
+    result = defs.resolve_job_def("pipeline").execute_in_process(partition_key=batch, instance=instance, raise_on_error=False, tags=tags)
     checks = {
         f"{e.event_specific_data.asset_key.path[-1]}:{e.event_specific_data.check_name}": e.event_specific_data.passed
         for e in result.all_events
@@ -66,7 +68,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, tiny_clip_dir: Path):
     models = ModelsResource(image_model=str(tiny_clip_dir), audio_model="laion/clap-htsat-unfused")
     first = _run(home, "b1", models)
     snapshot = _snapshot(lake, "b1")
-    second = _run(home, "b1", models)
+    second = _run(home, "b1", models, force=True)
     yield {"lake": lake, "first": first, "second": second, "snapshot": snapshot, "landing": landing}
     mp.undo()
 
