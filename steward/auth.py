@@ -1,10 +1,11 @@
 """Sessions and request forgery protection for the review app.
 
-A session is a signed cookie (HMAC-SHA256 with a secret kept under the steward's folder, made on
-first run) holding the user's name, an expiry time and a random nonce; the server checks the
-signature and the expiry on every request, and the user against the users file (a removed user's
-session ends at once). The per-session CSRF token is an HMAC of the nonce: every state-changing
-form carries it. Cookies are HttpOnly and SameSite=Strict.
+A session cookie is signed (HMAC-SHA256 with a secret kept under the steward's folder, made on
+first run) and holds the session's random id and its expiry; the session itself lives on the
+server (steward/sessions.py), so logout, a password change and a user's removal end it at once.
+The per-session CSRF token is an HMAC of the session id: every state-changing form carries it.
+Cookies are HttpOnly and SameSite=Strict. Every comparison of something a client sent is over
+bytes (a non-ASCII value is simply wrong, never an error).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class Signer:
         if not value or value.count(".") != 1:
             return None
         data, mac = value.split(".")
-        if not hmac.compare_digest(mac, self.mac(purpose, data)):
+        if not same(mac, self.mac(purpose, data)):
             return None
         try:
             payload = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
@@ -74,16 +75,21 @@ class Signer:
         return payload
 
     # sessions
-    def session(self, user: str, now: float, ttl_s: float) -> tuple[Session, str]:
-        s = Session(user, now + ttl_s, secrets.token_urlsafe(16))
-        return s, self.sign("session", {"u": s.user, "exp": s.expires, "n": s.nonce})
+    def session_cookie(self, sid: str, expires: float) -> str:
+        return self.sign("session", {"s": sid, "exp": expires})
 
-    def read_session(self, cookie: str | None, now: float) -> Session | None:
+    def session_id(self, cookie: str | None, now: float) -> str | None:
+        """The session id a valid, unexpired cookie carries (the session itself may have ended)."""
         p = self.unsign("session", cookie, now)
-        return None if p is None else Session(str(p["u"]), float(p["exp"]), str(p["n"]))
+        return None if p is None or not isinstance(p.get("s"), str) else p["s"]
 
     def csrf(self, nonce: str) -> str:
         return self.mac("csrf", nonce)
 
     def csrf_ok(self, nonce: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token), self.csrf(nonce))
+        return bool(token) and same(str(token), self.csrf(nonce))
+
+
+def same(given: str, expected: str) -> bool:
+    """`given` (from a client) equals `expected`, compared in constant time over bytes."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())

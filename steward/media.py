@@ -30,6 +30,10 @@ class RangeNotSatisfiable(ValueError):
     """The requested range lies wholly outside the blob."""
 
 
+class BadRange(ValueError):
+    """A Range header no blob could satisfy the form of (a position of more than 18 digits)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Blob:
     sha256: str
@@ -68,12 +72,15 @@ def open_blob(lake: LakeStore, sha: str) -> Blob | None:
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end) inclusive of a single `Range: bytes=…` request, or None to send it all (no
     header, another unit, several ranges, a malformed one: a server may ignore Range).
-    Raises RangeNotSatisfiable for a range wholly past the end."""
+    Raises RangeNotSatisfiable for a range wholly past the end, BadRange for a position longer
+    than 18 digits (no blob is that large; the digits are never turned into a number)."""
     if not header:
         return None
-    m = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    m = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header, re.ASCII)
     if m is None or (not m[1] and not m[2]):
         return None
+    if max(len(m[1]), len(m[2])) > 18:
+        raise BadRange(f"Range positions are at most 18 digits; this one has {max(len(m[1]), len(m[2]))}")
     if not m[1]:  # the last N bytes
         n = int(m[2])
         if n == 0 or size == 0:

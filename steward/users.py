@@ -6,6 +6,10 @@ API tokens (for scripts: `Authorization: Bearer <token>` on the app's /api and /
 kept as SHA-256 digests under a label; a token is shown once, when made. The file is read
 again whenever it changes, so a user added, changed or removed while the app runs counts at
 once, on sessions already open too. Writes replace the file atomically.
+
+Each user record holds a random `generation`, drawn anew by every `add` (a new password or role,
+or a re-add after a removal): a session opened under another generation no longer counts
+(steward/sessions.py), so none of those changes can leave an old cookie working.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ TOKEN_PREFIX = "tst_"  # 256 random bits follow: a fast digest is enough to stor
 class User:
     name: str
     role: str
+    generation: str = ""  # the record's generation (sessions opened under another one have ended)
 
     @property
     def may_decide(self) -> bool:
@@ -85,10 +90,10 @@ class Users:
         users = dict(self._read())
         users[name] = {
             "role": role, "salt": salt.hex(), "scrypt": SCRYPT, "hash": hash_password(password, salt, **SCRYPT).hex(),
-            "changed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "changed_at": datetime.now(UTC).isoformat(timespec="seconds"), "generation": secrets.token_hex(16),
         }  # fmt: skip
         self._write(users)
-        return User(name, role)
+        return _user(name, users[name])
 
     def remove(self, name: str) -> None:
         users = dict(self._read())
@@ -98,11 +103,11 @@ class Users:
         self._write(users)
 
     def list(self) -> list[User]:
-        return [User(n, u["role"]) for n, u in sorted(self._read().items())]
+        return [_user(n, u) for n, u in sorted(self._read().items())]
 
     def get(self, name: str) -> User | None:
         u = self._read().get(name)
-        return None if u is None else User(name, u["role"])
+        return None if u is None else _user(name, u)
 
     def add_token(self, name: str, label: str) -> str:
         """A new API token of `name` under `label` (replacing one of that label); shown only now."""
@@ -136,7 +141,7 @@ class Users:
         if not token.startswith(TOKEN_PREFIX):
             return None
         digest = _digest(token)
-        return next((User(n, u["role"]) for n, u in self._read().items() if digest in u.get("tokens", {})), None)
+        return next((_user(n, u) for n, u in self._read().items() if digest in u.get("tokens", {})), None)
 
     def check(self, name: str, password: str) -> User | None:
         """The user, when `password` is theirs. An unknown name costs the same hash (no timing hint)."""
@@ -145,7 +150,12 @@ class Users:
         got = hash_password(password, salt, **(u["scrypt"] if u else SCRYPT))
         if u is None or not hmac.compare_digest(got, bytes.fromhex(u["hash"])):
             return None
-        return User(name, u["role"])
+        return _user(name, u)
+
+
+def _user(name: str, record: dict[str, Any]) -> User:
+    # a record written before generations existed: its salt, which every add draws anew, serves as one
+    return User(name, record["role"], str(record.get("generation") or record["salt"]))
 
 
 def new_token() -> str:

@@ -2,13 +2,20 @@
 and CSS, a little vanilla JS) over the same queue, stories and decisions as `tessera review`.
 
 Every route but the app's own CSS/JS needs a session: pages answer an anonymous request with
-the login page (303), media and API routes with 401. Sessions are signed cookies with an expiry
-(`steward.auth`); scripts send a user's API token instead (`Authorization: Bearer`, on /api and
-/media only; `POST /api/decide` takes decisions as JSON and only with a token). A state-changing request must come from this app's own pages: a foreign
+the login page (303), media and API routes with 401. Sessions live on the server
+(`steward.sessions`; the cookie, signed by `steward.auth`, carries only the session's id): logout,
+a password change and a user's removal end them at once. Scripts send a user's API token instead
+(`Authorization: Bearer`, on /api and /media only; `POST /api/decide` takes decisions as JSON and
+only with a token). A state-changing request must come from this app's own pages: a foreign
 Origin (or Referer, or a cross-site Sec-Fetch-Site) is refused with 403, and so is a form
-without the session's CSRF token; cookies are SameSite=Strict. Only a `steward` may decide;
-each decision records who (the user) and client (the request's address). The app only records
-decisions: the `steward_decisions` sensor re-runs the batches they touch.
+without the session's CSRF token; cookies are SameSite=Strict, and Secure over https. Only a
+`steward` may decide; each decision records who (the user) and client (the request's address).
+The app only records decisions: the `steward_decisions` sensor re-runs the batches they touch.
+
+The edge (`steward.edge`): Host is always checked; X-Forwarded-* count only from a trusted proxy;
+bodies are capped while read (MAX_BODY, MAX_API_BODY: 413) and every field at MAX_FIELD
+characters; a malformed number, Range, form or JSON body is a 400 with one line, never a 500.
+Logins are throttled per account, per account and address, and per address (`steward.sessions`).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -39,9 +46,11 @@ from tessera.core.decisions import Action
 from tessera.core.records import Reason
 from tessera.resources.store import STAGE_TABLES, LakeStore
 from tessera.steward import queue
-from tessera.steward.auth import Session, Signer, load_secret
-from tessera.steward.media import RangeNotSatisfiable, byte_range, open_blob
+from tessera.steward.auth import Session, Signer, load_secret, same
+from tessera.steward.edge import BodyLimit, ForwardedBy, answered_hosts, networks, parse_json, whole_number
+from tessera.steward.media import BadRange, RangeNotSatisfiable, byte_range, open_blob
 from tessera.steward.sample import cluster, record_keep, view
+from tessera.steward.sessions import Store, Throttled
 from tessera.steward.users import User, Users
 
 HERE = Path(__file__).resolve().parent
@@ -49,9 +58,13 @@ PAGE_SIZE = 50
 SESSION_COOKIE = "tessera_session"
 LOGIN_COOKIE = "tessera_login"
 FLASH_COOKIE = "tessera_flash"
-LOGIN_FAILURES = 10  # per client address and LOGIN_WINDOW_S; then 429 until the window passes
-LOGIN_WINDOW_S = 300.0
-LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+MAX_BODY = 64 * 1024  # bytes of any request body but /api/decide's (a page's forms are a few kB)
+MAX_API_BODY = 1 << 20  # /api/decide: up to MAX_SAMPLES samples
+MAX_FIELD = 2000  # characters of any one form field or JSON string (a note, a relabel's text)
+MAX_FIELDS = 500  # form fields in one post (a page ticks at most PAGE_SIZE entries)
+MAX_SAMPLES = 1000  # samples in one /api/decide
+MAX_PAGE = 1_000_000
+DECIDE_KEYS = {"action", "samples", "note", "text"}
 CSP = "default-src 'self'; img-src 'self'; media-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 HEADERS = [
     (b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
@@ -97,19 +110,24 @@ class ReviewApp:
     def __init__(self, lake: LakeStore, folder: Path, params: Mapping[str, Any], session_s: float, clock: Callable[[], float]) -> None:
         self.lake = lake
         self.users = Users(folder)
+        self.store = Store(folder)
         self.signer = Signer(load_secret(folder))
         self.params = params
         self.session_s = session_s
         self.clock = clock
-        self.failures: dict[str, list[float]] = {}
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.filters.update(short=lambda s: (s or "")[:12], clock=clock_time, when=when, num=lambda n: f"{n:,}", metric=metric, sources=sources)
 
     # -- sessions ---------------------------------------------------------------------------
     def session(self, request: Request) -> tuple[Session, User] | None:
-        s = self.signer.read_session(request.cookies.get(SESSION_COOKIE), self.clock())
-        user = self.users.get(s.user) if s is not None else None
-        return None if s is None or user is None else (s, user)
+        """The request's session and user, while the session is open and the user unchanged since login."""
+        now = self.clock()
+        sid = self.signer.session_id(request.cookies.get(SESSION_COOKIE), now)
+        opened = self.store.get(sid, now) if sid is not None else None
+        user = self.users.get(opened.user) if opened is not None else None
+        if sid is None or opened is None or user is None or user.generation != opened.generation:
+            return None
+        return Session(user.name, opened.expires, sid), user
 
     def bearer(self, request: Request) -> tuple[Session, User] | None:
         """A script's `Authorization: Bearer <token>` (steward/users.py): the token's user, on a
@@ -138,23 +156,29 @@ class ReviewApp:
 
     # -- checks -----------------------------------------------------------------------------
     def same_origin(self, request: Request) -> None:
-        """Refuse (403) a state-changing request sent from another site."""
-        own = f"{request.url.scheme}://{request.url.netloc}"
+        """Refuse (403) a state-changing request sent from another site. This site is the scheme and
+        Host the request came in on (a trusted proxy's X-Forwarded-Proto/-Host, steward.edge)."""
+        own = _origin(f"{request.url.scheme}://{request.url.netloc}")
         origin = request.headers.get("origin")
-        if origin is not None and origin != own:
-            raise Refused(403, f"cross-site request refused: Origin {origin} is not {own}")
+        if origin is not None and _origin(origin) != own:
+            raise Refused(403, f"cross-site request refused: Origin {origin[:200]} is not {own}")
         site = request.headers.get("sec-fetch-site")
         if site is not None and site not in ("same-origin", "none"):
-            raise Refused(403, f"cross-site request refused (Sec-Fetch-Site: {site})")
+            raise Refused(403, f"cross-site request refused (Sec-Fetch-Site: {site[:40]})")
         referer = request.headers.get("referer")
-        if origin is None and referer is not None and not (referer == own or referer.startswith(own + "/")):
+        if origin is None and referer is not None and _origin(referer) != own:
             raise Refused(403, "cross-site request refused: the Referer is another site")
 
     async def form(self, request: Request) -> dict[str, list[str]]:
-        body = await request.body()
-        if len(body) > 1_000_000:
-            raise Refused(413, "form too large")
-        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        """The posted form (its size capped while read: steward.edge.BodyLimit), each field at most MAX_FIELD characters."""
+        try:
+            form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        except ValueError:
+            raise Refused(413, f"the form has more than {MAX_FIELDS} fields") from None
+        for key, values in form.items():
+            if len(key) > MAX_FIELD or any(len(v) > MAX_FIELD for v in values):
+                raise Refused(413, f"form field {key[:40]!r} is over {MAX_FIELD} characters")
+        return form
 
 
 # -- route decorators ----------------------------------------------------------------------------
@@ -236,24 +260,25 @@ async def login(request: Request) -> Response:
         app.same_origin(request)
         form = await app.form(request)
         cookie = app.signer.unsign("login-cookie", request.cookies.get(LOGIN_COOKIE), app.clock())
-        if cookie is None or not secrets.compare_digest(_one(form, "csrf"), app.signer.mac("login", str(cookie["n"]))):
+        if cookie is None or not same(_one(form, "csrf"), app.signer.mac("login", str(cookie["n"]))):
             raise Refused(403, "the login form is missing its token or has expired; reload the page")
     except Refused as exc:
         return PlainTextResponse(f"{exc.status} {exc}", status_code=exc.status)
-    client = _client(request)
-    now = app.clock()
-    recent = [t for t in app.failures.get(client, []) if t > now - LOGIN_WINDOW_S]
-    if len(recent) >= LOGIN_FAILURES:
-        return _login_form(request, app, f"too many failed logins from {client}; wait {LOGIN_WINDOW_S / 60:.0f} minutes", 429, _one(form, "next"))
+    client, now = _client(request), app.clock()
     name, password = _one(form, "user").strip(), _one(form, "password")
+    try:  # counted before the password is checked: parallel guesses cannot outrun the count
+        attempt = await run_in_threadpool(app.store.attempt, name, client, now)
+    except Throttled as exc:
+        refused = _login_form(request, app, str(exc), 429, _one(form, "next"))
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     user = await run_in_threadpool(app.users.check, name, password)
     if user is None:
-        app.failures[client] = [*recent, now]
         return _login_form(request, app, "wrong user name or password", 401, _one(form, "next"))
-    app.failures.pop(client, None)
-    _, value = app.signer.session(user.name, now, app.session_s)
+    await run_in_threadpool(app.store.succeeded, attempt, name, client)
+    sid = await run_in_threadpool(app.store.open, user.name, user.generation, now, app.session_s)
     response = RedirectResponse(_local(_one(form, "next") or "/"), status_code=303)
-    _cookie(response, request, SESSION_COOKIE, value, int(app.session_s))
+    _cookie(response, request, SESSION_COOKIE, app.signer.session_cookie(sid, now + app.session_s), int(app.session_s))
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 
@@ -268,6 +293,8 @@ async def logout(request: Request) -> Response:
             raise Refused(403, "the form's CSRF token is missing or stale")
     except Refused as exc:
         return PlainTextResponse(f"{exc.status} {exc}", status_code=exc.status)
+    if auth is not None:  # the session ends on the server: a copy of the cookie opens nothing
+        await run_in_threadpool(app.store.end, auth[0].nonce)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -275,6 +302,8 @@ async def logout(request: Request) -> Response:
 
 # -- the queue -----------------------------------------------------------------------------------
 def _filter(params: Mapping[str, str]) -> queue.Filter:
+    if any(len(params.get(k) or "") > MAX_FIELD for k in ("batch", "stage", "reason", "status")):
+        raise Refused(400, f"a filter (batch, stage, reason, status) is over {MAX_FIELD} characters")
     try:
         return queue.Filter(
             batch=params.get("batch") or None, stage=params.get("stage") or None, reason=params.get("reason") or None,
@@ -284,11 +313,11 @@ def _filter(params: Mapping[str, str]) -> queue.Filter:
         raise Refused(400, str(exc)) from None
 
 
-def _page_number(params: Mapping[str, str]) -> int:
+def _number(params: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
     try:
-        return max(1, int(params.get("page") or 1))
-    except ValueError:
-        raise Refused(400, f"page {params.get('page')!r} is not a number") from None
+        return whole_number(params.get(key), key, default, lo, hi)
+    except ValueError as exc:
+        raise Refused(400, str(exc)) from None
 
 
 def _filter_query(f: queue.Filter, **extra: Any) -> str:
@@ -299,7 +328,7 @@ def _filter_query(f: queue.Filter, **extra: Any) -> str:
 @page
 async def queue_page(request: Request, app: ReviewApp, auth: tuple[Session, User]) -> Response:
     f = _filter(request.query_params)
-    number = _page_number(request.query_params)
+    number = _number(request.query_params, "page", 1, 1, MAX_PAGE)
     started = time.perf_counter()
     rows, total = await run_in_threadpool(queue.page, app.lake, f, PAGE_SIZE, (number - 1) * PAGE_SIZE)
     batches = await run_in_threadpool(lambda: [b["batch"] for b in app.lake.batches()])
@@ -316,16 +345,16 @@ async def queue_page(request: Request, app: ReviewApp, auth: tuple[Session, User
 @api
 async def queue_api(request: Request, app: ReviewApp, auth: tuple[Session, User]) -> Response:
     f = _filter(request.query_params)
-    try:
-        limit, offset = min(int(request.query_params.get("limit") or PAGE_SIZE), 1000), int(request.query_params.get("offset") or 0)
-    except ValueError:
-        raise Refused(400, "limit and offset must be numbers") from None
+    limit = min(_number(request.query_params, "limit", PAGE_SIZE, 1, 10**9), 1000)
+    offset = _number(request.query_params, "offset", 0, 0, 10**9)
     rows, total = await run_in_threadpool(queue.page, app.lake, f, limit, offset)
     return JSONResponse(_jsonable({"total": total, "offset": offset, "entries": rows}))
 
 
 # -- one sample ----------------------------------------------------------------------------------
 def _resolve(app: ReviewApp, sample_id: str) -> str:
+    if len(sample_id) > 64:
+        raise Refused(404, f"no sample {sample_id[:12]}…: a sample id is at most 64 hex digits")
     try:
         return queue.resolve(app.lake, sample_id)
     except ValueError as exc:
@@ -367,6 +396,9 @@ async def media(request: Request, app: ReviewApp, auth: tuple[Session, User]) ->
     except RangeNotSatisfiable:
         blob.stream.close()
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{blob.size}"})
+    except BadRange as exc:
+        blob.stream.close()
+        raise Refused(400, str(exc)) from None
     start, end = wanted if wanted is not None else (0, blob.size - 1)
     headers["Content-Length"] = str(max(0, end - start + 1))
     if wanted is not None:
@@ -431,21 +463,46 @@ async def decide_api(request: Request, app: ReviewApp, auth: tuple[Session, User
     if not auth[1].may_decide:
         raise Refused(403, f"{auth[1].name} is a {auth[1].role}: only a steward may decide")
     try:
-        body = await request.json()
-        act = Action(body["action"])
-        entries = [(str(e["sample_id"]), e.get("batch"), e.get("stage")) for e in body["samples"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise Refused(400, f'expected {{"action": "approve|reject|relabel", "samples": [{{"sample_id": ...}}]}}: {exc}') from None
-    if not entries:
-        raise Refused(400, "no samples given")
-    text = body.get("text") if act is Action.RELABEL else None
-    if act is Action.RELABEL and not text:
-        raise Refused(400, "relabel needs the new text")
+        body = parse_json(await request.body())
+    except ValueError as exc:
+        raise Refused(400, str(exc)) from None
+    act, entries, note, text = _decision(body)
     try:
-        rows = await run_in_threadpool(_decide, app, entries, act, auth[1].name, _client(request), str(body.get("note") or ""), text)
+        rows = await run_in_threadpool(_decide, app, entries, act, auth[1].name, _client(request), note, text)
     except ValueError as exc:
         raise Refused(409, str(exc)) from None
     return JSONResponse(_jsonable({"decided": rows, "said": _said(rows, act)}))
+
+
+def _decision(body: Any) -> tuple[Action, list[tuple[str, str | None, str | None]], str, str | None]:
+    """(action, [(sample_id, batch, stage)], note, text) of an /api/decide body, every type and size checked."""
+    shape = '{"action": "approve|reject|relabel", "samples": [{"sample_id": "…", "batch"?: "…", "stage"?: "…"}], "note"?: "…", "text"?: "…"}'
+    if not isinstance(body, dict):
+        raise Refused(400, f"the body must be a JSON object: {shape}")
+    if unknown := sorted(set(body) - DECIDE_KEYS):
+        raise Refused(400, f"unknown field {unknown[0][:40]!r}: {shape}")
+    if body.get("action") not in [a.value for a in Action]:
+        raise Refused(400, f"action must be one of {', '.join(a.value for a in Action)}")
+    samples = body.get("samples")
+    if not isinstance(samples, list) or not 1 <= len(samples) <= MAX_SAMPLES:
+        raise Refused(400, f"samples must be a list of 1 to {MAX_SAMPLES} objects: {shape}")
+    entries = []
+    for i, e in enumerate(samples):
+        if not isinstance(e, dict) or not isinstance(e.get("sample_id"), str) or not 8 <= len(e["sample_id"]) <= 64:
+            raise Refused(400, f"samples[{i}] must be an object whose sample_id is a string of 8 to 64 characters")
+        if any(e.get(k) is not None and (not isinstance(e[k], str) or len(e[k]) > MAX_FIELD) for k in ("batch", "stage")):
+            raise Refused(400, f"samples[{i}]: batch and stage must be strings (of at most {MAX_FIELD} characters) when given")
+        entries.append((e["sample_id"], e.get("batch") or None, e.get("stage") or None))
+    for key in ("note", "text"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise Refused(400, f"{key} must be a string")
+        if len(body.get(key) or "") > MAX_FIELD:
+            raise Refused(413, f"{key} is {len(body[key])} characters; at most {MAX_FIELD}")
+    act = Action(body["action"])
+    text = body.get("text") if act is Action.RELABEL else None
+    if act is Action.RELABEL and not (text or "").strip():
+        raise Refused(400, "relabel needs the new text")
+    return act, entries, body.get("note") or "", text
 
 
 def _bulk_targets(app: ReviewApp, f: queue.Filter, act: Action) -> list[dict[str, Any]]:
@@ -516,7 +573,21 @@ async def keep(request: Request, app: ReviewApp, auth: tuple[Session, User], for
 
 # -- helpers -------------------------------------------------------------------------------------
 def _client(request: Request) -> str:
+    """The client's address (a trusted proxy's X-Forwarded-For, steward.edge)."""
     return request.client.host if request.client else ""
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of `url`, lower-cased, a default port dropped (https://a:443 is https://a)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return "invalid:"
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
 def _local(path: str) -> str:
@@ -577,11 +648,13 @@ def create_app(
     params: Mapping[str, Any] | None = None,
     session_s: float = 8 * 3600,
     allowed_hosts: list[str] | None = None,
+    trusted_proxies: list[str] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    """The review app over `lake`; users and the signing secret live in `folder`. `params`: the
-    pipeline's params.yaml (the sample page shows each operator's limits from it);
-    `allowed_hosts`: Host headers answered (default: loopback names only — DNS rebinding)."""
+    """The review app over `lake`; users, sessions and the signing secret live in `folder`.
+    `params`: the pipeline's params.yaml (the sample page shows each operator's limits from it);
+    `allowed_hosts`: Host headers answered (default: loopback names only — DNS rebinding);
+    `trusted_proxies`: IPs or CIDRs of the proxies whose X-Forwarded-Proto/-For/-Host count."""
     routes = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -598,16 +671,25 @@ def create_app(
         Route("/keep", keep, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    middleware = [Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or list(LOOPBACK))]
+    middleware = [
+        Middleware(SecurityHeaders), Middleware(ForwardedBy, trusted=networks(trusted_proxies)),
+        Middleware(TrustedHostMiddleware, allowed_hosts=answered_hosts("127.0.0.1", allowed_hosts)),
+        Middleware(BodyLimit, default=MAX_BODY, limits={"/api/decide": MAX_API_BODY}),
+    ]  # fmt: skip
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
     app.state.review = ReviewApp(lake, Path(folder), params or {}, session_s, clock)
     return app
 
 
-def serve(lake: LakeStore, folder: Path, *, host: str = "127.0.0.1", port: int = 8080, params: Mapping[str, Any] | None = None, session_s: float = 8 * 3600) -> None:
-    """Run the app with uvicorn until interrupted (users added meanwhile can log in at once)."""
+def serve(
+    lake: LakeStore, folder: Path, *, host: str = "127.0.0.1", port: int = 8080, params: Mapping[str, Any] | None = None, session_s: float = 8 * 3600,
+    allowed_hosts: list[str] | None = None, trusted_proxies: list[str] | None = None,
+) -> None:  # fmt: skip
+    """Run the app with uvicorn until interrupted (users added meanwhile can log in at once).
+    Beyond loopback, `allowed_hosts` must name the host names clients use (ValueError before
+    anything starts otherwise, as for a malformed `trusted_proxies`)."""
     import uvicorn
 
-    hosts = list(LOOPBACK) if host in LOOPBACK else ["*"]
-    app = create_app(lake, folder, params=params, session_s=session_s, allowed_hosts=hosts)
+    hosts = answered_hosts(host, allowed_hosts)
+    app = create_app(lake, folder, params=params, session_s=session_s, allowed_hosts=hosts, trusted_proxies=trusted_proxies)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)

@@ -41,8 +41,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tessera.api import Tessera
+from tessera.steward.edge import LOOPBACK, answered_hosts
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 QUERY_KEYS = {"query", "image", "audio", "k", "modality", "like", "release", "variants"}
 MAX_K = 1000
 
@@ -259,7 +259,5 @@ def serve(handle: Tessera, steward_folder: Path, *, host: str = "127.0.0.1", por
     """Run until interrupted. Beyond loopback, `allowed_hosts` must name the host names clients use."""
     import uvicorn
 
-    if host not in LOOPBACK and not allowed_hosts:
-        raise ValueError(f"--host {host} listens beyond this machine: name the host names clients use with --allowed-host")
-    app = create_app(handle, steward_folder, allowed_hosts=allowed_hosts, max_body_bytes=max_body_bytes, refresh_s=refresh_s)
+    app = create_app(handle, steward_folder, allowed_hosts=answered_hosts(host, allowed_hosts), max_body_bytes=max_body_bytes, refresh_s=refresh_s)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)

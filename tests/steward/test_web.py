@@ -9,7 +9,9 @@ import io
 import json
 import re
 import stat
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -363,3 +365,138 @@ def test_scripts_read_and_decide_with_a_token_and_a_revoked_token_stops_at_once(
 
     assert main(["steward", "token", "revoke", "ana", "--label", "nightly"]) == 0
     assert web.get("/api/queue", headers=bearer).status_code == 401
+
+
+# -- sessions end on the server ------------------------------------------------------------------
+def _replay(web: TestClient, value: str) -> TestClient:
+    """Another client carrying exactly this session cookie (a copy an attacker kept)."""
+    return TestClient(web.app, base_url=BASE, follow_redirects=False, cookies={"tessera_session": value})
+
+
+def test_logout_a_password_change_and_a_re_add_end_sessions_at_once(web: TestClient, home: Path) -> None:
+    users = Users(home / "steward")
+    users.add("kim", "steward", PASSWORD)
+    login(web, "kim")
+    kept = web.cookies["tessera_session"]
+    assert web.post("/logout", data={"csrf": csrf(web)}, headers={"Origin": BASE}).status_code == 303
+    assert _replay(web, kept).get("/").status_code == 303 and _replay(web, kept).get("/api/queue").status_code == 401
+
+    login(web, "kim")
+    kept = web.cookies["tessera_session"]
+    users.add("kim", "steward", "a brand new password")  # a password change
+    assert _replay(web, kept).get("/").status_code == 303
+
+    login(web, "kim", "a brand new password")
+    kept = web.cookies["tessera_session"]
+    assert web.get("/").status_code == 200
+    users.remove("kim")
+    users.add("kim", "steward", "a brand new password")  # the same name and password again
+    assert _replay(web, kept).get("/").status_code == 303 and _replay(web, kept).get("/api/queue").status_code == 401
+    assert login(web, "kim", "a brand new password").status_code == 303 and web.get("/").status_code == 200
+
+
+# -- the login throttle --------------------------------------------------------------------------
+def _client_at(app: object, address: str) -> TestClient:
+    return TestClient(app, base_url=BASE, follow_redirects=False, client=(address, 40000))
+
+
+def test_parallel_guesses_are_each_counted_before_a_password_is_checked(home: Path, lake: Lake, clock: Clock) -> None:
+    # two app instances over one steward folder: as two worker processes would share it
+    apps = [create_app(lake, home / "steward", session_s=3600, clock=clock) for _ in range(2)]
+    clients = [_client_at(apps[i % 2], "198.51.100.30") for i in range(30)]
+    forms = [(c, re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text)[1]) for c in clients]
+    start = threading.Barrier(len(forms))
+
+    def guess(pair: tuple[TestClient, str]) -> object:
+        c, token = pair
+        start.wait()
+        return c.post("/login", data={"user": "ana", "password": "guess", "csrf": token}, headers={"Origin": BASE})
+
+    with ThreadPoolExecutor(len(forms)) as pool:
+        answers = list(pool.map(guess, forms))
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [401] * 10 + [429] * 20  # ten passwords checked, no more
+    throttled = next(r for r in answers if r.status_code == 429)
+    assert 0 < int(throttled.headers["retry-after"]) <= 300 and "too many failed logins for &#39;ana&#39;" in throttled.text
+    assert login(clients[0]).status_code == 429  # the right password too: that pair is locked
+
+
+def test_one_accounts_failures_never_lock_out_another_account(home: Path, lake: Lake, clock: Clock) -> None:
+    users = Users(home / "steward")
+    for name in ("tom", "tia"):
+        users.add(name, "viewer", PASSWORD)
+    app = create_app(lake, home / "steward", session_s=3600, clock=clock)
+    proxy = _client_at(app, "198.51.100.40")  # everyone behind one proxy has one address
+    for _ in range(10):
+        assert login(proxy, "tom", "wrong password").status_code == 401
+    locked = login(proxy, "tom", "wrong password")
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) == 300
+    assert login(proxy, "tom").status_code == 429
+    assert login(_client_at(app, "198.51.100.40"), "tia").status_code == 303  # another account, the same address
+    assert login(_client_at(app, "198.51.100.41"), "tom").status_code == 303  # the same account, another address
+
+    sprayer = _client_at(app, "198.51.100.42")  # many accounts from one address: its ceiling
+    for i in range(100):
+        assert login(sprayer, f"name{i // 10}", "wrong password").status_code == 401
+    refused = login(sprayer, "tia")
+    assert refused.status_code == 429 and "from 198.51.100.42" in refused.text
+    clock.now += 301
+    assert login(sprayer, "tia").status_code == 303 and login(proxy, "tom").status_code == 303
+
+
+# -- bodies and fields are capped ----------------------------------------------------------------
+def test_bodies_over_their_limit_are_refused_and_record_nothing(web: TestClient, lake: Lake, home: Path) -> None:
+    form = web.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)[1]
+    huge = web.post("/login", content=b"user=ana&password=" + b"x" * 300_000, headers={"Origin": BASE, "Content-Type": "application/x-www-form-urlencoded"})
+    assert huge.status_code == 413 and "at most 65536 bytes" in huge.text
+    long_password = web.post("/login", data={"user": "ana", "password": "x" * 5000, "csrf": token}, headers={"Origin": BASE})
+    assert long_password.status_code == 413 and "'password' is over 2000 characters" in long_password.text
+
+    bearer = {"Authorization": f"Bearer {Users(home / 'steward').add_token('ana', 'limits')}"}
+    target = entries(web.__class__(web.app, base_url=BASE, headers=bearer), status="open")[0]
+    sample = {"sample_id": target["sample_id"], "batch": target["batch"], "stage": target["stage"]}
+    big = web.post("/api/decide", json={"action": "relabel", "text": "y" * (2 << 20), "samples": [sample]}, headers=bearer)
+    assert big.status_code == 413
+    long_text = web.post("/api/decide", json={"action": "relabel", "text": "y" * 20_000, "samples": [sample]}, headers=bearer)
+    assert long_text.status_code == 413 and "text is 20000 characters; at most 2000" in long_text.text
+    login(web)
+    page_form = {"action": "relabel", "sample_id": target["sample_id"], "text": "z" * 20_000, "csrf": csrf(web)}
+    assert web.post("/decide", data=page_form, headers={"Origin": BASE}).status_code == 413
+    assert decisions_about(lake, target["sample_id"]) == []
+
+
+# -- odd input is a 400 with one line ------------------------------------------------------------
+def test_odd_input_gets_a_one_line_400_never_a_500(web: TestClient, lake: Lake, home: Path) -> None:
+    login(web)
+    sha = lake.dataset("blobs").to_table(columns=["sha256"]).column(0)[0].as_py()
+    script = TestClient(web.app, base_url=BASE, headers={"Authorization": f"Bearer {Users(home / 'steward').add_token('ana', 'odd')}"})
+    target = entry(web, "MISALIGNED")
+    sample = {"sample_id": target["sample_id"], "batch": target["batch"], "stage": target["stage"]}
+    odd = {
+        "a Range of 5000 digits": web.get(f"/media/{sha}", headers={"Range": "bytes=" + "9" * 5000 + "-"}),
+        "a page of 5000 digits": web.get("/", params={"page": "9" * 5000}),
+        "a page of 4300 digits": web.get("/", params={"page": "9" * 4300}),
+        "a negative offset": web.get("/api/queue", params={"offset": "-1"}),
+        "a limit in words": web.get("/api/queue", params={"limit": "ten"}),
+        "a list as the text": script.post("/api/decide", json={"action": "relabel", "text": ["a", "b"], "samples": [sample]}),
+        "a number as the note": script.post("/api/decide", json={"action": "reject", "note": 7, "samples": [sample]}),
+        "a number as a sample": script.post("/api/decide", json={"action": "reject", "samples": [7]}),
+        "an object as the action": script.post("/api/decide", json={"action": {}, "samples": [sample]}),
+        "JSON 100,000 deep": script.post("/api/decide", content=b"[" * 100_000 + b"]" * 100_000),
+        "not UTF-8": script.post("/api/decide", content=b"\xff\xfe{"),
+        "not JSON": script.post("/api/decide", content=b'{"action": '),
+    }
+    for why, response in odd.items():
+        said = response.text.strip() if response.headers["content-type"].startswith("text/plain") else "a page"  # a page shows its line in error.html
+        assert (response.status_code, "\n" in said, len(said) < 300) == (400, False, True), (why, response.status_code, said[:300])
+    assert "Range positions are at most 18 digits" in odd["a Range of 5000 digits"].text
+    assert "page must be a whole number from 1 to 1000000" in odd["a page of 4300 digits"].text
+    assert "text must be a string" in odd["a list as the text"].text
+    assert "nests too deep" in odd["JSON 100,000 deep"].text
+    assert decisions_about(lake, target["sample_id"]) == []
+    forged = web.post("/login", data={"user": "ana", "password": "x", "csrf": "é"}, headers={"Origin": BASE})
+    assert forged.status_code == 403  # a non-ASCII token is a wrong one
+    stranger = TestClient(web.app, base_url=BASE, follow_redirects=False)
+    cookie = [(b"cookie", b"tessera_session=\xe9.\xe9")]  # a cookie of non-ASCII characters
+    assert stranger.get("/", headers=cookie).status_code == 303 and stranger.get("/api/queue", headers=cookie).status_code == 401
