@@ -8,7 +8,7 @@ DVC_VENV := .venv-dvc
 BIN := $(VENV)/bin
 export TESSERA_HOME ?= $(CURDIR)/.tessera
 
-.PHONY: setup demo test ui bench clean validate chromium
+.PHONY: setup demo test ui bench clean validate chromium postgres
 
 setup: $(VENV)/.installed $(DVC_VENV)/.installed
 
@@ -35,7 +35,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 
-test: setup chromium
+# The production tests (tests/production) start Debian's PostgreSQL server themselves: initdb and
+# pg_ctl live off PATH in /usr/lib/postgresql/<version>/bin.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q postgresql; }
+
+test: setup chromium postgres
 	$(BIN)/ruff check .
 	PATH="$(CURDIR)/$(DVC_VENV)/bin:$$PATH" $(BIN)/python -m pytest
 

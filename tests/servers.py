@@ -84,7 +84,7 @@ def _scripts_binary(name: str) -> str | None:
     return shutil.which(name)
 
 
-def _free_port(taken: set[int], with_grpc_offset: bool = False) -> int:
+def free_port(taken: set[int], with_grpc_offset: bool = False) -> int:
     """A port free on 127.0.0.1 now (and, if asked, port + 10000 too), not already handed out."""
     for _ in range(200):
         with socket.socket() as s:
@@ -112,6 +112,11 @@ _DIE_WITH_PARENT = (
     "try:\n    ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM)\nexcept Exception:\n    pass\n"
     "os.execv(sys.argv[1], sys.argv[1:])\n"
 )
+
+
+def dying_with_this_process(argv: list[str]) -> list[str]:
+    """`argv` (an absolute program path first) run so that it gets SIGTERM when the test process dies."""
+    return [sys.executable, "-c", _DIE_WITH_PARENT, *argv]
 
 
 def _sign(method: str, server: S3Server, path: str, body: bytes, headers: dict[str, str], secret: str) -> dict[str, str]:
@@ -158,8 +163,8 @@ def _start_weed(weed: str, root: Path) -> tuple[subprocess.Popen, S3Server]:
     for d in ("data", "logs", "tmp"):
         (root / d).mkdir()
     taken: set[int] = set()
-    port = {name: _free_port(taken) for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")}
-    admin = _free_port(taken, with_grpc_offset=True)  # weed's plugin worker dials admin.port + 10000 whatever admin.port.grpc says
+    port = {name: free_port(taken) for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")}
+    admin = free_port(taken, with_grpc_offset=True)  # weed's plugin worker dials admin.port + 10000 whatever admin.port.grpc says
     args = [
         weed, f"-logdir={root / 'logs'}", "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={port['master']}", f"-master.port.grpc={port['master.grpc']}", "-master.telemetry=false",
@@ -170,8 +175,7 @@ def _start_weed(weed: str, root: Path) -> tuple[subprocess.Popen, S3Server]:
         f"-admin.port={admin}", f"-admin.port.grpc={admin + 10000}", "-admin.ui=false",
     ]  # fmt: skip
     with (root / "weed.log").open("wb") as log:
-        launcher = [sys.executable, "-c", _DIE_WITH_PARENT]
-        proc = subprocess.Popen([*launcher, *args], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(root / "tmp")})
+        proc = subprocess.Popen(dying_with_this_process(args), stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(root / "tmp")})
     version = subprocess.run([weed, "version"], capture_output=True, text=True, check=False).stdout.strip()
     # weed mini always puts its gRPC unix sockets at /tmp/seaweedfs-<service>-grpc-<port>.sock
     grpc = {"master": port["master.grpc"], "volume": port["volume.grpc"], "filer": port["filer.grpc"], "s3": port["s3.grpc"], "admin": admin + 10000}
@@ -273,7 +277,7 @@ def running_postgres() -> Iterator[PostgresServer]:
         shutil.chown(root, "postgres", "postgres")
         as_owner = ["runuser", "-u", "postgres", "--"]
     password = secrets.token_hex(16)
-    server = PostgresServer(_free_port(set()), password, root)
+    server = PostgresServer(free_port(set()), password, root)
 
     def run(*argv: str) -> None:
         done = subprocess.run([*as_owner, *argv], capture_output=True, text=True, check=False, timeout=START_TIMEOUT_S)
