@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from starlette.testclient import TestClient
 
+from bench.steward_load import load, login
 from bench.steward_queue import synthetic_queue
 from tessera.orchestration.cli import main
 from tessera.resources import decisions
@@ -268,3 +269,11 @@ def test_the_host_check_holds_with_named_hosts(served: Served) -> None:
     assert TestClient(app, base_url="https://review.example.org").get("/login").status_code == 200
     assert TestClient(app, base_url="http://attacker.example").get("/login").status_code == 400
     assert TestClient(app, base_url="http://127.0.0.1:8080").get("/login").status_code == 400  # only the names given
+
+
+def test_fifty_concurrent_clients_get_no_errors(served: Served) -> None:
+    """bench/steward_load.py in small: 50 keep-alive clients for two seconds on the queue page and the API."""
+    cookie = login(served.port)
+    routes = [("queue page", "/", {}), ("queue api", "/api/queue?limit=5", {})]
+    seen, errors, _ = asyncio.run(load(served.port, cookie, routes, clients=50, seconds=2.0))
+    assert errors == [] and min(len(v) for v in seen.values()) > 0
