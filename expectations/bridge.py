@@ -95,17 +95,33 @@ def _validate_kept(df: pd.DataFrame, suite: Callable[[], Any], name: str, docs: 
     docs.mkdir(parents=True, exist_ok=True)
     with open(docs / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        context, batch_def = _project(docs, name)
+        kept = context.validation_definitions.add_or_update(gx.ValidationDefinition(data=batch_def, suite=context.suites.add_or_update(suite()), name=name))
+        result = kept.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT, run_id=RunIdentifier(run_name=run_name or name))
+        key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name), result.meta["run_id"], f"{DOCS_SOURCE}-{name}")
+        context.build_data_docs(resource_identifiers=[key])
+    return result
+
+
+_PROJECTS: dict[tuple[str, str], tuple[Any, Any]] = {}  # (project folder, stage) → (context, batch definition)
+
+
+def _project(docs: Path, name: str) -> tuple[Any, Any]:
+    """The GX project's context and the stage's batch definition, opened once per process (a
+    warm host validates run after run without re-reading the project). Each validation still
+    writes its suite and validation definition: those change from batch to batch."""
+    import great_expectations as gx
+
+    key = (str(docs), name)
+    if key not in _PROJECTS:
         context = gx.get_context(mode="file", project_root_dir=str(docs))
         context.variables.progress_bars = {"globally": False}
         keep_project_fast(context)
         source = context.data_sources.add_or_update_pandas(DOCS_SOURCE)
         asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(name=name)
         batch_def = next((b for b in asset.batch_definitions if b.name == "all"), None) or asset.add_batch_definition_whole_dataframe("all")
-        kept = context.validation_definitions.add_or_update(gx.ValidationDefinition(data=batch_def, suite=context.suites.add_or_update(suite()), name=name))
-        result = kept.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT, run_id=RunIdentifier(run_name=run_name or name))
-        key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name), result.meta["run_id"], f"{DOCS_SOURCE}-{name}")
-        context.build_data_docs(resource_identifiers=[key])
-    return result
+        _PROJECTS[key] = (context, batch_def)
+    return _PROJECTS[key]
 
 
 _VIEW = {"module_name": "tessera.expectations.docs_views", "class_name": "CachedPageView"}

@@ -14,12 +14,13 @@ import os
 import shutil
 import sys
 import time
-from collections import Counter
+import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
+from tessera.orchestration.books import STAGES, latest_checks, stage_status  # light: no lake or Dagster import
+
 DEMO_QUERY = "a rocket on the launch pad"
 
 
@@ -73,8 +74,6 @@ def _search(query: str, **options: Any) -> list[dict[str, Any]]:
 
 def _served_search(url: str, query: str, **options: Any) -> list[dict[str, Any]]:
     import base64
-    import urllib.error
-    import urllib.request
 
     body = {k: v for k, v in options.items() if v is not None and k not in ("image", "audio")}
     for m in ("image", "audio"):
@@ -82,17 +81,27 @@ def _served_search(url: str, query: str, **options: Any) -> list[dict[str, Any]]
             body[m] = base64.b64encode(Path(options[m]).read_bytes()).decode()
     if query and not body.get("like"):
         body["query"] = query
+    return _served(url, "POST", "/api/search", body, "search")["hits"]
+
+
+def _served(url: str, method: str, path: str, body: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    """One call to a running `tessera serve` with TESSERA_TOKEN. ConnectionError: nobody answered
+    (the caller falls back to this process); the server's refusal is final (CliError)."""
+    import urllib.error
+    import urllib.request
+
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {os.environ.get('TESSERA_TOKEN', '')}"}
-    request = urllib.request.Request(f"{url}/api/search", data=json.dumps(body).encode(), headers=headers, method="POST")
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{url}{path}", data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())["hits"]
+            return json.loads(response.read())
     except urllib.error.HTTPError as exc:  # the server answered: its word stands, no fallback
         try:
             said = json.loads(exc.read()).get("error", "")
         except ValueError:
             said = ""
-        raise CliError(f"{url} refused the search ({exc.code}): {said or exc.reason}") from None
+        raise CliError(f"{url} refused the {what} ({exc.code}): {said or exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise ConnectionError(str(getattr(exc, "reason", exc))) from None
 
@@ -342,97 +351,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def latest_checks(stage: str, batch: str, runs: set[str] | None = None) -> dict[str, str]:
-    """The newest result of each check of `stage` in a run of `batch`: passed / failed / none.
-    `runs`: the ids of the batch's runs, when the caller already has them."""
-    from dagster import AssetCheckKey, AssetKey
-
-    from tessera.orchestration.instance import get_instance
-
-    instance = get_instance()
-    runs = batch_runs(batch) if runs is None else runs
-    out: dict[str, str] = {}
-    for check in ("accounted_for", "quality"):
-        out[check] = "none"
-        for record in instance.event_log_storage.get_asset_check_execution_history(AssetCheckKey(AssetKey(stage), check), limit=50):
-            if record.run_id in runs:
-                status = record.status.value  # PLANNED (its step failed before it ran), SUCCEEDED, FAILED, …
-                out[check] = {"SUCCEEDED": "passed", "FAILED": "failed"}.get(status, status.lower())
-                data = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
-                if status == "FAILED" and getattr(getattr(data, "severity", None), "value", "") == "WARN":
-                    out[check] = "warned"  # drift reported; downstream stages still ran
-                break
-    return out
-
-
-def batch_runs(batch: str) -> set[str]:
-    """Ids of every run of `batch` (one query)."""
-    from dagster import RunsFilter
-
-    from tessera.orchestration.instance import get_instance
-
-    return set(get_instance().get_run_ids(filters=RunsFilter(tags={"dagster/partition": batch})))
-
-
-def stage_status(batch: str, release: str | None = None) -> dict[str, Any]:
-    """Per stage: in, landed, variants, quarantined by reason, checks, the table's version and the
-    main metrics — of the lake now, or as release `release` holds it (its tagged versions)."""
-    from tessera.core.discover import split_source
-    from tessera.resources.lake import LANDED, STAGE_TABLES
-    from tessera.resources.store import carried_on
-
-    lake = _lake()
-    versions, gx = {}, {}
-    if release:
-        from tessera.resources.releases import manifest
-
-        cut = manifest(lake, release)
-        versions, gx = cut["versions"], cut.get("gx", {}).get(batch, {})
-    q_rows = lake.quarantine_rows(batch, versions=versions)
-    runs = batch_runs(batch)
-    rows, prev_carried = [], None
-    for stage in STAGES:
-        table = lake.open(STAGE_TABLES[stage])
-        if table is not None and release:
-            if STAGE_TABLES[stage] not in versions:
-                table = None
-            else:
-                table.checkout(versions[STAGE_TABLES[stage]])
-        mine = f"batch = '{batch}' AND {LANDED}"
-        landed = table.count_rows(mine) if table is not None else 0
-        originals = table.count_rows(f"{mine} AND parent_id IS NULL") if table is not None else 0
-        reasons = Counter(r["reason"] for r in q_rows if r["stage"] == stage)
-        quarantined = sum(reasons.values())
-        metrics = _distributions(table, mine) if table is not None and stage != "raw" else {}
-        if stage == "raw":
-            tbl = table.to_lance().to_table(columns=["source"], filter=mine).to_pylist() if table is not None else []
-            landed_inputs = sum(len(split_source(r["source"])) for r in tbl)
-            q_inputs = sum(len(split_source(r["source"])) for r in q_rows if r["stage"] == "raw")
-            n_in = landed_inputs + q_inputs
-        else:
-            n_in = prev_carried or 0
-        rows.append(
-            {
-                "stage": stage, "in": n_in, "landed": originals, "variants": landed - originals,
-                "quarantined": quarantined, "by_reason": dict(sorted(reasons.items())),
-                "checks": gx.get(stage, {}) if release else latest_checks(stage, batch, runs), "lake_version": int(table.version) if table is not None else 0,
-                "metrics": metrics,
-            }
-        )  # fmt: skip
-        prev_carried = table.count_rows(f"batch = '{batch}' AND {carried_on(table.schema)}") if table is not None else 0
-    return {"batch": batch, **({"release": release} if release else {}), "stages": rows}
-
-
-def _distributions(table: Any, where: str) -> dict[str, Any]:
-    """The main metrics' distributions over the stage's landed rows of the batch, and how many carry an outlier flag."""
-    from tessera.expectations.distributions import distributions
-
-    cols = [c for c in ("metrics", "flags") if c in table.schema.names]
-    rows = table.to_lance().to_table(columns=cols, filter=where).to_pylist()
-    out: dict[str, Any] = {m: {k: v for k, v in d.items() if k != "histogram"} for m, d in distributions((r.get("metrics") or {} for r in rows), landed_only=False).items()}
-    return {**out, "flagged": sum(1 for r in rows if r.get("flags"))} if out else {}
-
-
 def _metrics_text(r: dict[str, Any]) -> str:
     """Medians per stage (p10–p90 in --json): what a curator checks first."""
     from tessera.expectations.distributions import MAIN_METRICS, number
@@ -461,20 +379,25 @@ def _summary_text(r: dict[str, Any]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    lake = _lake()
-    if args.release:
-        from tessera.resources.releases import manifest
+    """Through a running `tessera serve` when TESSERA_SERVE_URL names one (warm: no imports to pay),
+    else in this process."""
+    payload = None
+    if url := os.environ.get("TESSERA_SERVE_URL"):
+        query = {k: v for k, v in (("batch", args.batch), ("release", args.release)) if v}
+        try:
+            payload = _served(url.rstrip("/"), "GET", "/api/status?" + urllib.parse.urlencode(query), None, "status")["batches"]
+        except ConnectionError as exc:
+            print(f"note: {url} did not answer ({exc}); reading the books in this process", file=sys.stderr)
+    if payload is None:
+        from tessera.orchestration.books import books
+        from tessera.resources.store import Lake
 
         try:
-            counts = manifest(lake, args.release)["counts"]
+            payload = books(Lake(), args.batch, args.release)
         except KeyError as exc:
             raise CliError(str(exc.args[0])) from None
-        batches = [args.batch] if args.batch else sorted({b for c in counts.values() for b in c.get("batch", {}) if b != "~"})
-    else:
-        batches = [args.batch] if args.batch else [b["batch"] for b in lake.batches()]
-    if not batches:
+    if not payload:
         raise CliError("no batch is registered yet; run `tessera ingest PATH` or `tessera demo`")
-    payload = [stage_status(b, args.release) for b in batches]
     _emit(args, payload, "\n\n".join(_summary_text(p) for p in payload))
     return 0
 
@@ -500,13 +423,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from tessera.resources.params import load_params
     from tessera.serve import serve
 
-    section = load_params().get("serve") or {}
+    params = load_params()
+    section = params.get("serve") or {}
     handle = Tessera.open()
+    watch = None
+    if args.watch:
+        from tessera.orchestration.sensors import landing_settings
+
+        root, marker = landing_settings()
+        if not root:
+            raise CliError("--watch needs a landing root: set TESSERA_LANDING_ROOT or landing.root in params.yaml")
+        watch = (root, marker, float((params.get("landing") or {}).get("stream_interval_s", 0.5)))
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
-    print(f"search API on {where} (lake {handle.uri}); Ctrl-C stops it", file=sys.stderr)
+    print(f"search API on {where} (lake {handle.uri}){f'; landing {watch[0]} watched' if watch else ''}; Ctrl-C stops it", file=sys.stderr)
     try:
         serve(handle, _steward_folder(), host=args.host, port=args.port, allowed_hosts=args.allowed_host,
-              max_body_bytes=int(section.get("max_body_bytes", 16 << 20)), refresh_s=float(section.get("refresh_s", 1.0)))  # fmt: skip
+              max_body_bytes=int(section.get("max_body_bytes", 16 << 20)), refresh_s=float(section.get("refresh_s", 1.0)), watch=watch)  # fmt: skip
     except ValueError as exc:
         raise CliError(str(exc)) from None
     return 0
@@ -982,6 +914,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8765)
     sp.add_argument("--allowed-host", action="append", metavar="NAME", help="a host name clients use (needed beyond loopback; repeat)")
+    sp.add_argument("--watch", action="store_true", help="the stream path: land each complete drop under the landing root in this warm "
+                    "process, seconds after its ready marker (instead of the landing sensor)")  # fmt: skip
     sp = add("delete-batch", cmd_delete_batch, "remove a batch from every stage table; what it held passes to the next batch that has it")
     sp.add_argument("batch")
     add("maintain", cmd_maintain, "compaction, index merge/rebuild, old-version cleanup of every lake table (keeps tagged releases)")

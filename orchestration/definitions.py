@@ -13,6 +13,7 @@ from dagster import AssetSelection, AssetSpec, Definitions, define_asset_job, mu
 
 from tessera.assets.factory import batch_partitions
 from tessera.assets.stages import STAGE_ASSETS
+from tessera.orchestration.books import STAGES
 from tessera.orchestration.maintenance import maintenance, nightly_maintenance
 from tessera.orchestration.sensors import landing_drops, steward_decisions
 from tessera.resources.engine import EngineResource
@@ -21,7 +22,6 @@ from tessera.resources.models import ModelsResource
 from tessera.resources.params import load_params, params_path
 from tessera.resources.params_resource import ParamsResource
 
-STAGES = ("raw", "cleaned", "unified", "aligned", "augmented", "embedded")
 # A release (`tessera release NAME`): tags on every table, reported as this asset's materialization
 # with its manifest, so the lineage graph shows the stage versions it was cut from.
 RELEASE = AssetSpec(

@@ -17,7 +17,7 @@ from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationC
 
 from tessera.assets.factory import batch_partitions
 from tessera.resources import decisions
-from tessera.resources.lake import STAGE_TABLES, LakeResource, check_batch_name
+from tessera.resources.lake import STAGE_TABLES, LakeResource, LakeStore, check_batch_name
 from tessera.resources.landing import ready_drops
 from tessera.resources.params import load_params
 
@@ -36,6 +36,19 @@ def landing_settings() -> tuple[str, str]:
     return os.environ.get("TESSERA_LANDING_ROOT") or landing.get("root", ""), landing.get("ready_marker", "_READY")
 
 
+def register_new_drops(lake: LakeStore, known: set[str], root: str, marker: str) -> list[str]:
+    """Each complete drop under `root` whose batch is not `known` yet, registered in the lake as a
+    batch (its manifest with it); their names. The landing sensor and the stream host share it."""
+    new: list[str] = []
+    for drop in ready_drops(root, marker):
+        name = batch_name(drop.folder)
+        if name in known or name in new:
+            continue
+        lake.register_batch(name, drop.uri, drop.manifest)
+        new.append(name)
+    return new
+
+
 @sensor(
     job_name="pipeline",
     minimum_interval_seconds=30,
@@ -47,17 +60,9 @@ def landing_drops(context: SensorEvaluationContext, lake: LakeResource) -> Senso
     if not root:
         return SkipReason("no landing root: set TESSERA_LANDING_ROOT or landing.root in params.yaml")
     try:
-        drops = ready_drops(root, marker)
+        new = register_new_drops(lake, set(context.instance.get_dynamic_partitions("batch")), root, marker)
     except FileNotFoundError as exc:
         return SkipReason(str(exc))
-    known = set(context.instance.get_dynamic_partitions("batch"))
-    new: list[str] = []
-    for drop in drops:
-        name = batch_name(drop.folder)
-        if name in known or name in new:
-            continue
-        lake.register_batch(name, drop.uri, drop.manifest)
-        new.append(name)
     if not new:
         return SkipReason(f"no new complete drop under {root}")
     context.log.info(f"new batches: {', '.join(new)}")

@@ -15,6 +15,7 @@ never by an `if` in an asset. Both engines keep one contract:
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -63,13 +64,14 @@ class EngineResource(ConfigurableResource):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """A run (in-process: the whole run; multiprocess executor: one step's process) keeps one
         local pool for all its stages: later stages start no workers, and the workers' own
-        decoder forkservers stay warm."""
-        self._pool = LocalPool(self.resolved_workers())
+        decoder forkservers stay warm. In a warm host (`keep_pools_warm`) every run shares it."""
+        workers = self.resolved_workers()
+        self._pool = _WARM.setdefault(workers, LocalPool(workers)) if _WARM_HOST else LocalPool(workers)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._pool is not None:
+        if self._pool is not None and not _WARM_HOST:
             self._pool.close()  # a step process that exits with live pool workers never exits
-            self._pool = None
+        self._pool = None
 
     def resolved_engine(self) -> str:
         name = (self.engine or os.environ.get("TESSERA_ENGINE") or _execution_params().get("engine") or "local").strip()
@@ -168,6 +170,20 @@ def _map_local_model(cls: Any, tasks: Iterable[Any]) -> Iterator[tuple[int, Any]
     model = cls()
     for index, task in enumerate(tasks):
         yield index, model(task)
+
+
+_WARM_HOST = False
+_WARM: dict[int, LocalPool] = {}  # workers → the pool every run of a warm host shares
+
+
+def keep_pools_warm() -> None:
+    """This process is a long-lived host running run after run (`tessera serve --watch`): runs
+    share one local pool, whose workers keep their imports and decoders between runs; it closes
+    when the process exits."""
+    global _WARM_HOST
+    if not _WARM_HOST:
+        _WARM_HOST = True
+        atexit.register(lambda: [pool.close() for pool in _WARM.values()])
 
 
 class LocalPool:

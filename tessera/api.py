@@ -168,6 +168,13 @@ class Tessera:
         return SampleDataset(selection, spec)
 
     # -- looking back ---------------------------------------------------------------------------
+    def status(self, batch: str | None = None) -> list[dict[str, Any]]:
+        """Each batch's books per stage (`tessera status`): in, landed, variants, quarantined by
+        reason, checks, version and main metrics — now, or at this handle's release."""
+        from tessera.orchestration.books import books
+
+        return books(self.lake, batch, self.release)
+
     def releases(self) -> list[dict[str, Any]]:
         """Every release, oldest first: name, when, note and its manifest."""
         from tessera.resources.releases import listed

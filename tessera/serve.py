@@ -5,6 +5,7 @@ answering searches in milliseconds.
                         "release": null, "variants": false}      → {"hits": [...], "took_ms": …}
                        or {"image": "<base64>"} / {"audio": "<base64>"} instead of "query"
     GET  /api/preview/{sample_id}                                 → a JPEG of its picture or first keyframe
+    GET  /api/status?batch=NAME&release=NAME                      → {"batches": [...]}: `tessera status`
     GET  /api/health                                              → {"ok": true}
 
 Each hit is what `tessera search` prints (`sample_id`, `score`, `by`, `segment` with its times …)
@@ -25,11 +26,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,7 @@ class Searcher:
     def warm(self) -> dict[str, Any]:
         """Export the text model to ONNX (once per weights revision), load it and open `samples`
         now, not on the first query."""
+        from tessera.orchestration.books import warm as warm_books
         from tessera.resources.model_sources import export_text_encoder
 
         if self.models.sources.get("text"):
@@ -80,11 +83,20 @@ class Searcher:
         enc = self.models.encoder("text")
         if enc is not None:
             enc.encode(["warm"])
-        ds = self.samples(None)
-        return {"samples_version": int(ds.version), "text_model": getattr(enc, "model_id", None), "text_encoder": type(enc).__name__}
+        try:
+            version: int | None = int(self.samples(None).version)
+        except ValueError:  # nothing landed yet (a stream host starting on a new lake): searches say so until then
+            version = None
+        warm_books()  # GET /api/status reads check verdicts from the Dagster instance
+        return {"samples_version": version, "text_model": getattr(enc, "model_id", None), "text_encoder": type(enc).__name__}
 
     def samples(self, release: str | None) -> Any:
         return self.tables(release)[0]
+
+    def refresh(self) -> None:
+        """Read the latest tables at the next query (a batch just landed)."""
+        with self._lock:
+            self._latest = None
 
     def tables(self, release: str | None) -> tuple[Any, Any | None]:
         """`samples` and `segments` of `release` (or the latest, re-opened at most every `refresh_s`)."""
@@ -176,13 +188,20 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(handle: Tessera, steward_folder: Path, *, allowed_hosts: list[str] | None = None, max_body_bytes: int = 16 << 20,
-               refresh_s: float = 1.0, warm: bool = True) -> Starlette:  # fmt: skip
+               refresh_s: float = 1.0, warm: bool = True, watch: tuple[str, str, float] | None = None) -> Starlette:  # fmt: skip
+    """The app; with `watch` (landing root, ready marker, seconds between looks) it also runs the
+    stream path (orchestration/stream.py) while it serves, and a drop it lands is searchable at once."""
     from starlette.concurrency import run_in_threadpool
 
     from tessera.steward.users import Users
 
     users, searcher = Users(steward_folder), Searcher(handle, refresh_s)
     state = searcher.warm() if warm else {}
+    stream = None
+    if watch is not None:
+        from tessera.orchestration.stream import Stream
+
+        stream = Stream(handle.lake, *watch, landed=lambda _: searcher.refresh())
 
     def authed(request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -213,6 +232,24 @@ def create_app(handle: Tessera, steward_folder: Path, *, allowed_hosts: list[str
                 h["preview"] = f"/api/preview/{h['sample_id']}" + (f"?release={body['release']}" if body.get("release") else "")
         return JSONResponse({"hits": hits, "took_ms": round((time.perf_counter() - started) * 1000, 2), **state})
 
+    async def status(request: Request) -> Response:
+        """The books of one batch (or all), as `tessera status` prints them, from this warm process."""
+        from tessera.orchestration.books import books
+        from tessera.resources.releases import check_name
+        from tessera.resources.store import check_batch_name
+
+        authed(request)
+        started = time.perf_counter()
+        batch, release = request.query_params.get("batch") or None, request.query_params.get("release") or None
+        try:
+            _ = batch and check_batch_name(batch), release and check_name(release)
+            payload = await run_in_threadpool(books, handle.lake, batch, release or handle.release)
+        except KeyError as exc:
+            raise Refused(404, str(exc.args[0])) from None
+        except ValueError as exc:
+            raise Refused(400, str(exc).splitlines()[0]) from None
+        return JSONResponse({"batches": payload, "took_ms": round((time.perf_counter() - started) * 1000, 2)})
+
     async def preview(request: Request) -> Response:
         authed(request)
         sid = request.path_params["sample_id"]
@@ -229,9 +266,21 @@ def create_app(handle: Tessera, steward_folder: Path, *, allowed_hosts: list[str
         headers = {"WWW-Authenticate": 'Bearer realm="tessera"'} if exc.status == 401 else None
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
 
-    routes = [Route("/api/health", health), Route("/api/search", api_search, methods=["POST"]), Route("/api/preview/{sample_id}", preview)]
+    routes = [Route("/api/health", health), Route("/api/search", api_search, methods=["POST"]), Route("/api/status", status),
+              Route("/api/preview/{sample_id}", preview)]  # fmt: skip
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or list(LOOPBACK))]
-    return Starlette(routes=routes, middleware=middleware, exception_handlers={Refused: refused})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if stream is not None:
+            stream.start()
+        try:
+            yield
+        finally:
+            if stream is not None:
+                stream.stop()
+
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={Refused: refused}, lifespan=lifespan)
 
 
 def _thumbnail(searcher: Searcher, sid: str, release: str | None, side: int = 256) -> bytes | None:
@@ -255,9 +304,10 @@ def _thumbnail(searcher: Searcher, sid: str, release: str | None, side: int = 25
 
 
 def serve(handle: Tessera, steward_folder: Path, *, host: str = "127.0.0.1", port: int = 8765, allowed_hosts: list[str] | None = None,
-          max_body_bytes: int = 16 << 20, refresh_s: float = 1.0) -> None:  # fmt: skip
+          max_body_bytes: int = 16 << 20, refresh_s: float = 1.0, watch: tuple[str, str, float] | None = None) -> None:  # fmt: skip
     """Run until interrupted. Beyond loopback, `allowed_hosts` must name the host names clients use."""
     import uvicorn
 
-    app = create_app(handle, steward_folder, allowed_hosts=answered_hosts(host, allowed_hosts), max_body_bytes=max_body_bytes, refresh_s=refresh_s)
+    app = create_app(handle, steward_folder, allowed_hosts=answered_hosts(host, allowed_hosts), max_body_bytes=max_body_bytes, refresh_s=refresh_s,
+                     watch=watch)  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)

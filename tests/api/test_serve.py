@@ -140,7 +140,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_tessera_search_goes_through_a_running_server_and_falls_back_when_it_is_gone(
+def test_tessera_search_and_status_go_through_a_running_server_and_fall_back_when_it_is_gone(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import uvicorn
@@ -162,6 +162,10 @@ def test_tessera_search_goes_through_a_running_server_and_falls_back_when_it_is_
         assert main(["search", "a tabby cat", "--json"]) == 0
         served = json.loads(capsys.readouterr().out)
         assert "cat" in served[0]["text"] and served[0].get("preview")  # only the server gives preview URLs
+        assert main(["status", "--batch", "demo", "--json"]) == 0
+        books = json.loads(capsys.readouterr().out)
+        assert main(["status", "--batch", "nope", "--json"]) == 1
+        assert "refused the status (404): batch 'nope' is not registered" in capsys.readouterr().err
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -169,3 +173,7 @@ def test_tessera_search_goes_through_a_running_server_and_falls_back_when_it_is_
     assert main(["search", "a tabby cat", "--json"]) == 0
     out = capsys.readouterr()
     assert "did not answer" in out.err and json.loads(out.out)[0]["sample_id"] == served[0]["sample_id"]
+    assert main(["status", "--batch", "demo", "--json"]) == 0
+    out = capsys.readouterr()
+    assert "did not answer" in out.err and json.loads(out.out) == books  # the same books, served or not
+    assert [s["stage"] for s in books[0]["stages"]][-1] == "embedded" and books[0]["stages"][0]["landed"] > 0
