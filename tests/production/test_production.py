@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
 from PIL import Image, ImageDraw
 
 from tessera.resources.lake import STAGE_TABLES, LakeResource
@@ -244,9 +244,10 @@ def test_runs_events_and_check_results_are_in_postgres(deployment: Deployment, s
         runs = dict(cur.fetchall())
         cur.execute("SELECT asset_key, partition, count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' GROUP BY 1, 2")
         materialized = {(json.loads(k)[0], p): n for k, p, n in cur.fetchall()}
-        cur.execute("SELECT asset_key, partition, check_name, execution_status FROM asset_check_executions")
+        # a check execution row names its run, not its partition: the run's row has that
+        cur.execute("SELECT c.asset_key, r.partition, c.check_name, c.execution_status FROM asset_check_executions c JOIN runs r ON r.run_id = c.run_id")
         checks = Counter((json.loads(k)[0], p, name, status) for k, p, name, status in cur.fetchall())
-        cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'RUN_FAILURE'", (story.killed_run,))
+        cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = %s", (story.killed_run, DagsterEventType.RUN_FAILURE.value))
         (killed_failures,) = cur.fetchone()
     assert runs[story.killed_run] == "FAILURE" and killed_failures == 1
     assert sum(s == "SUCCESS" for s in runs.values()) >= 3  # a's retry, b, b's raw-only run
