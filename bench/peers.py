@@ -12,7 +12,8 @@ among them exact copies of earlier pictures (the same bytes), near-copies (re-sa
 60-75, or shrunk to 0.90-0.97) and tiny pictures (under 32 px a side, which every tool's filters
 drop). Item i depends only on (seed, i), so the 400 drop is the first 400 of the 2,000 drop.
 
-The tools, in turn, each repeat a round of all three (the min of `--repeat` walls is reported):
+Each repeat is a round of the three tools in turn, each round starting with the next tool (the
+min of `--repeat` walls is reported):
 
 1. Tessera: `tessera ingest DROP --batch B` + `tessera materialize --batch B --through unified`,
    the CLI a user runs, each a subprocess of this tree's venv, in a fresh TESSERA_HOME per repeat
@@ -24,7 +25,7 @@ The tools, in turn, each repeat a round of all three (the min of `--repeat` wall
    image_shape_filter (min 32 px a side), image_aspect_ratio_filter (1/6 to 6), image_size_filter
    (up to 64 MB) and image_deduplicator (pHash, exact hash match), over a JSONL of the drop
    (`images` list + `text` with the `<__dj__image>` token), fresh caches per run. It filters and
-   writes a JSONL; it writes no resized pictures.
+   writes a JSONL; it writes no resized pictures. Its own per-op seconds are read from its log.
 3. The naive loop, one process: per picture Pillow decode, size and aspect check, a 64-bit dHash
    (Pillow + NumPy), drop when within Hamming distance 4 of a picture kept before, resize to 512 on
    the long side, save JPEG quality 90 (and its caption) into an output folder.
@@ -47,6 +48,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -395,7 +397,10 @@ def run_dj(drop: Path, work: Path, tag: str) -> dict[str, Any]:
     if res["rc"] != 0 or not export.exists():
         return {"ok": False, "error": failed(res, "dj-process") + ("" if export.exists() else " (no export written)")}
     kept = sum(1 for line in export.read_text().splitlines() if line.strip())
-    return {"ok": True, "wall_s": res["wall_s"], "peak_rss": res["peak_rss"], "processes": res["processes"], "kept": kept, "log": str(base / "dj.log")}
+    ops = {m.group(1): float(m.group(2)) for m in re.finditer(r"OP \[(\w+)\] Done in ([\d.]+)s", res["stderr"] + res["stdout"])}
+    all_ops = re.search(r"All OPs are done in ([\d.]+)s", res["stderr"] + res["stdout"])
+    return {"ok": True, "wall_s": res["wall_s"], "peak_rss": res["peak_rss"], "processes": res["processes"], "kept": kept, "log": str(base / "dj.log"),
+            "ops_s": ops, "all_ops_s": float(all_ops.group(1)) if all_ops else None}  # fmt: skip
 
 
 # -- 3. the naive loop -----------------------------------------------------------------------
@@ -472,6 +477,11 @@ def summarise(runs: list[dict[str, Any]], n: int) -> dict[str, Any]:
             "failed_repeats": len(runs) - len(ok)}  # fmt: skip
 
 
+def best_run(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    ok = [r for r in runs if r.get("ok")]
+    return min(ok, key=lambda r: r["wall_s"]) if ok else None
+
+
 def report(res: dict[str, Any]) -> str:
     out = []
     dj = res["dj_install"]
@@ -506,6 +516,13 @@ def report(res: dict[str, Any]) -> str:
             q = {k: v.get("quarantined_by_reason") for k, v in size["tessera_stages"].items() if v.get("quarantined_by_reason")}
             if q:
                 out.append(f"  Tessera set aside: {q}")
+        dj_best = best_run(size["runs"]["dj"])
+        if dj_best and dj_best.get("ops_s"):
+            ops = ", ".join(f"{k} {v:.1f} s" for k, v in dj_best["ops_s"].items())
+            out.append(f"  Data-Juicer's best run: its ops {dj_best['all_ops_s']} s of {dj_best['wall_s']:.1f} s ({ops})")
+        naive = best_run(size["runs"]["naive"])
+        if naive:
+            out.append(f"  naive loop removed: {naive['too_small_or_odd']} too small or odd, {naive['duplicates']} within dHash distance {DHASH_RADIUS}")
     return "\n".join(out)
 
 
@@ -544,9 +561,10 @@ def main() -> None:
     for n in sizes:
         drop, info = build_drop(n, args.seed, workers)
         runs: dict[str, list[dict[str, Any]]] = {"tessera": [], "dj": [], "naive": []}
+        order = [("tessera", run_tessera), ("dj", run_dj), ("naive", run_naive)]
         for r in range(repeat):
             tag = f"n{n}-r{r}"
-            for key, fn in (("tessera", run_tessera), ("dj", run_dj), ("naive", run_naive)):
+            for key, fn in order[r % 3 :] + order[: r % 3]:  # each repeat starts with another tool
                 if key == "dj" and not res["dj_install"].get("ok"):
                     runs[key].append({"ok": False, "error": f"not run: {res['dj_install'].get('error')}"})
                     continue
