@@ -29,7 +29,7 @@ class ImageDecode(RowOp):
     over `max_frames` is TOO_LARGE; the canonical image is the first frame); and, from the same decode, its canonical form
     (upright RGB, longer side ≤ `max_side`, JPEG from a JPEG and PNG otherwise: what
     `image.canonical` would make), so the
-    pixels are decoded once. A JPEG decodes at the smallest DCT scale still ≥ 2× `max_side`
+    pixels are decoded once. A JPEG decodes at the smallest DCT scale still ≥ 1.5× `max_side`
     (every byte is still decoded, so truncation is still caught)."""
 
     max_pixels: int = 40_000_000

@@ -148,3 +148,19 @@ def test_a_metadata_chunk_that_inflates_without_bound_is_too_large(make_sample, 
     chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     out = _decode(make_sample(image=astronaut_png[:33] + chunk + astronaut_png[33:]))
     assert isinstance(out, Quarantined) and out.reason is Reason.TOO_LARGE and "inflates" in out.detail
+
+
+def test_a_wide_photo_decodes_at_reduced_scale_and_fits_like_a_full_decode() -> None:
+    """A 3:2 photo of 2400 px decodes at half scale (asked at its own aspect: a square box would
+    keep it whole), and its canonical 512 px picture matches a full-size decode's within 35 dB."""
+    from tessera.core.decode.image import canonical_image, open_image
+
+    photo = Image.fromarray(skimage.data.astronaut()).resize((2400, 1600), Image.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", quality=92)
+    reduced = open_image(buf.getvalue(), max_pixels=40_000_000, draft=(512, 512))
+    full = open_image(buf.getvalue(), max_pixels=40_000_000)
+    assert reduced.size == (1200, 800) and reduced.info["source_size"] == full.size == (2400, 1600)
+    pictures = [np.asarray(Image.open(io.BytesIO(canonical_image(im, 512)[0])), dtype=np.float64) for im in (reduced, full)]
+    assert pictures[0].shape == pictures[1].shape == (341, 512, 3)
+    assert 10 * np.log10(255**2 / ((pictures[0] - pictures[1]) ** 2).mean()) > 35
