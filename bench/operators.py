@@ -52,6 +52,7 @@ def main() -> None:
     params.setdefault("execution", {})["decode_workers"] = 1  # every operator in this process, under the profiler
     (home / "params.yaml").write_text(yaml.safe_dump(params))
     os.environ.update(TESSERA_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), TESSERA_PARAMS=str(home / "params.yaml"))
+    os.chdir(args.work)  # not the project folder: its DVC files are not this run's
     drop, info = build_drop(args.n, args.seed, 2)
     pictures = sum(1 for p in drop.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
 
