@@ -12,7 +12,8 @@ beside its base run — each measured as the user meets it, in fresh processes, 
 3. `tessera status --batch B`: in its own process, and through the running server
    (TESSERA_SERVE_URL).
 4. the small batch: a base run of `--base` captioned photos, then a batch of 1% of them, each
-   through `tessera materialize`; the small batch's wall as a share of the base run's.
+   through `tessera materialize` (and each through the warm stream host, marker to searchable);
+   the small batch's wall as a share of the base run's.
 
 Pictures are generated (seeded smooth colour fields with shapes: each distinct, none a
 near-copy of another), so every drop lands in full. Targets (issue: Speed): stream p50 ≤ 5 s
@@ -183,6 +184,12 @@ def main() -> None:
             print(f"stream path, _READY → searchable, {n} photo(s): first {stream[n][0]:.2f} s, then {p50(stream[n][1:])}"
                   f"{' (target ≤ 5 s)' if n == 1 else ''}", flush=True)  # fmt: skip
         out["stream"] = {str(n): v for n, v in stream.items()}
+        small = max(1, args.base // 100)
+        warm_base = stream_path(server, landing, [next(seed) for _ in range(args.base)], "warm-base", timeout_s=3600)
+        warm_small = stream_path(server, landing, [next(seed) for _ in range(small)], "warm-small")
+        print(f"small batch on the stream path: {small} photo(s) {warm_small:.1f} s against {args.base} photos {warm_base:.1f} s: "
+              f"{100 * warm_small / warm_base:.1f}% (target ≤ 3%)", flush=True)  # fmt: skip
+        out["small_batch_stream"] = {"base": args.base, "base_s": warm_base, "small": small, "small_s": warm_small}
     finally:
         server.stop()
 
