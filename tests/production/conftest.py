@@ -36,6 +36,7 @@ BIN = Path(sys.executable).parent  # the venv's dagster, dagster-webserver, dags
 LOCATION, REPOSITORY = "tessera", "__repository__"
 MONITORING_POLL_S = 2
 START_TIMEOUT_S = 120
+STOP_GRACE_S = 3.0
 
 
 def dagster_yaml_for_tests() -> str:
@@ -119,14 +120,16 @@ def _start(deployment: Deployment, name: str, argv: list[str]) -> None:
 
 
 def _stop(deployment: Deployment) -> None:
-    """SIGTERM each process group (daemon first: it launches runs), SIGKILL what is left after a grace period."""
+    """SIGTERM each process group (daemon first: it launches runs), SIGKILL what is left after a
+    short grace period (the instance and the bucket are throwaway)."""
     for name in ("daemon", "webserver", "code"):
         proc = deployment.processes.get(name)
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
     for proc in deployment.processes.values():
         try:
-            proc.wait(15)
+            proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
         try:

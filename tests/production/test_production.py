@@ -223,6 +223,8 @@ def test_drops_on_s3_are_found_by_the_daemons_sensor_and_land_in_the_s3_lake(dep
     lake = LakeResource()
     assert lake.resolved_uri() == deployment.lake_uri and lake.resolved_uri().startswith("s3://")
     assert not (Path(deployment.env["TESSERA_HOME"]) / "lake").exists()  # nothing of the lake on local disk
+    tables = {k.split("/lake/", 1)[1].split("/", 1)[0] for k in deployment.s3_keys(f"{deployment.prefix}/lake")}
+    assert {"raw.lance", "samples.lance", "blobs.lance", "batches.lance"} <= tables  # it is all in the bucket
     for batch in BATCHES:
         info = lake.batch_info(batch)
         assert info["uri"] == f"{deployment.landing_root}/{batch}"
