@@ -129,9 +129,9 @@ def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> 
     from tessera.orchestration.sensors import batch_name
     from tessera.resources.lake import check_batch_name
 
-    root = Path(path).expanduser()
     if path.startswith("s3://"):
-        raise CliError(f"{path}: S3 landing prefixes are not supported yet; copy the drop to a local directory")
+        return _ingest_s3(path.rstrip("/"), batch, manifest)
+    root = Path(path).expanduser()
     if not root.is_dir():
         raise CliError(f"{path}: not a directory; point at the folder that holds the drop")
     if manifest and not Path(manifest).is_file():
@@ -145,6 +145,27 @@ def ingest(path: str, batch: str | None = None, manifest: str | None = None) -> 
     files = sum(1 for p in root.rglob("*") if p.is_file() or p.is_symlink())
     record_batches()
     return {"batch": name, "uri": str(root.resolve()), "manifest": manifest, "files": files}
+
+
+def _ingest_s3(uri: str, batch: str | None, manifest: str | None) -> dict[str, Any]:
+    """A drop under an S3 prefix (the lake's AWS_* credentials and endpoint): listed once, here, so
+    a wrong prefix or missing credentials fail now in one line, not at `raw`. Its manifest is an
+    s3:// object (inside the prefix or not)."""
+    from tessera.orchestration.instance import get_instance
+    from tessera.orchestration.sensors import batch_name
+    from tessera.resources.lake import check_batch_name
+    from tessera.resources.landing import open_landing
+
+    if manifest and not manifest.startswith("s3://"):
+        raise CliError(f"{uri}: a drop on S3 takes its manifest from S3 too (--manifest s3://bucket/key)")
+    try:
+        files = len(open_landing(uri).list())
+        name = check_batch_name(batch) if batch else batch_name(f"{uri.rsplit('/', 1)[-1]}-{datetime.now(UTC):%Y%m%d%H%M%S}")
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc).splitlines()[0]) from None
+    _lake().register_batch(name, uri, manifest)
+    get_instance().add_dynamic_partitions("batch", [name])
+    return {"batch": name, "uri": uri, "manifest": manifest, "files": files}
 
 
 BATCHES_FILE = Path("batches.json")

@@ -107,3 +107,20 @@ def test_a_drop_copied_under_an_s3_landing_prefix_is_seen_by_the_sensor_and_land
     named = [n for r in rows for n in json.loads(r["source"]) if not n.startswith("manifest.csv")]
     assert sorted(named) == ["_READY", "blue.png", "blue.txt", "notes/readme.txt", "red.png"] and len(rows) == 4
     assert lake.resolved_uri().startswith("s3://")
+
+
+def test_tessera_ingest_registers_an_s3_prefix_and_refuses_a_wrong_one_in_one_line(
+    s3_server: S3Server, s3_lake: str, landing_root: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tessera.orchestration.cli import main
+
+    prefix = landing_root.removeprefix(f"s3://{s3_server.bucket}/")
+    _copy_drop(s3_server, f"{prefix}/by-hand", {"green.png": _png((40, 200, 40)), "green.txt": b"a plain green square\n"}, ready=False)
+    assert main(["ingest", f"{landing_root}/by-hand/", "--batch", "by-hand", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"batch": "by-hand", "uri": f"{landing_root}/by-hand", "manifest": None, "files": 2}
+    assert materialize("by-hand", ["raw"], quiet=True)["success"]
+    rows = LakeResource().dataset("raw").to_table(columns=["source", "status"], filter="batch = 'by-hand'").to_pylist()
+    assert rows == [{"source": '["green.png", "green.txt"]', "status": "landed"}]
+    assert main(["ingest", f"{landing_root}/nothing-here", "--batch", "nothing"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "holds no object" in err and "\n" not in err
