@@ -26,7 +26,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunReco
 from PIL import Image, ImageDraw
 
 from tessera.resources.lake import STAGE_TABLES, LakeResource
-from tests.production.conftest import LOCATION, REPOSITORY, Deployment, wait_for
+from tests.production.conftest import BIN, LOCATION, REPOSITORY, Deployment, wait_for
 
 pytestmark = [pytest.mark.production, pytest.mark.s3, pytest.mark.fault, pytest.mark.slow]
 
@@ -237,6 +237,46 @@ def test_drops_on_s3_are_found_by_the_daemons_sensor_and_land_in_the_s3_lake(dep
     status = deployment.tessera("status", "--json")
     assert status.returncode == 0, status.stderr
     assert sorted(p["batch"] for p in json.loads(status.stdout)) == list(BATCHES)
+
+
+def test_search_and_the_steward_app_work_against_the_s3_lake(deployment: Deployment, story: Story) -> None:
+    """`tessera search` finds a landed caption in the S3 lake; the steward app, started on the same
+    deployment, lists what was set aside (each drop's empty `_READY` marker) to a token's holder."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    found = deployment.tessera("search", "a circle on a plain background", "--k", "3", "--json")
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert hits and "circle.png" in hits[0]["source"] and hits[0]["batch"] == "a"
+
+    added = subprocess.run([str(BIN / "tessera"), "steward", "user", "add", "ops", "--role", "viewer", "--password-stdin"], input="a long ops password\n",
+                           env=deployment.env, cwd=deployment.home, capture_output=True, text=True, check=False)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    token = json.loads(deployment.tessera("steward", "token", "add", "ops", "--label", "production", "--json").stdout)["token"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = subprocess.Popen([str(BIN / "tessera"), "steward", "serve", "--port", str(port)], env=deployment.env, cwd=deployment.home,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/queue?limit=50", headers={"Authorization": f"Bearer {token}"})
+
+        def answered() -> dict | None:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return json.loads(response.read())
+            except OSError:
+                assert app.poll() is None, f"tessera steward serve exited: {app.stderr.read() if app.stderr else ''}"
+                return None
+
+        queue = wait_for("the steward app to answer", answered, 60, deployment)
+        empty = {(e["batch"], e["reason"]) for e in queue["entries"]}
+        assert {(b, "EMPTY") for b in BATCHES} <= empty  # each drop's _READY marker, set aside at raw, waits for a steward
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
 
 
 def test_runs_events_and_check_results_are_in_postgres(deployment: Deployment, story: Story) -> None:
