@@ -280,10 +280,10 @@ def run_tessera(drop: Path, work: Path, tag: str) -> dict[str, Any]:
     (home / "dagster").mkdir(parents=True)
     env, exe = tessera_env(home), str(ROOT / ".venv" / "bin" / "tessera")
     batch = f"peers-{tag}"
-    ingest = timed([exe, "ingest", str(drop), "--batch", batch, "--json"], env=env)
+    ingest = timed([exe, "ingest", str(drop), "--batch", batch, "--json"], env=env, cwd=home)  # not the project folder: its batches.json is not this run's
     if ingest["rc"] != 0:
         return {"ok": False, "error": failed(ingest, "tessera ingest")}
-    mat = timed([exe, "materialize", "--batch", batch, "--through", "unified", "--json"], env=env)
+    mat = timed([exe, "materialize", "--batch", batch, "--through", "unified", "--json"], env=env, cwd=home)
     try:
         got = json.loads(mat["stdout"])
         got = got[0] if isinstance(got, list) else got
