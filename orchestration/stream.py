@@ -73,7 +73,10 @@ class Stream:
         self._thread.start()
 
     def stop(self, timeout_s: float = 60.0) -> None:
-        """Stop after the run in progress, if any, ends."""
+        """Stop after the run in progress, if any, ends; the warm pool's workers go with it."""
+        from tessera.resources.engine import release_warm_pools
+
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        release_warm_pools()

@@ -186,6 +186,15 @@ def keep_pools_warm() -> None:
         atexit.register(lambda: [pool.close() for pool in _WARM.values()])
 
 
+def release_warm_pools() -> None:
+    """The host stops running runs (its stream stopped): close the shared pools; later runs in this
+    process keep a pool for their own length again."""
+    global _WARM_HOST
+    _WARM_HOST = False
+    while _WARM:
+        _WARM.popitem()[1].close()
+
+
 class LocalPool:
     """Forkserver worker processes for `map` calls, started on first use. `for_one_map`: closed
     when that call ends (outside a Dagster run, nothing else would close it). A pool that broke

@@ -89,6 +89,9 @@ def test_a_dropped_photo_is_searchable_seconds_after_its_ready_marker(tessera_ho
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+    from tessera.resources import engine
+
+    assert not engine._WARM_HOST and not engine._WARM  # the stream stopped: its pool's workers are gone, later runs own theirs
 
     instance = DagsterInstance.get()
     runs = instance.get_runs(filters=RunsFilter(job_name="pipeline"))
