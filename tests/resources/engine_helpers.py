@@ -69,3 +69,8 @@ class FragileModel:
 
     def __call__(self, task: tuple[str, int, str]) -> Any:
         return kill_worker_once(task)
+
+
+def variable(name: str) -> str | None:
+    """An environment variable as the worker running the task sees it."""
+    return os.environ.get(name)

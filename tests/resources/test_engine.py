@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_helpers import FragileModel, Squarer, kill_worker_once, pid_of, raise_on_2, segfault_on_3, square
+from engine_helpers import FragileModel, Squarer, kill_worker_once, pid_of, raise_on_2, segfault_on_3, square, variable
 
 from tessera.resources.engine import EngineResource, TaskCrashed
 
@@ -113,6 +113,14 @@ def test_a_task_that_raises_is_a_bug_and_propagates(local_engine: EngineResource
 def test_one_worker_runs_in_process() -> None:
     results = exactly_once(list(EngineResource(engine="local", workers=1).map(pid_of, range(5))), 5)
     assert set(results.values()) == {os.getpid()}
+
+
+def test_workers_see_the_environment_as_it_is_when_the_map_starts(local_engine: EngineResource, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forkserver started earlier in a long-lived process (a test session, a warm host) hands its
+    children its own environment; a lake named since (TESSERA_LAKE_URI, AWS_*) must reach them."""
+    assert [r for _, r in local_engine.map(square, iter(range(4)))]  # the forkserver is up, without the variable
+    monkeypatch.setenv("TESSERA_ENGINE_TEST_VARIABLE", "named later")
+    assert {r for _, r in local_engine.map(variable, iter(["TESSERA_ENGINE_TEST_VARIABLE"] * 4))} == {"named later"}
 
 
 def test_stopping_early_shuts_the_local_pool_down(local_engine: EngineResource) -> None:
