@@ -14,6 +14,8 @@ beside its base run — each measured as the user meets it, in fresh processes, 
 4. the small batch: a base run of `--base` captioned photos, then a batch of 1% of them, each
    through `tessera materialize` (and each through the warm stream host, marker to searchable);
    the small batch's wall as a share of the base run's.
+5. nothing done twice: `tessera materialize --stage raw` on `--notes` small text notes, then again
+   on the unchanged drop (skipped: the run's own seconds).
 
 Pictures are generated (seeded smooth colour fields with shapes: each distinct, none a
 near-copy of another), so every drop lands in full. Targets (issue: Speed): stream p50 ≤ 5 s
@@ -158,6 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5, help="drops per size on the stream path")
     ap.add_argument("--base", type=int, default=100, help="captioned photos in the base run of the small-batch figure")
+    ap.add_argument("--notes", type=int, default=20_000, help="text notes in the drop whose unchanged raw is run twice (0: skip)")
     ap.add_argument("--work", type=Path, default=ROOT / "bench/out/latency")
     args = ap.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
@@ -201,6 +204,17 @@ def main() -> None:
     print(f"small batch: {small} photo(s) {small_s:.1f} s against the base run of {args.base} {base_s:.1f} s: "
           f"{100 * small_s / base_s:.1f}% (target ≤ 3%)", flush=True)  # fmt: skip
     out["small_batch"] = {"base": args.base, "base_s": base_s, "small": small, "small_s": small_s}
+
+    if args.notes:  # nothing done twice: raw again on an unchanged drop of small text notes
+        notes = home / "drops" / "notes"
+        notes.mkdir(parents=True)
+        for i in range(args.notes):
+            (notes / f"note{i:05d}.txt").write_text(f"note {i}: the tide table for harbour {i % 97} says high water at {i % 24}:00\n")
+        cli(home, "ingest", str(notes), "--batch", "notes")
+        runs = [json.loads(cli(home, "materialize", "--batch", "notes", "--stage", "raw", "--json")[1])[0] for _ in range(2)]
+        print(f"raw on {args.notes:,} text notes: {runs[0]['seconds']:.1f} s; again, unchanged: {runs[1]['seconds']:.2f} s in the run "
+              f"(skipped: {runs[1]['skipped']})", flush=True)  # fmt: skip
+        out["unchanged_raw"] = {"notes": args.notes, "first_s": runs[0]["seconds"], "again_s": runs[1]["seconds"], "skipped": runs[1]["skipped"]}
     (args.work / "results.json").write_text(json.dumps(out, indent=2))
 
 
