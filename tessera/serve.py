@@ -9,7 +9,9 @@ answering searches in milliseconds.
     GET  /api/health                                              → {"ok": true}
 
 Each hit is what `tessera search` prints (`sample_id`, `score`, `by`, `segment` with its times …)
-plus `preview`, the URL of its picture when it has one.
+plus `preview`, the URL of its picture when it has one. With `--watch` (`watch=`) the process also
+lands each complete drop under the landing root (orchestration/stream.py), and reads what it
+landed at once.
 
 Invariants (the rules every listener here keeps):
 - Binds 127.0.0.1 unless told otherwise, and answers only requests addressed to the names it
