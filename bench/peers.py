@@ -59,6 +59,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from stages import _children  # noqa: E402
+
 OUT = ROOT / "bench" / "out"
 PEERS = OUT / "peers"
 DJ_VENV = OUT / "dj-venv"
@@ -196,21 +200,7 @@ def build_drop(n: int, seed: int, workers: int) -> tuple[Path, dict[str, Any]]:
     return drop, {"images": n, "kinds": kinds, "bytes": sum(it["bytes"] for it in chosen), "path": str(drop)}
 
 
-# -- memory of a process tree, from /proc ----------------------------------------------------
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{tid}/children") as f:
-                    out += [int(c) for c in f.read().split()]
-            except OSError:
-                continue
-    except OSError:
-        pass
-    return out
-
-
+# -- memory of a process tree, from /proc (the walk bench/stages.py uses) ----------------------
 def _rss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
