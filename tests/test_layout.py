@@ -24,8 +24,9 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 
 def _sources() -> list[Path]:
-    folders = [*SUBPACKAGES, "tessera", "tests", "bench"]
-    return [p for f in folders for p in sorted((ROOT / f).rglob("*.py")) if "__pycache__" not in p.parts]
+    folders = [*SUBPACKAGES, "tessera", "tests"]
+    benches = sorted((ROOT / "bench").glob("*.py"))  # not bench/out: what benches write there (a peer's venv) is not the project's
+    return [p for f in folders for p in sorted((ROOT / f).rglob("*.py")) if "__pycache__" not in p.parts] + benches
 
 
 def test_every_import_of_the_project_goes_through_the_tessera_package() -> None:
