@@ -61,7 +61,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from stages import _children  # noqa: E402
+from stages import _children, _rss_and_cpu  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 PEERS = OUT / "peers"
@@ -202,11 +202,7 @@ def build_drop(n: int, seed: int, workers: int) -> tuple[Path, dict[str, Any]]:
 
 # -- memory of a process tree, from /proc (the walk bench/stages.py uses) ----------------------
 def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:")), 0)
-    except OSError:
-        return 0
+    return (_rss_and_cpu(pid) or (0, 0.0))[0]
 
 
 class TreeMemory(threading.Thread):
